@@ -1,0 +1,1 @@
+"""Judge and jury definitions (installed as the package `mteval_judges`)."""

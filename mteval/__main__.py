@@ -1,0 +1,3 @@
+from mteval.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,200 @@
+"""The `mteval` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from mteval import __version__
+from mteval.models.errors import ConfigurationError
+
+EXIT_USAGE = 2
+
+
+def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
+    """`a=1,b=x,c=true` -> {"a": 1, "b": "x", "c": True}."""
+    result: dict[str, Any] = {}
+    if not text:
+        return result
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{what}: expected key=value, got {part!r}")
+        result[key.strip()] = _coerce(value.strip())
+    return result
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _rate_limits(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    if "=" not in text:
+        return {"*": float(text)}
+    return {k: float(v) for k, v in parse_kv(text, "--rate-limit").items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mteval", description="Multi-turn evaluation of language models.")
+    parser.add_argument("--version", action="version", version=f"mteval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="evaluate a model on tasks")
+    run.add_argument("--tasks", required=True, help="comma-separated tasks or families, e.g. mt_eval or example/arithmetic")
+    run.add_argument("--model", required=True, help="provider/model, e.g. openai/gpt-4o-mini, replay/gold, scripted/echo")
+    run.add_argument("--model-args", default="", help="key=value,... passed to the model adapter (base_url=..., pretrained=...)")
+    run.add_argument("--history", choices=["own", "gold", "single"], default="own", help="what earlier turns contain (default: own)")
+    run.add_argument("--limit", type=int, default=None, help="first N conversations of each task")
+    run.add_argument("--max-concurrency", type=int, default=32, help="conversations in flight at once")
+    run.add_argument("--temperature", type=float, default=None)
+    run.add_argument("--max-tokens", type=int, default=None)
+    run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--stop", action="append", default=None, help="stop sequence (repeatable)")
+    run.add_argument("--judge", action="append", default=[], help="judge model id (repeatable, or comma-separated)")
+    run.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
+    run.add_argument("--output-dir", type=Path, default=Path("results"))
+    run.add_argument("--run-id", default=None, help="name of the run directory (default: derived from the configuration)")
+    run.add_argument("--cache-dir", type=Path, default=None, help="response cache directory (default ~/.cache/mteval or $MTEVAL_CACHE_DIR)")
+    run.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    run.add_argument("--rate-limit", default=None, help="requests/s: a number for every provider, or provider=rate,...")
+    run.add_argument("--max-attempts", type=int, default=6, help="attempts per request, retries included")
+    run.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    run.add_argument("--include-path", action="append", type=Path, default=[], help="extra folder of task plugins")
+    run.add_argument("--task-args", default="", help="key=value,... passed to every task")
+    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
+
+    lst = sub.add_parser("list", help="list tasks, providers or judges")
+    lst.add_argument("what", choices=["tasks", "providers", "judges"])
+    lst.add_argument("--include-path", action="append", type=Path, default=[])
+
+    show = sub.add_parser("show", help="print a run's metrics")
+    show.add_argument("run_dir", type=Path)
+    show.add_argument("--json", action="store_true")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from mteval.client import RetryPolicy
+    from mteval.report import print_report
+    from mteval.runner import RunConfig, Runner
+
+    generation: dict[str, Any] = {}
+    for name in ("temperature", "max_tokens", "seed"):
+        if getattr(args, name) is not None:
+            generation[name] = getattr(args, name)
+    if args.stop:
+        generation["stop"] = list(args.stop)
+    judges = [j.strip() for item in args.judge for j in item.split(",") if j.strip()]
+    config = RunConfig(
+        tasks=args.tasks,
+        model=args.model,
+        model_args=parse_kv(args.model_args),
+        history=args.history,
+        limit=args.limit,
+        max_concurrency=args.max_concurrency,
+        generation=generation,
+        judges=judges,
+        judge_args=parse_kv(args.judge_args, "--judge-args"),
+        output_dir=args.output_dir,
+        run_id=args.run_id,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        rate_limits=_rate_limits(args.rate_limit),
+        retry=RetryPolicy(max_attempts=args.max_attempts, timeout_s=args.timeout),
+        include_paths=args.include_path,
+        task_options=parse_kv(args.task_args, "--task-args"),
+        command=["mteval", *argv],
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    outcome = Runner(config).run()
+    if args.json:
+        print(json.dumps(outcome.manifest, indent=2))
+    else:
+        print_report(outcome.manifest, str(outcome.run_dir))
+    if outcome.interrupted:
+        print("interrupted: finished conversations are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if args.what == "providers":
+        from mteval.models import PROVIDERS
+
+        table = Table("provider", "what it reaches")
+        for name, (_, _, doc) in PROVIDERS.items():
+            table.add_row(name, doc)
+        console.print(table)
+        return 0
+    if args.what == "judges":
+        console.print("Judges are model ids (any provider); `--judge provider/model`.")
+        return 0
+    from mteval.registry import all_tasks, load_include_path
+
+    for path in args.include_path:
+        load_include_path(path)
+    table = Table("task", "version", "main", "category", "origin", "description")
+    for name, spec in all_tasks().items():
+        cls = spec.cls
+        table.add_row(name, cls.version, "yes" if cls.main else "", cls.category or "", spec.origin, cls.description)
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from mteval.report import print_report
+    from mteval.results import read_manifest
+
+    manifest = read_manifest(args.run_dir)
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+    else:
+        print_report(manifest, str(args.run_dir))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from mteval.results import ResultsError
+
+    try:
+        if args.command == "run":
+            return cmd_run(args, argv)
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "show":
+            return cmd_show(args)
+    except (ConfigurationError, ResultsError) as exc:
+        print(f"mteval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

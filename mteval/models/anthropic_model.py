@@ -1,0 +1,95 @@
+"""`anthropic/<model>`: the anthropic SDK. The system prompt goes in the top-level
+`system` field, the Anthropic way, never as a message."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+from mteval.conversation import Message
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    MalformedResponse,
+    ModelError,
+    RequestTimeout,
+    from_status,
+)
+from mteval.transcript import Usage
+
+CLIENT_ARGS = {"base_url", "api_key", "timeout", "default_headers"}
+
+
+class AnthropicModel(ModelAdapter):
+    provider = "anthropic"
+    env_var = "ANTHROPIC_API_KEY"
+
+    def __init__(self, model: str, args: Mapping[str, Any]):
+        super().__init__(model, args)
+        self._client = None
+
+    def _api_key(self) -> str | None:
+        return self.args.get("api_key") or os.environ.get(self.env_var)
+
+    def validate(self) -> None:
+        if not self._api_key() and not self.args.get("base_url"):
+            raise ConfigurationError(
+                f"{self.model_id}: no API key. Set the environment variable {self.env_var} "
+                "(or pass api_key=... in --model-args)."
+            )
+
+    def _get_client(self):
+        if self._client is None:
+            import anthropic
+
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self._api_key() or "EMPTY",
+                base_url=self.args.get("base_url"),
+                max_retries=0,
+                timeout=float(self.args.get("timeout", 600)),
+                default_headers=self.args.get("default_headers"),
+            )
+        return self._client
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
+        import anthropic
+
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+        }
+        if system:
+            request["system"] = system
+        if params.stop:
+            request["stop_sequences"] = list(params.stop)
+        if params.top_p is not None:
+            request["top_p"] = params.top_p
+        # The Messages API has no seed; it is recorded in the manifest but not sent.
+        extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
+        if extra:
+            request["extra_body"] = extra
+        try:
+            response = await self._get_client().messages.create(**request)
+        except anthropic.APITimeoutError as exc:
+            raise RequestTimeout(str(exc)) from exc
+        except anthropic.APIConnectionError as exc:
+            raise ConnectionFailed(str(exc)) from exc
+        except anthropic.APIStatusError as exc:
+            raise from_status(exc.status_code, str(exc), exc.response.headers) from exc
+        except (anthropic.AnthropicError, ValueError) as exc:
+            raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+            usage = Usage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
+        except (AttributeError, TypeError) as exc:
+            raise MalformedResponse(f"response without content/usage: {str(response)[:200]}") from exc
+        return ModelOutput(text=text, usage=usage, finish_reason=response.stop_reason)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()

@@ -1,0 +1,102 @@
+"""The one async interface every model (and every judge) is reached through."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from mteval.conversation import Message
+from mteval.transcript import Usage
+
+
+class GenerationParams(BaseModel):
+    """Explicit sampling parameters. Recorded in the manifest and part of the cache key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+    top_p: float | None = None
+
+    def merged(self, overrides: Mapping[str, Any]) -> "GenerationParams":
+        if not overrides:
+            return self
+        data = self.model_dump()
+        data.update({k: v for k, v in overrides.items() if k in data})
+        if isinstance(data.get("stop"), str):
+            data["stop"] = (data["stop"],)
+        return GenerationParams(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Where a request comes from. Only replay and scripted models look at it;
+    it is never part of the cache key."""
+
+    task: str = ""
+    conversation_id: str = ""
+    turn_id: str = ""
+    turn_index: int = 0
+    gold: str | None = None
+    role: str = "model"
+
+
+@dataclass(slots=True)
+class ModelOutput:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+
+class ModelAdapter(abc.ABC):
+    """A provider client. Subclasses translate SDK errors into `mteval.models.errors`.
+
+    `cacheable` is False for models whose reply depends on the request context rather
+    than the messages (replay, scripted): caching them would be wrong, and free anyway.
+    """
+
+    provider: ClassVar[str]
+    cacheable: ClassVar[bool] = True
+    secret_arg_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
+
+    def __init__(self, model: str, args: Mapping[str, Any]):
+        self.model = model
+        self.args = dict(args)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+    def validate(self) -> None:
+        """Raise `ConfigurationError` (naming the environment variable) if a credential
+        or argument is missing. Called before the first request."""
+
+    @abc.abstractmethod
+    async def generate(
+        self, messages: Sequence[Message], params: GenerationParams, context: RequestContext
+    ) -> ModelOutput:
+        """Return one reply. Raise a `ModelError` subclass on failure."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+    def secrets(self) -> list[str]:
+        """Secret values this adapter holds, so they can be scrubbed from any text we store."""
+        return [str(v) for k, v in self.args.items() if is_secret_name(k) and v]
+
+    def public_args(self) -> dict[str, Any]:
+        """Model args with secrets removed: what goes in manifests and cache keys."""
+        return {k: v for k, v in sorted(self.args.items()) if not is_secret_name(k)}
+
+
+_SECRET_MARKERS = ("key", "token", "secret", "password", "auth", "credential")
+
+
+def is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS) and lowered not in {"max_tokens", "max_new_tokens", "max_gen_toks"}

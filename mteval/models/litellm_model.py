@@ -1,0 +1,67 @@
+"""`litellm/<litellm model id>`: every other provider, through litellm."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+from mteval.conversation import Message
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.errors import ConfigurationError
+from mteval.models.openai_model import parse_chat_completion, translate_openai_error
+
+
+def import_litellm():
+    """Import litellm without letting it reach the network: use its bundled cost map
+    and no telemetry."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMModel(ModelAdapter):
+    provider = "litellm"
+
+    def validate(self) -> None:
+        if self.args.get("api_key") or self.args.get("api_base") or self.args.get("base_url"):
+            return
+        litellm = import_litellm()
+        try:
+            report = litellm.validate_environment(model=self.model)
+        except Exception:  # unknown provider layouts: let the request tell
+            return
+        missing = report.get("missing_keys") or []
+        if missing:
+            raise ConfigurationError(
+                f"{self.model_id}: missing credentials. Set the environment variable(s) {', '.join(missing)} "
+                "(or pass api_key=... in --model-args)."
+            )
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
+        litellm = import_litellm()
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+            "num_retries": 0,
+        }
+        if params.seed is not None:
+            request["seed"] = params.seed
+        if params.stop:
+            request["stop"] = list(params.stop)
+        if params.top_p is not None:
+            request["top_p"] = params.top_p
+        args = dict(self.args)
+        if "base_url" in args:
+            args["api_base"] = args.pop("base_url")
+        request.update(args)
+        try:
+            response = await litellm.acompletion(**request)
+        except Exception as exc:
+            raise translate_openai_error(exc) from exc
+        return parse_chat_completion(response)

@@ -1,0 +1,124 @@
+"""`openai/<model>`: the openai SDK, also for any OpenAI-compatible server via `base_url=`
+(vLLM, llama.cpp server, Ollama, LM Studio)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+from mteval.conversation import Message
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    MalformedResponse,
+    ModelError,
+    RequestTimeout,
+    from_status,
+)
+from mteval.transcript import Usage
+
+# Arguments that configure the client; everything else goes into the request body.
+CLIENT_ARGS = {"base_url", "api_key", "organization", "project", "timeout", "default_headers"}
+
+
+def translate_openai_error(exc: Exception) -> ModelError:
+    """Map openai-SDK-shaped exceptions (also raised by litellm) to mteval errors."""
+    import openai
+
+    if isinstance(exc, ModelError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return RequestTimeout(str(exc))
+    if isinstance(exc, openai.APIConnectionError):
+        return ConnectionFailed(str(exc))
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None) or getattr(exc, "litellm_response_headers", None)
+        return from_status(status, str(exc), headers)
+    return MalformedResponse(f"{type(exc).__name__}: {exc}")
+
+
+class OpenAIModel(ModelAdapter):
+    provider = "openai"
+    env_var = "OPENAI_API_KEY"
+
+    def __init__(self, model: str, args: Mapping[str, Any]):
+        super().__init__(model, args)
+        self._client = None
+
+    def _api_key(self) -> str | None:
+        return self.args.get("api_key") or os.environ.get(self.env_var)
+
+    def validate(self) -> None:
+        if not self._api_key() and not self.args.get("base_url"):
+            raise ConfigurationError(
+                f"{self.model_id}: no API key. Set the environment variable {self.env_var} "
+                "(or pass api_key=... in --model-args; a local server given with base_url= needs none)."
+            )
+
+    def _get_client(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key() or "EMPTY",
+                base_url=self.args.get("base_url"),
+                organization=self.args.get("organization"),
+                project=self.args.get("project"),
+                max_retries=0,  # mteval's retry policy decides, and counts
+                timeout=float(self.args.get("timeout", 600)),
+                default_headers=self.args.get("default_headers"),
+            )
+        return self._client
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
+        import openai
+
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+        }
+        if params.seed is not None:
+            request["seed"] = params.seed
+        if params.stop:
+            request["stop"] = list(params.stop)
+        if params.top_p is not None:
+            request["top_p"] = params.top_p
+        extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
+        if extra:
+            request["extra_body"] = extra
+        try:
+            response = await self._get_client().chat.completions.create(**request)
+        except openai.OpenAIError as exc:
+            raise translate_openai_error(exc) from exc
+        except ValueError as exc:  # undecodable JSON body
+            raise MalformedResponse(f"unreadable response body: {exc}") from exc
+        return parse_chat_completion(response)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def parse_chat_completion(response: Any) -> ModelOutput:
+    """Read text, usage and finish reason from a chat-completions response object."""
+    try:
+        choice = response.choices[0]
+        text = choice.message.content
+    except (AttributeError, IndexError, TypeError, KeyError) as exc:
+        raise MalformedResponse(f"response has no choices[0].message: {str(response)[:200]}") from exc
+    if text is None:
+        text = ""
+    usage = getattr(response, "usage", None)
+    return ModelOutput(
+        text=text,
+        usage=Usage(
+            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        ),
+        finish_reason=getattr(choice, "finish_reason", None),
+    )

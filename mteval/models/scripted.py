@@ -1,0 +1,58 @@
+"""`scripted/<name>`: deterministic models for tests, demos and judge stand-ins.
+
+A script is a function `(messages, params, context, args) -> str`. Built-ins:
+`echo` (repeats the last user message), `constant` (`text=` argument, default "OK"),
+`fail` (always raises a server error, for error-path tests). Tasks and tests add their
+own with `register_script`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+from mteval.conversation import Message
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.errors import ConfigurationError, ServerError
+from mteval.transcript import Usage
+
+Script = Callable[[Sequence[Message], GenerationParams, RequestContext, Mapping[str, Any]], str]
+
+SCRIPTS: dict[str, Script] = {}
+
+
+def register_script(name: str, script: Script) -> Script:
+    SCRIPTS[name] = script
+    return script
+
+
+def _echo(messages, params, context, args) -> str:
+    return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+
+def _constant(messages, params, context, args) -> str:
+    return str(args.get("text", "OK"))
+
+
+def _fail(messages, params, context, args) -> str:
+    raise ServerError("scripted failure", status=500)
+
+
+register_script("echo", _echo)
+register_script("constant", _constant)
+register_script("fail", _fail)
+
+
+class ScriptedModel(ModelAdapter):
+    provider = "scripted"
+    cacheable = False
+
+    def validate(self) -> None:
+        if self.model not in SCRIPTS:
+            from mteval.registry import close_matches_message
+
+            raise ConfigurationError(f"unknown script {self.model!r}. {close_matches_message(self.model, SCRIPTS)}")
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
+        text = SCRIPTS[self.model](messages, params, context, self.args)
+        words_in = sum(len(m.content.split()) for m in messages)
+        return ModelOutput(text=text, usage=Usage(input_tokens=words_in, output_tokens=len(text.split())), finish_reason="stop")

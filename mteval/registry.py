@@ -1,0 +1,140 @@
+"""Task discovery: built-in families in tasks/ (package `mteval_tasks`), folders given
+with --include-path, and the `mteval.tasks` entry-point group.
+
+A family folder is a Python package whose import registers its tasks with
+`@register_task`. An entry point names a module to import or a Task subclass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import pkgutil
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, TypeVar
+
+from mteval.models.errors import ConfigurationError
+from mteval.task import Task, TaskSpec
+
+T = TypeVar("T", bound=type[Task])
+
+_TASKS: dict[str, TaskSpec] = {}
+_FAMILY_AGGREGATES: dict[str, Callable] = {}
+_loaded_builtin = False
+_loaded_paths: set[Path] = set()
+_current_origin = "builtin"
+
+
+class UnknownTask(ConfigurationError):
+    pass
+
+
+def close_matches_message(name: str, choices: Iterable[str]) -> str:
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(name, choices, n=5, cutoff=0.5)
+    if close:
+        return "Did you mean: " + ", ".join(close) + "?"
+    return "Known: " + ", ".join(choices) if choices else "None are registered."
+
+
+def register_task(cls: T) -> T:
+    """Class decorator that makes a task available by its `name`."""
+    if not cls.name or "/" not in cls.name:
+        raise ValueError(f"{cls.__name__}.name must look like 'family/task', got {cls.name!r}")
+    existing = _TASKS.get(cls.name)
+    if existing is not None and existing.cls.__qualname__ != cls.__qualname__:
+        raise ValueError(f"task {cls.name!r} is registered twice ({existing.origin} and {_current_origin})")
+    _TASKS[cls.name] = TaskSpec(cls=cls, origin=_current_origin)
+    return cls
+
+
+def register_family_aggregate(family: str, aggregate: Callable) -> None:
+    """A family-level summary (e.g. MT-Eval's overall score) computed from its tasks'
+    per-turn rows: `aggregate(frame) -> dict[str, Metric]`."""
+    _FAMILY_AGGREGATES[family] = aggregate
+
+
+def family_aggregates() -> Mapping[str, Callable]:
+    return _FAMILY_AGGREGATES
+
+
+def _import_family_packages(package_name: str, origin: str) -> None:
+    global _current_origin
+    package = importlib.import_module(package_name)
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg and not info.name.startswith("_"):
+            _current_origin = origin
+            try:
+                importlib.import_module(f"{package_name}.{info.name}")
+            finally:
+                _current_origin = "builtin"
+
+
+def load_builtin() -> None:
+    global _loaded_builtin, _current_origin
+    if _loaded_builtin:
+        return
+    _loaded_builtin = True
+    _import_family_packages("mteval_tasks", "builtin")
+    for ep in entry_points(group="mteval.tasks"):
+        _current_origin = f"entry point {ep.name} ({ep.value})"
+        try:
+            obj = ep.load()
+        except Exception as exc:  # a broken plugin must not hide the others
+            raise ConfigurationError(f"task entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        finally:
+            _current_origin = "builtin"
+        if isinstance(obj, type) and issubclass(obj, Task):
+            register_task(obj)
+
+
+def load_include_path(directory: str | Path) -> None:
+    """Import every family folder (package) or module file under `directory`."""
+    global _current_origin
+    root = Path(directory).resolve()
+    if root in _loaded_paths:
+        return
+    if not root.is_dir():
+        raise ConfigurationError(f"--include-path {directory}: not a directory")
+    _loaded_paths.add(root)
+    package_name = "mteval_include_" + str(abs(hash(str(root))))
+    spec = importlib.util.spec_from_loader(package_name, loader=None, is_package=True)
+    module = importlib.util.module_from_spec(spec)
+    module.__path__ = [str(root)]  # type: ignore[attr-defined]
+    sys.modules[package_name] = module
+    for info in pkgutil.iter_modules([str(root)]):
+        _current_origin = f"include path {root}"
+        try:
+            importlib.import_module(f"{package_name}.{info.name}")
+        finally:
+            _current_origin = "builtin"
+
+
+def all_tasks() -> dict[str, TaskSpec]:
+    load_builtin()
+    return dict(sorted(_TASKS.items()))
+
+
+def resolve(spec: str | Iterable[str]) -> list[type[Task]]:
+    """Task names from `a,b` where each is a task (`fam/task`) or a family (`fam`,
+    meaning its main tasks). Unknown names raise with the close matches."""
+    tasks = all_tasks()
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s and s.strip()]
+    if not names:
+        raise UnknownTask("no tasks given")
+    families = sorted({name.split("/", 1)[0] for name in tasks})
+    resolved: list[type[Task]] = []
+    for name in names:
+        if name in tasks:
+            chosen = [tasks[name].cls]
+        elif "/" not in name and name in families:
+            chosen = [s.cls for n, s in tasks.items() if n.startswith(name + "/") and s.cls.main]
+        else:
+            raise UnknownTask(f"unknown task {name!r}. {close_matches_message(name, list(tasks) + families)}")
+        for cls in chosen:
+            if cls not in resolved:
+                resolved.append(cls)
+    return resolved

@@ -1,0 +1,180 @@
+"""Run directories: `run.json` (the manifest, replaced atomically) and `samples.jsonl`
+(one line per finished conversation, appended as it finishes).
+
+A run killed at any moment leaves a valid manifest and every finished sample; a torn
+last line is cut off when the run is resumed. `load(run_dir)` gives one DataFrame row
+per scored turn, for native and imported runs alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from mteval.transcript import Sample
+
+RUN_SCHEMA = "mteval.run/1"
+MANIFEST = "run.json"
+SAMPLES = "samples.jsonl"
+
+
+class ResultsError(Exception):
+    pass
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise ResultsError(f"{run_dir}: not a run directory (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
+    if manifest.get("schema") != RUN_SCHEMA:
+        raise ResultsError(f"{path}: field 'schema' is {manifest.get('schema')!r}, expected {RUN_SCHEMA!r}")
+    return manifest
+
+
+def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
+    """Every sample line; a later line for the same (task, conversation) supersedes an
+    earlier one (an errored conversation that was retried on resume)."""
+    path = Path(run_dir) / SAMPLES
+    if not path.is_file():
+        return iter(())
+    if repair:
+        truncate_torn_tail(path)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if not line.endswith("\n"):
+                    break  # torn last line of a killed run: that conversation is redone
+                raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+            key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
+            latest.pop(key, None)
+            latest[key] = record
+    return iter(latest.values())
+
+
+def truncate_torn_tail(path: Path) -> None:
+    """Cut a partial last line (left by SIGKILL) so that appends start on a fresh line."""
+    with path.open("rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        cut = handle.read().rfind(b"\n") + 1
+        handle.truncate(cut)
+
+
+class SampleWriter:
+    """Appends sample lines. Each line is flushed to the OS when written, so a killed
+    process loses at most the conversation it was writing."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / SAMPLES
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            truncate_torn_tail(self.path)
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def append(self, sample: Sample) -> None:
+        self._handle.write(sample.model_dump_json(by_alias=True) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+SCORED_COLUMNS = [
+    "run_id",
+    "model",
+    "history",
+    "task",
+    "conversation_id",
+    "turn_index",
+    "turn_id",
+    "reply",
+    "cached",
+    "latency_s",
+    "input_tokens",
+    "output_tokens",
+]
+
+
+def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> list[dict[str, Any]]:
+    """Scored-turn rows of one sample (dict form), with `score_<name>` and
+    `status_<name>` columns per scorer."""
+    rows = []
+    conversation = sample["conversation"]
+    for record in sample["turns"]:
+        if not record.get("scored") or record.get("reply") is None:
+            continue
+        row: dict[str, Any] = {
+            "run_id": run_id,
+            "model": model,
+            "history": sample.get("history"),
+            "task": sample["task"],
+            "conversation_id": str(conversation["id"]),
+            "turn_index": int(conversation.get("metadata", {}).get("source_turn_index", record["index"])),
+            "turn_id": record["turn_id"],
+            "reply": record.get("reply"),
+            "cached": bool(record.get("cached")),
+            "latency_s": record.get("latency_s", 0.0),
+            "input_tokens": record.get("usage", {}).get("input_tokens", 0),
+            "output_tokens": record.get("usage", {}).get("output_tokens", 0),
+        }
+        for name, score in (record.get("scores") or {}).items():
+            row[f"score_{name}"] = score.get("value") if score.get("status", "ok") == "ok" else None
+            row[f"status_{name}"] = score.get("status", "ok")
+        rows.append(row)
+    return rows
+
+
+def load(run_dir: str | Path):
+    """One pandas row per scored turn of a run (native or imported)."""
+    import pandas as pd
+
+    manifest = read_manifest(run_dir)
+    run_id = manifest.get("run_id", Path(run_dir).name)
+    model = manifest.get("model", {}).get("id", "")
+    rows: list[dict[str, Any]] = []
+    for sample in iter_sample_dicts(run_dir):
+        rows.extend(sample_rows(sample, run_id, model))
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=SCORED_COLUMNS)
+    return frame
+
+
+def load_samples(run_dir: str | Path) -> list[Sample]:
+    """Finished conversations as typed samples (for re-judging and the transcript view)."""
+    return [Sample.model_validate(record) for record in iter_sample_dicts(run_dir)]

@@ -1,0 +1,78 @@
+"""The scorer protocol: every scorer sees one scored turn in its conversation.
+
+Rule scorers are plain functions wrapped with `rule`. Judge scorers call judge models
+through `ScoreContext.judges`, which are `ModelClient`s: same cache, retries and
+concurrency as the model under test, counted separately.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+
+from mteval.conversation import Conversation, Turn
+from mteval.transcript import Score, TurnRecord
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """One scored turn with everything a scorer may look at."""
+
+    task: str
+    conversation: Conversation
+    records: list[TurnRecord]
+    index: int
+
+    @property
+    def turn(self) -> Turn:
+        return self.conversation.turns[self.index]
+
+    @property
+    def record(self) -> TurnRecord:
+        return self.records[self.index]
+
+    @property
+    def reply(self) -> str:
+        return self.record.reply or ""
+
+
+@dataclass
+class ScoreContext:
+    """What a scorer may use besides the turn: judge clients (by name) and options."""
+
+    judges: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+
+    async def score(self, state: TurnState, context: ScoreContext) -> Score: ...
+
+
+class RuleScorer:
+    """A deterministic scorer from a function `(reply, turn) -> float | Score`."""
+
+    def __init__(self, name: str, fn: Callable[..., Any]):
+        self.name = name
+        self.fn = fn
+        self._wants_state = "state" in inspect.signature(fn).parameters
+
+    async def score(self, state: TurnState, context: ScoreContext) -> Score:
+        result = self.fn(state=state) if self._wants_state else self.fn(state.reply, state.turn)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, Score):
+            return result
+        return Score(value=None if result is None else float(result))
+
+
+def rule(name: str) -> Callable[[Callable[..., Any]], RuleScorer]:
+    """Decorator: `@rule("accuracy") def check(reply, turn): ...`."""
+
+    def wrap(fn: Callable[..., float | Score | Awaitable[float | Score]]) -> RuleScorer:
+        return RuleScorer(name, fn)
+
+    return wrap

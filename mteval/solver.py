@@ -1,0 +1,122 @@
+"""Solvers drive one conversation through a model and return its turn records.
+
+`ChatSolver` is the one used by every turn-based task: turns in order, history built
+from the model's own replies, the gold replies, or (for single-turn conversations) not
+at all. Tasks with a different shape (e.g. time-sliced duplex simulation) provide their
+own solver; the runner, cache and results path stay the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from mteval.conversation import Conversation, Message
+from mteval.models.base import GenerationParams, RequestContext
+from mteval.models.errors import ModelError
+from mteval.transcript import TurnRecord
+
+if TYPE_CHECKING:
+    from mteval.client import ModelClient
+    from mteval.task import Task
+
+HistoryMode = Literal["own", "gold", "single"]
+HISTORY_MODES: tuple[HistoryMode, ...] = ("own", "gold", "single")
+
+
+class Solver(Protocol):
+    async def solve(
+        self,
+        task: "Task",
+        conversation: Conversation,
+        history: HistoryMode,
+        client: "ModelClient",
+        params: GenerationParams,
+    ) -> tuple[list[TurnRecord], str | None]:
+        """Return the turn records and the error that stopped the conversation, if any."""
+        ...
+
+
+def common_prefix(previous: list[Message], current: list[Message]) -> int:
+    n = 0
+    for a, b in zip(previous, current):
+        if a is not b and a != b:
+            break
+        n += 1
+    return n
+
+
+class ChatSolver:
+    async def solve(
+        self,
+        task: "Task",
+        conversation: Conversation,
+        history: HistoryMode,
+        client: "ModelClient",
+        params: GenerationParams,
+    ) -> tuple[list[TurnRecord], str | None]:
+        messages: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
+        previous_exchange: list[Message] = []
+        records: list[TurnRecord] = []
+        for index, turn in enumerate(conversation.turns):
+            user_message = Message(role="user", content=turn.user)
+            if not turn.generate:
+                records.append(
+                    TurnRecord(index=index, turn_id=turn.id, reply=turn.gold, generated=False, scored=turn.scored)
+                )
+                messages.append(user_message)
+                messages.append(Message(role="assistant", content=turn.gold or ""))
+                continue
+            rendered = task.render_user(conversation, index)
+            prompt_message = user_message if rendered == turn.user else Message(role="user", content=rendered)
+            sent = messages + [prompt_message]
+            prefix = common_prefix(previous_exchange, sent)
+            context = RequestContext(
+                task=task.name, conversation_id=conversation.id, turn_id=turn.id, turn_index=index, gold=turn.gold
+            )
+            try:
+                completion = await client.generate(sent, params, context)
+            except ModelError as exc:
+                records.append(
+                    TurnRecord(
+                        index=index,
+                        turn_id=turn.id,
+                        prompt_prefix=prefix,
+                        prompt_new=sent[prefix:],
+                        reply=None,
+                        scored=turn.scored,
+                        retries=max(0, getattr(exc, "attempts", 1) - 1),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+                return records, f"turn {turn.id!r}: {type(exc).__name__}: {exc}"
+            records.append(
+                TurnRecord(
+                    index=index,
+                    turn_id=turn.id,
+                    prompt_prefix=prefix,
+                    prompt_new=sent[prefix:],
+                    reply=completion.text,
+                    scored=turn.scored,
+                    usage=completion.usage,
+                    latency_s=completion.latency_s,
+                    finish_reason=completion.finish_reason,
+                    retries=completion.retries,
+                    cached=completion.cached,
+                )
+            )
+            reply_message = Message(role="assistant", content=completion.text)
+            previous_exchange = sent + [reply_message]
+            in_history = reply_message if history != "gold" else Message(role="assistant", content=turn.gold or "")
+            messages.append(user_message)
+            messages.append(in_history)
+        return records, None
+
+
+def missing_gold(conversations: list[Conversation]) -> list[str]:
+    """Turns whose gold reply gold-history mode would need but the data lacks."""
+    missing = []
+    for conversation in conversations:
+        for turn in conversation.turns[:-1]:
+            if turn.gold is None or (turn.generate and turn.gold == ""):
+                missing.append(f"{conversation.id}/{turn.id}")
+    return missing

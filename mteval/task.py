@@ -1,0 +1,148 @@
+"""The task plugin API: data in, conversations and scorers out.
+
+Modelled on inspect_ai's Task/Solver/Scorer split. A task loads its data and yields
+`Conversation`s, names the scorers for its scored turns, and may override how the
+current turn's prompt is rendered (`render_user`), how the same content is flattened
+into single-turn prompts (`single_turn`), and how per-turn scores become metrics
+(`metrics`). It never talks to a model: the runner does, for every task alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
+
+from mteval.conversation import ContextDocument, Conversation, Turn
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mteval.scoring.base import Scorer
+    from mteval.stats import Metric
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where a task's data came from, recorded in every run manifest."""
+
+    source: str
+    sha256: str
+    files: tuple[str, ...] = ()
+    version: str | None = None
+
+
+def sha256_files(paths: Iterable[Path]) -> str:
+    """One digest over several files (name and content), independent of the directory."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class Task:
+    """Base class of every task. Subclass, set `name`, implement `load` and `scorers`."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    category: ClassVar[str | None] = None
+    main: ClassVar[bool] = True
+    """Whether the family name alone (e.g. `mt_eval`) runs this task."""
+    generation: ClassVar[Mapping[str, Any]] = {}
+    """Generation defaults of the benchmark; explicit command-line values win."""
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @property
+    def family(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    # --- data -------------------------------------------------------------------------
+    def load(self) -> list[Conversation]:
+        """The multi-turn conversations of this task."""
+        raise NotImplementedError
+
+    def data_info(self) -> DataInfo:
+        """Source and sha256 of the data. The default hashes `data_files()`."""
+        files = self.data_files()
+        return DataInfo(source=", ".join(str(p) for p in files), sha256=sha256_files(files), files=tuple(p.name for p in files))
+
+    def data_files(self) -> list[Path]:
+        return []
+
+    # --- prompts -------------------------------------------------------------------------
+    def render_user(self, conversation: Conversation, index: int) -> str:
+        """The user message sent at turn `index`. History keeps `turn.user`; only the
+        current turn is rendered, so per-turn context appears once, where it belongs."""
+        turn = conversation.turns[index]
+        if not turn.context:
+            return turn.user
+        return render_context(turn.context) + "\n\n" + turn.user
+
+    def single_turn(self, conversations: list[Conversation]) -> list[Conversation]:
+        """The same content as single-turn prompts, one conversation per scored turn.
+
+        Default: a transcript of the earlier turns with their gold replies, then the
+        request. Tasks with published single-turn files override this."""
+        flattened: list[Conversation] = []
+        for conversation in conversations:
+            for index in conversation.scored_turns:
+                flattened.append(flatten_turn(conversation, index, self.render_user(conversation, index)))
+        return flattened
+
+    # --- scoring -------------------------------------------------------------------------
+    def scorers(self) -> list["Scorer"]:
+        raise NotImplementedError
+
+    def metrics(self, frame: "pd.DataFrame") -> dict[str, "Metric"]:
+        """Metrics over this task's scored-turn rows. Default: the mean of every scorer,
+        with a 95% bootstrap interval that resamples whole conversations."""
+        from mteval.stats import mean_metrics
+
+        return mean_metrics(frame, [s.name for s in self.scorers()])
+
+
+def render_context(documents: Iterable[ContextDocument]) -> str:
+    parts = []
+    for doc in documents:
+        header = f"Document: {doc.title}\n" if doc.title else ""
+        parts.append(f"{header}{doc.text}")
+    return "\n\n".join(parts)
+
+
+def flatten_turn(conversation: Conversation, index: int, request: str) -> Conversation:
+    """One-message rendering of turn `index` with the gold history before it."""
+    lines: list[str] = []
+    for earlier in conversation.turns[:index]:
+        lines.append(f"User: {earlier.user.strip()}")
+        lines.append(f"Assistant: {(earlier.gold or '').strip()}")
+    if lines:
+        prompt = "\n".join(lines) + f"\nUser: {request.strip()}\nAssistant:"
+    else:
+        prompt = request
+    turn = conversation.turns[index]
+    single = turn.model_copy(update={"user": prompt, "context": (), "generate": True})
+    return Conversation(
+        id=f"{conversation.id}#{turn.id}",
+        system=conversation.system,
+        turns=(single,),
+        metadata={**conversation.metadata, "source_conversation": conversation.id, "source_turn_index": index},
+        generation=conversation.generation,
+    )
+
+
+@dataclass
+class TaskSpec:
+    """A registered task class with where it came from (for `mteval list tasks`)."""
+
+    cls: type[Task]
+    origin: str = "builtin"
+    options: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ judge are ModelClients, so they share one policy, one cache and separate counter
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -60,6 +61,9 @@ class ClientStats:
         }
 
 
+_HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
+
+
 def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, ModelError) and exc.retryable
 
@@ -107,23 +111,14 @@ class ModelClient:
                 self.stats.cache_hits += 1
                 return Completion(hit.text, hit.usage, hit.finish_reason, 0.0, 0, True)
 
-        attempts = 0
         started = time.perf_counter()
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.retry.max_attempts),
-                wait=self._wait,
-                retry=retry_if_exception(_is_retryable),
-                reraise=True,
-            ):
-                with attempt:
-                    attempts += 1
-                    output = await self._attempt(messages, params, context)
+            output, attempts = await self._with_retries(messages, params, context)
         except ModelError as exc:
+            attempts = getattr(exc, "attempts", 1)
             self.stats.errors += 1
             self.stats.retries += attempts - 1
             exc.args = (self.redactor(str(exc)),)
-            exc.attempts = attempts  # type: ignore[attr-defined]
             raise
         latency = time.perf_counter() - started
         self.stats.retries += attempts - 1
@@ -132,13 +127,49 @@ class ModelClient:
             self.cache.put(key, self.adapter.model_id, output)  # type: ignore[union-attr]
         return Completion(output.text, output.usage, output.finish_reason, latency, attempts - 1, False)
 
+    async def _with_retries(
+        self, messages: Sequence[Message], params: GenerationParams, context: RequestContext
+    ) -> tuple[ModelOutput, int]:
+        """First attempt on the fast path; tenacity's loop only once something failed."""
+        try:
+            return await self._attempt(messages, params, context), 1
+        except ModelError as exc:
+            exc.attempts = 1  # type: ignore[attr-defined]
+            if not exc.retryable or self.retry.max_attempts <= 1:
+                raise
+            first_error = exc
+        attempts = 1
+        await asyncio.sleep(self._first_wait(first_error))
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.retry.max_attempts - 1),
+                wait=self._wait,
+                retry=retry_if_exception(_is_retryable),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    output = await self._attempt(messages, params, context)
+        except ModelError as exc:
+            exc.attempts = attempts  # type: ignore[attr-defined]
+            raise
+        return output, attempts
+
+    def _first_wait(self, exc: ModelError) -> float:
+        if exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.max_wait_s)
+        return min(self.retry.initial_wait_s + random.uniform(0, self.retry.jitter_s), self.retry.max_wait_s)
+
     async def _attempt(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         if self.limiter is not None:
             await self.limiter.acquire()
         self.stats.requests += 1
         try:
+            if _HAS_TIMEOUT:
+                async with asyncio.timeout(self.retry.timeout_s):  # no extra task per call
+                    return await self.adapter.generate(messages, params, context)
             return await asyncio.wait_for(self.adapter.generate(messages, params, context), self.retry.timeout_s)
-        except asyncio.TimeoutError as exc:
+        except (asyncio.TimeoutError, TimeoutError) as exc:
             raise RequestTimeout(f"no reply within {self.retry.timeout_s:g} s") from exc
 
     async def aclose(self) -> None:

@@ -323,7 +323,12 @@ class Runner:
             "command": [self.redactor(part) for part in self.config.command],
             "started_at": _iso(started),
             "finished_at": _iso(time.time()) if status != "running" else None,
-            "model": {"id": self.model.model_id, "provider": self.model.provider, "args": self.model.public_args()},
+            "model": {
+                "id": self.model.model_id,
+                "provider": self.model.provider,
+                "args": self.model.public_args(),
+                "params_not_sent": self.model.not_sent(),
+            },
             "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
             "history": self.config.history,
             "limit": self.config.limit,

@@ -1,5 +1,11 @@
 """`anthropic/<model>`: the anthropic SDK. The system prompt goes in the top-level
-`system` field, the Anthropic way, never as a message."""
+`system` field, the Anthropic way, never as a message.
+
+Anthropic API version 2026-10-21 (the default of anthropic SDK 2.x) rejects
+temperature, top_p and top_k, and the Messages API has no seed. mteval therefore
+sends no sampling parameters unless the user pins `api_version=2023-06-01` in
+--model-args; `not_sent()` lists what was recorded but not sent, for the manifest.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ from mteval.models.errors import (
 )
 from mteval.transcript import Usage
 
-CLIENT_ARGS = {"base_url", "api_key", "timeout", "default_headers"}
+CLIENT_ARGS = {"base_url", "api_key", "timeout", "default_headers", "api_version"}
+LEGACY_VERSION = "2023-06-01"
 
 
 class AnthropicModel(ModelAdapter):
@@ -39,16 +46,27 @@ class AnthropicModel(ModelAdapter):
                 "(or pass api_key=... in --model-args)."
             )
 
+    @property
+    def sends_sampling_params(self) -> bool:
+        return str(self.args.get("api_version", "")) == LEGACY_VERSION
+
+    def not_sent(self) -> list[str]:
+        """Generation parameters recorded in the manifest that this API does not take."""
+        return ["seed"] if self.sends_sampling_params else ["seed", "temperature", "top_p"]
+
     def _get_client(self):
         if self._client is None:
             import anthropic
 
+            headers = dict(self.args.get("default_headers") or {})
+            if self.args.get("api_version"):
+                headers["anthropic-version"] = str(self.args["api_version"])
             self._client = anthropic.AsyncAnthropic(
                 api_key=self._api_key() or "EMPTY",
                 base_url=self.args.get("base_url"),
                 max_retries=0,
                 timeout=float(self.args.get("timeout", 600)),
-                default_headers=self.args.get("default_headers"),
+                default_headers=headers or None,
             )
         return self._client
 
@@ -57,20 +75,16 @@ class AnthropicModel(ModelAdapter):
 
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": chat,
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-        }
+        request: dict[str, Any] = {"model": self.model, "messages": chat, "max_tokens": params.max_tokens}
         if system:
             request["system"] = system
         if params.stop:
             request["stop_sequences"] = list(params.stop)
-        if params.top_p is not None:
-            request["top_p"] = params.top_p
-        # The Messages API has no seed; it is recorded in the manifest but not sent.
         extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
+        if self.sends_sampling_params:
+            extra["temperature"] = params.temperature
+            if params.top_p is not None:
+                extra["top_p"] = params.top_p
         if extra:
             request["extra_body"] = extra
         try:

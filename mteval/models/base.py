@@ -85,6 +85,10 @@ class ModelAdapter(abc.ABC):
     async def aclose(self) -> None:
         """Release connections."""
 
+    def not_sent(self) -> list[str]:
+        """Generation parameters this provider does not accept (recorded, not sent)."""
+        return []
+
     def secrets(self) -> list[str]:
         """Secret values this adapter holds, so they can be scrubbed from any text we store."""
         return [str(v) for k, v in self.args.items() if is_secret_name(k) and v]

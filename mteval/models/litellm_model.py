@@ -49,6 +49,8 @@ class LiteLLMModel(ModelAdapter):
             "temperature": params.temperature,
             "max_tokens": params.max_tokens,
             "num_retries": 0,
+            # providers that lack a parameter (e.g. seed) get it dropped rather than failing
+            "drop_params": True,
         }
         if params.seed is not None:
             request["seed"] = params.seed

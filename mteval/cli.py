@@ -67,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=int, default=None)
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--stop", action="append", default=None, help="stop sequence (repeatable)")
-    run.add_argument("--judge", action="append", default=[], help="judge model id (repeatable, or comma-separated)")
+    run.add_argument("--judge", action="append", default=[], help="judge model id; several (repeated or comma-separated) form a jury")
     run.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
+    run.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML, see judges/jury-example.yaml)")
+    run.add_argument("--aggregate", default="mean", choices=["mean", "median", "majority", "max_vote", "cascade"], help="how --judge models are combined")
     run.add_argument("--output-dir", type=Path, default=Path("results"))
     run.add_argument("--run-id", default=None, help="name of the run directory (default: derived from the configuration)")
     run.add_argument("--cache-dir", type=Path, default=None, help="response cache directory (default ~/.cache/mteval or $MTEVAL_CACHE_DIR)")
@@ -102,7 +104,14 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             generation[name] = getattr(args, name)
     if args.stop:
         generation["stop"] = list(args.stop)
+    from mteval.scoring.jury import JuryConfig
+
     judges = [j.strip() for item in args.judge for j in item.split(",") if j.strip()]
+    if args.jury and judges:
+        raise ConfigurationError("give either --judge or --jury, not both")
+    jury = JuryConfig.from_file(args.jury) if args.jury else None
+    if judges:
+        jury = JuryConfig.from_models(judges, parse_kv(args.judge_args, "--judge-args"), aggregate=args.aggregate)
     config = RunConfig(
         tasks=args.tasks,
         model=args.model,
@@ -111,8 +120,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         limit=args.limit,
         max_concurrency=args.max_concurrency,
         generation=generation,
-        judges=judges,
-        judge_args=parse_kv(args.judge_args, "--judge-args"),
+        jury=jury,
         output_dir=args.output_dir,
         run_id=args.run_id,
         cache_dir=args.cache_dir,
@@ -149,7 +157,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     if args.what == "judges":
-        console.print("Judges are model ids (any provider); `--judge provider/model`.")
+        from mteval.scoring.judge import list_specs, load_spec
+
+        table = Table("judge definition", "kind", "parser", "sees")
+        for name in list_specs():
+            spec = load_spec(name)
+            table.add_row(name, spec.kind, spec.parser, spec.sees)
+        console.print(table)
+        console.print("Judge models are any model id: --judge provider/model[,provider/model...] or --jury FILE.")
         return 0
     from mteval.registry import all_tasks, load_include_path
 

@@ -50,6 +50,13 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
         )
     for judge, stats in (calls.get("judges") or {}).items():
         lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors")
+    jury = calls.get("jury")
+    if jury and jury.get("calls_saved"):
+        agreement = jury.get("agreement_with_full_jury")
+        lines.append(
+            f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved)"
+            + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
+        )
     return lines
 
 

@@ -41,6 +41,7 @@ from mteval.results import (
     write_json_atomic,
 )
 from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.jury import Jury, JuryConfig
 from mteval.solver import ChatSolver, HistoryMode, missing_gold
 from mteval.stats import by_turn
 from mteval.task import Task
@@ -57,8 +58,8 @@ class RunConfig:
     max_concurrency: int = 32
     generation: dict[str, Any] = field(default_factory=dict)
     """Only the values the user set explicitly; they override task defaults."""
-    judges: list[str] = field(default_factory=list)
-    judge_args: dict[str, Any] = field(default_factory=dict)
+    jury: JuryConfig | None = None
+    """Who judges: one judge model (`--judge`) is a jury of one."""
     output_dir: Path = Path("results")
     run_id: str | None = None
     cache_dir: Path | None = None
@@ -80,7 +81,7 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, config: RunConfig, *, model: ModelAdapter | None = None, judges: dict[str, ModelAdapter] | None = None):
+    def __init__(self, config: RunConfig, *, model: ModelAdapter | None = None, judges: list[ModelAdapter] | None = None):
         self.config = config
         for path in config.include_paths:
             from mteval.registry import load_include_path
@@ -88,11 +89,11 @@ class Runner:
             load_include_path(path)
         self.tasks: list[Task] = [cls(**config.task_options) for cls in resolve(config.tasks)]
         self.model = model or create_model(config.model, config.model_args)
-        self.judge_adapters = judges if judges is not None else {
-            judge_id: create_model(judge_id, config.judge_args) for judge_id in config.judges
-        }
-        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters.values() for s in j.secrets()])
+        jurors = config.jury.jurors if config.jury else []
+        self.judge_adapters: list[ModelAdapter] = judges if judges is not None else [create_model(j.model, j.args) for j in jurors]
+        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()])
         self.solver = ChatSolver()
+        self.jury: Jury | None = None
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
         self.rows: list[dict[str, Any]] = []
@@ -139,10 +140,18 @@ class Runner:
             "generation": self.config.generation,
             "history": self.config.history,
             "limit": self.config.limit,
-            "judges": {jid: j.public_args() for jid, j in self.judge_adapters.items()},
+            "jury": self._jury_identity(),
             "task_options": self.config.task_options,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _jury_identity(self) -> dict[str, Any] | None:
+        if self.config.jury is None:
+            return None
+        identity = self.config.jury.model_dump(mode="json")
+        for juror, adapter in zip(identity["jurors"], self.judge_adapters):
+            juror["args"] = adapter.public_args()
+        return identity
 
     def _run_dir(self, fingerprint: str) -> Path:
         if self.config.run_id:
@@ -160,8 +169,11 @@ class Runner:
 
     async def arun(self) -> RunOutcome:
         self.model.validate()
-        for judge in self.judge_adapters.values():
+        for judge in self.judge_adapters:
             judge.validate()
+        needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in t.scorers())]
+        if needing and not self.judge_adapters:
+            raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
         datasets = {task.name: self._conversations(task) for task in self.tasks}
         task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
@@ -177,7 +189,8 @@ class Runner:
         if self.config.use_cache:
             cache = ResponseCache(self.config.cache_dir or DEFAULT_CACHE_DIR)
         client = self._client(self.model, cache, "model")
-        judge_clients = {jid: self._client(adapter, cache, "judge") for jid, adapter in self.judge_adapters.items()}
+        judge_clients = [self._client(adapter, cache, "judge") for adapter in self.judge_adapters]
+        self.jury = Jury.build(self.config.jury, judge_clients) if self.config.jury else None
         started = time.time()
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status="running")
         write_json_atomic(run_dir / MANIFEST, manifest)
@@ -187,18 +200,18 @@ class Runner:
         writer = SampleWriter(run_dir)
         from mteval.progress import RunProgress
 
-        progress = RunProgress(total=total, already_done=total - len(pending), clients=[client, *judge_clients.values()], enabled=self.config.progress)
+        progress = RunProgress(total=total, already_done=total - len(pending), clients=[client, *judge_clients], enabled=self.config.progress)
         interrupted = False
         loop = asyncio.get_running_loop()
         installed = _install_stop_handlers(loop, self._stop)
         try:
             with progress:
-                interrupted = await self._drive(iter(pending), client, judge_clients, writer, progress)
+                interrupted = await self._drive(iter(pending), client, writer, progress)
         finally:
             _remove_stop_handlers(loop, installed)
             writer.close()
             await client.aclose()
-            for judge_client in judge_clients.values():
+            for judge_client in judge_clients:
                 await judge_client.aclose()
             if cache is not None:
                 cache.close()
@@ -225,12 +238,12 @@ class Runner:
             self.counts["errored_conversations"] += 1
         self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
 
-    async def _drive(self, pending: Iterator, client, judge_clients, writer: SampleWriter, progress) -> bool:
+    async def _drive(self, pending: Iterator, client, writer: SampleWriter, progress) -> bool:
         async def worker() -> None:
             for task, conversation in pending:
                 if self._stop.is_set():
                     return
-                sample = await self._run_one(task, conversation, client, judge_clients)
+                sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
                 writer.append(sample)
                 self._account(record)
@@ -249,13 +262,13 @@ class Runner:
         await all_done  # re-raise a bug in a worker after finished samples are on disk
         return self._stop.is_set()
 
-    async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient, judge_clients) -> Sample:
+    async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
         params = self._params(task, conversation)
         solver = getattr(task, "solver", None) or self.solver
         records, error = await solver.solve(task, conversation, self.config.history, client, params)
         status = "error" if error else "ok"
-        context = ScoreContext(judges=judge_clients, options=self.config.task_options)
+        context = ScoreContext(jury=self.jury, options=self.config.task_options)
         scorers = task.scorers()
         for record in records:
             if not record.scored or record.reply is None:
@@ -312,7 +325,8 @@ class Runner:
             model_client, judge_clients = clients
             calls = {
                 "model": model_client.stats.as_dict(),
-                "judges": {jid: c.stats.as_dict() for jid, c in judge_clients.items()},
+                "judges": {c.model_id: c.stats.as_dict() for c in judge_clients},
+                "jury": self.jury.stats.as_dict() if self.jury else None,
             }
         return {
             "schema": RUN_SCHEMA,
@@ -333,7 +347,7 @@ class Runner:
             "history": self.config.history,
             "limit": self.config.limit,
             "max_concurrency": self.config.max_concurrency,
-            "judges": [{"id": jid, "args": j.public_args()} for jid, j in self.judge_adapters.items()],
+            "jury": self._jury_identity(),
             "tasks": task_info,
             "totals": {
                 **self.counts,

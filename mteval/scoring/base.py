@@ -39,9 +39,9 @@ class TurnState:
 
 @dataclass
 class ScoreContext:
-    """What a scorer may use besides the turn: judge clients (by name) and options."""
+    """What a scorer may use besides the turn: the run's jury (judge models) and options."""
 
-    judges: Mapping[str, Any] = field(default_factory=dict)
+    jury: Any = None  # mteval.scoring.jury.Jury | None
     options: Mapping[str, Any] = field(default_factory=dict)
 
 

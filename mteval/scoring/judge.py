@@ -1,0 +1,215 @@
+"""Judge definitions and single judge calls.
+
+A judge definition (`JudgeSpec`) is data: prompt template, system prompt, output
+parser, scale, and the format reminder used for one re-ask. Definitions live as YAML
+in `judges/` or are built by a task from its benchmark's own template. A definition
+bound to a judge *model* (a `ModelClient`) makes one juror; judges go through the same
+adapters, cache, retries and concurrency as the model under test.
+
+Templates are either Jinja2 (`template_format: jinja`, mteval's own judges) or the
+benchmarks' `{name}` placeholders (`placeholders`), substituted in a single pass so a
+candidate reply that contains `{constraints}` is never expanded (upstream MT-Eval
+replaces sequentially; this only differs for such replies).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, Field
+
+from mteval.conversation import Message
+from mteval.models.base import GenerationParams, RequestContext
+from mteval.models.errors import ConfigurationError, ModelError
+from mteval.scoring.parsers import ParseFailure, Parsed, get_parser
+
+JUDGES_DIR = Path(__file__).resolve().parents[2] / "judges"
+
+DEFAULT_REMINDER = "Your previous reply could not be parsed. Reply again, ending with the verdict in exactly the required format."
+
+
+class JudgeSpec(BaseModel):
+    name: str
+    kind: Literal["score", "pairwise", "label"] = "score"
+    description: str = ""
+    system: str | None = None
+    template: str
+    template_format: Literal["jinja", "placeholders"] = "jinja"
+    parser: str = "rating"
+    scale: tuple[float, float] | None = (1, 10)
+    out_of_range: Literal["unparsed", "keep", "clip"] = "unparsed"
+    reminder: str = DEFAULT_REMINDER
+    generation: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.0, "max_tokens": 2048})
+    sees: str = "the current turn"
+    source: str | None = None
+
+    def params(self) -> GenerationParams:
+        return GenerationParams().merged(self.generation)
+
+    def render(self, variables: Mapping[str, Any]) -> list[Message]:
+        """The judge's messages for these variables: optional system, one user message."""
+        if self.template_format == "jinja":
+            text = _jinja_env().from_string(self.template).render(**variables)
+        else:
+            text = fill_placeholders(self.template, variables)
+        messages = [Message(role="system", content=self.system)] if self.system else []
+        messages.append(Message(role="user", content=text))
+        return messages
+
+
+def fill_placeholders(template: str, variables: Mapping[str, Any]) -> str:
+    """Replace `{name}` for the given names in one pass over the template only."""
+    if not variables:
+        return template
+    pattern = re.compile("{(" + "|".join(re.escape(k) for k in variables) + ")}")
+    return pattern.sub(lambda m: str(variables[m.group(1)]), template)
+
+
+_ENV = None
+
+
+def _jinja_env():
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return _ENV
+
+
+def load_spec(name_or_path: str | Path) -> JudgeSpec:
+    """A judge definition by name (judges/<name>.yaml) or path."""
+    import yaml
+
+    if str(name_or_path).startswith("mt_bench/"):
+        return mt_bench_spec(str(name_or_path).split("/", 1)[1])
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = JUDGES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ConfigurationError(f"unknown judge definition {str(name_or_path)!r}. Known: {', '.join(sorted(list_specs()))}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return JudgeSpec.model_validate(data)
+    except Exception as exc:
+        raise ConfigurationError(f"{path}: invalid judge definition: {exc}") from exc
+
+
+def list_specs() -> dict[str, Path]:
+    specs = {p.stem: p for p in sorted(JUDGES_DIR.glob("*.yaml")) if not p.stem.startswith("jury")}
+    for name in _mt_bench_prompts():
+        specs[f"mt_bench/{name}"] = JUDGES_DIR / MT_BENCH_PROMPTS
+    return specs
+
+
+MT_BENCH_PROMPTS = "mt_bench_judge_prompts.jsonl"
+
+
+def _mt_bench_prompts() -> dict[str, dict[str, Any]]:
+    import json
+
+    path = JUDGES_DIR / MT_BENCH_PROMPTS
+    if not path.is_file():
+        return {}
+    return {d["name"]: d for d in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if d}
+
+
+def mt_bench_spec(name: str) -> JudgeSpec:
+    """One of FastChat's eight MT-Bench judge prompts, as published (Apache-2.0)."""
+    prompts = _mt_bench_prompts()
+    if name not in prompts:
+        raise ConfigurationError(f"unknown MT-Bench judge prompt {name!r}. Known: {', '.join(sorted(prompts))}")
+    prompt = prompts[name]
+    pairwise = prompt["type"] == "pairwise"
+    return JudgeSpec(
+        name=f"mt_bench/{name}",
+        kind="pairwise" if pairwise else "score",
+        description=prompt.get("description", ""),
+        system=prompt["system_prompt"],
+        template=prompt["prompt_template"],
+        template_format="placeholders",
+        parser="pairwise_abc" if pairwise else "rating",
+        scale=None if pairwise else (1, 10),
+        out_of_range="keep",
+        reminder='Reply again and end with your verdict in exactly the format "[[A]]", "[[B]]" or "[[C]]".'
+        if pairwise
+        else 'Reply again and end with your rating in exactly the format "Rating: [[5]]".',
+        generation={"temperature": 0.0, "max_tokens": 2048},
+        source="FastChat llm_judge judge_prompts.jsonl (Apache-2.0)",
+    )
+
+
+class Verdict(BaseModel):
+    """One juror's reading of one item."""
+
+    judge: str
+    spec: str
+    status: Literal["ok", "unparsed", "error"] = "ok"
+    value: float | None = None
+    label: str | None = None
+    explanation: str | None = None
+    raw: str | None = None
+    reasked: bool = False
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Juror:
+    """A judge model, optionally with its own definition overriding the task's."""
+
+    client: Any  # ModelClient
+    spec_override: JudgeSpec | None = None
+    calls: int = field(default=0)
+
+    @property
+    def id(self) -> str:
+        return self.client.model_id
+
+    async def judge(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> Verdict:
+        spec = self.spec_override or spec
+        messages = spec.render(variables)
+        params = spec.params()
+        try:
+            completion = await self.client.generate(messages, params, context)
+        except ModelError as exc:
+            return Verdict(judge=self.id, spec=spec.name, status="error", explanation=f"{type(exc).__name__}: {exc}")
+        self.calls += 1
+        verdict = _read(spec, completion.text)
+        if verdict is not None:
+            return verdict.model_copy(update={"judge": self.id, "cached": completion.cached})
+        # one re-ask with a short format reminder, then give up honestly
+        reask = messages + [Message(role="assistant", content=completion.text), Message(role="user", content=spec.reminder)]
+        try:
+            second = await self.client.generate(reask, params, context)
+        except ModelError as exc:
+            return Verdict(judge=self.id, spec=spec.name, status="unparsed", raw=completion.text, reasked=True, explanation=f"re-ask failed: {exc}")
+        self.calls += 1
+        verdict = _read(spec, second.text)
+        if verdict is not None:
+            return verdict.model_copy(update={"judge": self.id, "reasked": True, "cached": second.cached})
+        return Verdict(
+            judge=self.id, spec=spec.name, status="unparsed", raw=completion.text + "\n\n[re-ask]\n" + second.text, reasked=True
+        )
+
+
+def _read(spec: JudgeSpec, text: str) -> Verdict | None:
+    try:
+        parsed: Parsed = get_parser(spec.parser)(text)
+    except ParseFailure:
+        return None
+    value = parsed.value
+    if value is not None and spec.scale is not None:
+        low, high = spec.scale
+        if not low <= value <= high:
+            if spec.out_of_range == "unparsed":
+                return Verdict(judge="", spec=spec.name, status="unparsed", raw=text, explanation=f"rating {value:g} outside {low:g}-{high:g}")
+            if spec.out_of_range == "clip":
+                value = min(max(value, low), high)
+    return Verdict(judge="", spec=spec.name, value=value, label=parsed.label, explanation=parsed.explanation, raw=text)

@@ -1,0 +1,212 @@
+"""Juries: several judge models scoring the same item, and one verdict from them.
+
+Aggregations: `mean` and `median` for scores, `majority` (strict majority, else tie)
+and `max_vote` (plurality, PoLL's max voting) for labels, and `cascade` (the first
+juror, in order, with a usable verdict). Every juror's verdict is kept on the item.
+
+An adaptive jury asks the first `quorum` jurors and adds the others only when those
+disagree by more than `threshold` (scores) or at all (labels). On a deterministic
+`audit_fraction` of items it also asks the full jury, so the run can report how often
+the adaptive verdict equals the full jury's, next to the calls it saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, Field
+
+from mteval.models.base import RequestContext
+from mteval.models.errors import ConfigurationError
+from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
+from mteval.transcript import Score
+
+Aggregate = Literal["mean", "median", "majority", "max_vote", "cascade"]
+
+
+class AdaptiveConfig(BaseModel):
+    quorum: int = 2
+    threshold: float = 1.0
+    audit_fraction: float = 0.0
+
+
+class JurorConfig(BaseModel):
+    model: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    judge: str | None = None
+    """A judge definition (name in judges/ or path) that replaces the task's for this juror."""
+
+
+class JuryConfig(BaseModel):
+    name: str = "jury"
+    jurors: list[JurorConfig]
+    aggregate: Aggregate = "mean"
+    adaptive: AdaptiveConfig | None = None
+
+    @classmethod
+    def from_models(cls, models: Sequence[str], args: Mapping[str, Any] | None = None, aggregate: Aggregate = "mean") -> "JuryConfig":
+        return cls(name=",".join(models), jurors=[JurorConfig(model=m, args=dict(args or {})) for m in models], aggregate=aggregate)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "JuryConfig":
+        import yaml
+
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            config = cls.model_validate(data)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"--jury {path}: no such file") from exc
+        except Exception as exc:
+            raise ConfigurationError(f"--jury {path}: invalid jury definition: {exc}") from exc
+        if not config.jurors:
+            raise ConfigurationError(f"--jury {path}: field 'jurors' is empty")
+        return config
+
+
+@dataclass
+class JuryStats:
+    items: int = 0
+    calls: int = 0
+    full_jury_calls: int = 0
+    audited: int = 0
+    audit_agreements: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        saved = self.full_jury_calls - self.calls
+        return {
+            "items": self.items,
+            "calls": self.calls,
+            "full_jury_calls": self.full_jury_calls,
+            "calls_saved": saved,
+            "audited": self.audited,
+            "agreement_with_full_jury": (self.audit_agreements / self.audited) if self.audited else None,
+        }
+
+
+@dataclass
+class Jury:
+    config: JuryConfig
+    jurors: list[Juror]
+    stats: JuryStats = field(default_factory=JuryStats)
+
+    @classmethod
+    def build(cls, config: JuryConfig, clients: Sequence[Any]) -> "Jury":
+        jurors = [Juror(client, load_spec(j.judge) if j.judge else None) for j, client in zip(config.jurors, clients)]
+        return cls(config=config, jurors=jurors)
+
+    async def verdicts(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> list[Verdict]:
+        """Every juror's verdict (adaptive: only as many as needed)."""
+        return (await self._collect(spec, variables, context))[0]
+
+    async def score(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> Score:
+        verdicts, details = await self._collect(spec, variables, context)
+        value, label = aggregate(verdicts, self.config.aggregate, spec.kind)
+        details = {
+            "aggregate": self.config.aggregate,
+            "verdicts": [v.model_dump(mode="json") for v in verdicts],
+            **details,
+        }
+        if label is not None:
+            details["label"] = label
+        if value is None and label is None:
+            statuses = {v.status for v in verdicts}
+            status = "error" if statuses == {"error"} else "unparsed"
+            raw = "\n\n".join(f"[{v.judge}] {v.raw or v.explanation or ''}" for v in verdicts)
+            return Score(value=None, status=status, raw=raw, details=details, explanation="no juror gave a usable verdict")
+        explanation = next((v.explanation for v in verdicts if v.ok and v.explanation), None)
+        return Score(value=value, explanation=explanation, details=details)
+
+    async def _collect(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> tuple[list[Verdict], dict[str, Any]]:
+        import asyncio
+
+        self.stats.items += 1
+        self.stats.full_jury_calls += len(self.jurors)
+        adaptive = self.config.adaptive
+        if self.config.aggregate == "cascade":
+            verdicts = []
+            for juror in self.jurors:
+                verdict = await juror.judge(spec, variables, context)
+                verdicts.append(verdict)
+                if verdict.ok:
+                    break
+            self.stats.calls += len(verdicts)
+            return verdicts, {}
+        if adaptive is None or adaptive.quorum >= len(self.jurors):
+            verdicts = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors)))
+            self.stats.calls += len(verdicts)
+            return verdicts, {}
+        first = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[: adaptive.quorum])))
+        verdicts = first
+        escalated = disagree(first, adaptive.threshold, spec.kind)
+        if escalated:
+            rest = await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:]))
+            verdicts = first + list(rest)
+        self.stats.calls += len(verdicts)
+        details: dict[str, Any] = {"adaptive": {"escalated": escalated, "calls": len(verdicts)}}
+        if _audited(context, adaptive.audit_fraction):
+            full = verdicts if escalated else first + list(
+                await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:]))
+            )
+            full_result = aggregate(full, self.config.aggregate, spec.kind)
+            adaptive_result = aggregate(verdicts, self.config.aggregate, spec.kind)
+            self.stats.audited += 1
+            self.stats.audit_agreements += int(full_result == adaptive_result)
+            details["adaptive"]["full_jury"] = {"value": full_result[0], "label": full_result[1]}
+        return verdicts, details
+
+
+def aggregate(verdicts: Sequence[Verdict], method: str, kind: str = "score") -> tuple[float | None, str | None]:
+    """(value, label) of the jury. Unparsed and errored verdicts do not vote."""
+    usable = [v for v in verdicts if v.ok]
+    if not usable:
+        return None, None
+    if method == "cascade":
+        first = usable[0]
+        return first.value, first.label
+    if kind == "score" and method in ("mean", "median"):
+        values = [v.value for v in usable if v.value is not None]
+        if not values:
+            return None, None
+        return (statistics.fmean(values) if method == "mean" else float(statistics.median(values))), None
+    labels = [v.label if v.label is not None else _score_label(v.value) for v in usable]
+    counts = Counter(labels).most_common()
+    top, top_count = counts[0]
+    tied = len(counts) > 1 and counts[1][1] == top_count
+    if method == "majority":
+        label = top if top_count * 2 > len(labels) else "tie"
+    elif method == "max_vote":
+        label = "tie" if tied else top
+    else:
+        raise ConfigurationError(f"aggregation {method!r} does not apply to {kind} judgments")
+    if kind == "score":
+        return (None if label == "tie" else float(label)), label
+    return None, label
+
+
+def _score_label(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def disagree(verdicts: Sequence[Verdict], threshold: float, kind: str) -> bool:
+    usable = [v for v in verdicts if v.ok]
+    if len(usable) < len(verdicts):
+        return True
+    if kind == "score":
+        values = [v.value for v in usable if v.value is not None]
+        return bool(values) and (max(values) - min(values) > threshold)
+    return len({v.label for v in usable}) > 1
+
+
+def _audited(context: RequestContext, fraction: float) -> bool:
+    if fraction <= 0:
+        return False
+    if fraction >= 1:
+        return True
+    digest = hashlib.sha256(f"{context.task}|{context.conversation_id}|{context.turn_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction

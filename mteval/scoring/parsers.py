@@ -1,0 +1,144 @@
+"""Parsers for judge output. Each reads only the judge's own reply and returns a
+`Parsed` verdict or raises `ParseFailure`: a reply that cannot be read is never a 0.
+
+Registered by name so judge definitions (YAML) can refer to them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+PARSERS: dict[str, Callable[[str], "Parsed"]] = {}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: float | None = None
+    label: str | None = None
+    explanation: str | None = None
+    extra: dict | None = None
+
+
+class ParseFailure(ValueError):
+    pass
+
+
+def parser(name: str):
+    def register(fn: Callable[[str], Parsed]) -> Callable[[str], Parsed]:
+        PARSERS[name] = fn
+        return fn
+
+    return register
+
+
+def get_parser(name: str) -> Callable[[str], Parsed]:
+    if name not in PARSERS:
+        from mteval.registry import close_matches_message
+
+        raise KeyError(f"unknown judge output parser {name!r}. {close_matches_message(name, PARSERS)}")
+    return PARSERS[name]
+
+
+_DOUBLE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_SINGLE = re.compile(r"\[(\d+\.?\d*)\]")
+_STRICT = re.compile(r"Rating:\s*\[\[(\d+\.?\d*)\]\]")
+
+
+@parser("rating")
+def parse_rating(text: str) -> Parsed:
+    """MT-Bench: the first `[[x]]`, else the first `[x]`; the number is not clipped."""
+    match = _DOUBLE.search(text) or _SINGLE.search(text)
+    if not match:
+        raise ParseFailure("no [[rating]] in the judge output")
+    return Parsed(value=float(match.group(1)))
+
+
+@parser("rating_strict")
+def parse_rating_strict(text: str) -> Parsed:
+    """Option: only a `Rating: [[x]]` counts (the last one), so bracketed citations cannot."""
+    matches = _STRICT.findall(text)
+    if not matches:
+        raise ParseFailure("no 'Rating: [[x]]' in the judge output")
+    return Parsed(value=float(matches[-1]))
+
+
+_FENCE_START = "```json"
+_FENCE_END = "```"
+
+
+@parser("json_score")
+def parse_json_score(text: str) -> Parsed:
+    """MT-Eval default: drop an exact leading ```json and trailing ```, json.loads,
+    score = int(obj["Score"])."""
+    body = text
+    if body.startswith(_FENCE_START):
+        body = body[len(_FENCE_START):]
+    if body.endswith(_FENCE_END):
+        body = body[: -len(_FENCE_END)]
+    try:
+        obj = json.loads(body)
+        value = int(obj["Score"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ParseFailure(f"not a JSON object with an integer Score ({type(exc).__name__})") from exc
+    rationale = obj.get("Rationale") if isinstance(obj, dict) else None
+    return Parsed(value=float(value), explanation=rationale if isinstance(rationale, str) else None)
+
+
+_SCORE_FIELD = re.compile(r'"Score"\s*:\s*(\d+)')
+
+
+@parser("json_score_lenient")
+def parse_json_score_lenient(text: str) -> Parsed:
+    """Option: the first {...} block with a Score, else a `"Score": n` anywhere."""
+    try:
+        return parse_json_score(text.strip())
+    except ParseFailure:
+        pass
+    block = first_json_object(text)
+    if isinstance(block, dict) and "Score" in block:
+        try:
+            return Parsed(value=float(int(block["Score"])), explanation=block.get("Rationale"))
+        except (TypeError, ValueError):
+            pass
+    match = _SCORE_FIELD.search(text)
+    if not match:
+        raise ParseFailure("no Score in the judge output")
+    return Parsed(value=float(match.group(1)))
+
+
+@parser("pairwise_abc")
+def parse_pairwise(text: str) -> Parsed:
+    """MT-Bench pairwise: substring test in the order [[A]], [[B]], [[C]] (tie)."""
+    for marker, label in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
+        if marker in text:
+            return Parsed(label=label)
+    raise ParseFailure("no [[A]], [[B]] or [[C]] verdict in the judge output")
+
+
+def first_json_object(text: str) -> object | None:
+    """The first balanced {...} block that json.loads accepts, if any."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, ch in enumerate(text) if ch == "{"):
+        try:
+            obj, _ = decoder.raw_decode(text[start:])
+            return obj
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+_FDB = re.compile(r"Analysis:\s*(.*?)\nI would rate the AI's response as (\d+)", re.DOTALL)
+
+
+@parser("fdb_relevance")
+def parse_fdb_relevance(text: str) -> Parsed:
+    """Full-Duplex-Bench interruption relevance: the last 'Analysis ... I would rate
+    the AI's response as N' (0-5)."""
+    matches = list(_FDB.finditer(text + "\n"))
+    if not matches:
+        raise ParseFailure("no 'I would rate the AI's response as N' in the judge output")
+    last = matches[-1]
+    return Parsed(value=float(last.group(2)), explanation=last.group(1).strip())

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a run's metrics")
     show.add_argument("run_dir", type=Path)
     show.add_argument("--json", action="store_true")
+
+    import importlib
+    import importlib.util
+
+    from mteval.commands import COMMAND_MODULES
+
+    for module_name in COMMAND_MODULES:
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register(sub)
     return parser
 
 
@@ -202,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "show":
             return cmd_show(args)
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
     except (ConfigurationError, ResultsError) as exc:
         print(f"mteval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

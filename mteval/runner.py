@@ -40,10 +40,11 @@ from mteval.results import (
     sample_rows,
     write_json_atomic,
 )
+from mteval.scoring.agreement import JudgingTally
 from mteval.scoring.base import ScoreContext, TurnState
 from mteval.scoring.jury import Jury, JuryConfig
 from mteval.solver import ChatSolver, HistoryMode, missing_gold
-from mteval.stats import by_turn
+from mteval.stats import by_turn, mean_metrics
 from mteval.task import Task
 from mteval.transcript import Sample, Score
 
@@ -81,7 +82,18 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, config: RunConfig, *, model: ModelAdapter | None = None, judges: list[ModelAdapter] | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        model: ModelAdapter | None = None,
+        judges: list[ModelAdapter] | None = None,
+        solver: Any = None,
+        conversations: dict[str, list[Conversation]] | None = None,
+        scorers: list[Any] | None = None,
+    ):
+        """`solver`, `conversations` and `scorers` replace the tasks' own: re-judging a
+        finished run replays its transcripts through the same machinery this way."""
         self.config = config
         for path in config.include_paths:
             from mteval.registry import load_include_path
@@ -93,7 +105,11 @@ class Runner:
         self.judge_adapters: list[ModelAdapter] = judges if judges is not None else [create_model(j.model, j.args) for j in jurors]
         self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()])
         self.solver = ChatSolver()
+        self.solver_override = solver
+        self.conversations_override = conversations
+        self.scorers_override = scorers
         self.jury: Jury | None = None
+        self.judging = JudgingTally()
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
         self.rows: list[dict[str, Any]] = []
@@ -114,6 +130,8 @@ class Runner:
         )
 
     def _conversations(self, task: Task) -> list[Conversation]:
+        if self.conversations_override is not None:
+            return self.conversations_override.get(task.name, [])
         conversations = task.load()
         if self.config.limit is not None:
             conversations = conversations[: self.config.limit]
@@ -140,6 +158,7 @@ class Runner:
             "generation": self.config.generation,
             "history": self.config.history,
             "limit": self.config.limit,
+            "task_options": self.config.task_options,
             "jury": self._jury_identity(),
             "task_options": self.config.task_options,
         }
@@ -171,7 +190,7 @@ class Runner:
         self.model.validate()
         for judge in self.judge_adapters:
             judge.validate()
-        needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in t.scorers())]
+        needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in self._scorers(t))]
         if needing and not self.judge_adapters:
             raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
         datasets = {task.name: self._conversations(task) for task in self.tasks}
@@ -232,6 +251,7 @@ class Runner:
 
     def _account(self, sample: dict[str, Any]) -> None:
         self.rows.extend(sample_rows(sample))
+        self.judging.add_sample(sample)
         self.counts["conversations"] += 1
         self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
         if sample.get("status") != "ok":
@@ -265,11 +285,11 @@ class Runner:
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
         params = self._params(task, conversation)
-        solver = getattr(task, "solver", None) or self.solver
+        solver = self.solver_override or getattr(task, "solver", None) or self.solver
         records, error = await solver.solve(task, conversation, self.config.history, client, params)
         status = "error" if error else "ok"
         context = ScoreContext(jury=self.jury, options=self.config.task_options)
-        scorers = task.scorers()
+        scorers = self._scorers(task)
         for record in records:
             if not record.scored or record.reply is None:
                 continue
@@ -294,6 +314,9 @@ class Runner:
             finished_at=time.time(),
         )
 
+    def _scorers(self, task: Task) -> list[Any]:
+        return self.scorers_override if self.scorers_override is not None else task.scorers()
+
     # --- manifest --------------------------------------------------------------------------
     def _manifest(self, run_dir: Path, fingerprint: str, task_info, started: float, *, status: str, clients=None) -> dict[str, Any]:
         import pandas as pd
@@ -304,8 +327,9 @@ class Runner:
         score_status: dict[str, int] = {"ok": 0, "unparsed": 0, "error": 0}
         for task in self.tasks:
             task_frame = frame[frame["task"] == task.name] if not frame.empty else frame
-            names = [s.name for s in task.scorers()]
-            metrics[task.name] = {k: v.model_dump(mode="json") for k, v in task.metrics(task_frame).items()}
+            names = [s.name for s in self._scorers(task)]
+            task_metrics = mean_metrics(task_frame, names) if self.scorers_override is not None else task.metrics(task_frame)
+            metrics[task.name] = {k: v.model_dump(mode="json") for k, v in task_metrics.items()}
             turn_curves[task.name] = by_turn(task_frame, names)
             for name in names:
                 column = f"status_{name}"
@@ -315,7 +339,7 @@ class Runner:
         groups: dict[str, Any] = {}
         families = {task.family for task in self.tasks}
         for family, aggregate in family_aggregates().items():
-            if family in families and not frame.empty:
+            if family in families and not frame.empty and self.scorers_override is None:
                 family_frame = frame[frame["task"].str.startswith(family + "/")]
                 groups[family] = {k: v.model_dump(mode="json") for k, v in aggregate(family_frame, self.tasks).items()}
         usage_in = int(frame["input_tokens"].sum()) if not frame.empty else 0
@@ -359,6 +383,7 @@ class Runner:
             "metrics": metrics,
             "groups": groups,
             "by_turn": turn_curves,
+            "judging": self.judging.summary(),
             "imported": None,
         }
 

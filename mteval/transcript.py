@@ -64,6 +64,8 @@ class TurnRecord(BaseModel):
     cached: bool = False
     error: str | None = None
     scores: dict[str, Score] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Solver-specific facts about the turn (e.g. the simulated time of a duplex slice)."""
 
 
 class Sample(BaseModel):

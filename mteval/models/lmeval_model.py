@@ -38,6 +38,7 @@ class LMEvalModel(ModelAdapter):
         self._lm = None
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._load_lock = asyncio.Lock()
 
     def validate(self) -> None:
@@ -56,9 +57,22 @@ class LMEvalModel(ModelAdapter):
         return cls.create_from_arg_obj(model_args, {"batch_size": self.batch_size})
 
     async def _ensure_loaded(self):
+        """Load the model once; (re)start the batching worker on this event loop if it is not running.
+
+        The worker, its queue and the lock belong to one event loop: after `aclose()` or
+        in a new loop (a second `asyncio.run`, e.g. another run with the same adapter) they
+        are recreated, while the loaded model is kept.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._load_lock = asyncio.Lock()
+            self._queue = None
+            self._worker = None
         async with self._load_lock:
             if self._lm is None:
                 self._lm = await asyncio.to_thread(self._construct)
+            if self._worker is None or self._worker.done():
                 self._queue = asyncio.Queue()
                 self._worker = asyncio.create_task(self._serve())
         return self._lm
@@ -98,12 +112,13 @@ class LMEvalModel(ModelAdapter):
     async def _serve(self) -> None:
         from lm_eval.api.instance import Instance
 
-        assert self._queue is not None
+        queue = self._queue  # this worker's own queue, even if a later one replaces it
+        assert queue is not None
         while True:
-            batch = [await self._queue.get()]
+            batch = [await queue.get()]
             await asyncio.sleep(self.batch_wait_s)
-            while len(batch) < self.batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            while len(batch) < self.batch_size and not queue.empty():
+                batch.append(queue.get_nowait())
             instances = [
                 Instance(request_type="generate_until", doc={}, arguments=(p.prompt, p.gen_kwargs), idx=i)
                 for i, p in enumerate(batch)
@@ -120,5 +135,8 @@ class LMEvalModel(ModelAdapter):
                     pending.future.set_result(text)
 
     async def aclose(self) -> None:
+        """Stop the batching worker. The model stays loaded; the next request restarts the worker."""
         if self._worker is not None:
             self._worker.cancel()
+        self._worker = None
+        self._queue = None

@@ -1,0 +1,58 @@
+"""`mteval judge RUN_DIR`: re-score a finished run with other judges, no model calls."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("judge", help="re-score an existing run with a judge or jury (the model under test is not called)")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--judge", action="append", default=[], help="judge model id; several form a jury")
+    parser.add_argument("--judge-args", default="")
+    parser.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML)")
+    parser.add_argument("--aggregate", default="mean", choices=["mean", "median", "majority", "max_vote", "cascade"])
+    parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
+    parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
+    parser.add_argument("--vote", default="max_vote", choices=["max_vote", "majority"], help="how jurors' pairwise winners combine")
+    parser.add_argument("--output-dir", type=Path, default=None, help="where the re-judged run goes (default: next to RUN_DIR)")
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--max-concurrency", type=int, default=32)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from mteval.cli import parse_kv
+    from mteval.models.errors import ConfigurationError
+    from mteval.rejudge import rejudge
+    from mteval.report import print_report
+    from mteval.scoring.jury import JuryConfig
+
+    judges = [j.strip() for item in args.judge for j in item.split(",") if j.strip()]
+    if bool(judges) == bool(args.jury):
+        raise ConfigurationError("mteval judge needs exactly one of --judge or --jury")
+    jury = JuryConfig.from_file(args.jury) if args.jury else JuryConfig.from_models(judges, parse_kv(args.judge_args, "--judge-args"), args.aggregate)
+    outcome = rejudge(
+        args.run_dir,
+        jury,
+        output_dir=args.output_dir,
+        judge_def=args.judge_def,
+        against=args.against,
+        vote=args.vote,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        max_concurrency=args.max_concurrency,
+        command=["mteval", *sys.argv[1:]],
+        progress=sys.stderr.isatty(),
+    )
+    if args.json:
+        print(json.dumps(outcome.manifest, indent=2))
+    else:
+        print_report(outcome.manifest, str(outcome.run_dir))
+    return 130 if outcome.interrupted else 0

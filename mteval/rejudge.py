@@ -1,0 +1,130 @@
+"""Re-score a finished run without calling the model under test again.
+
+The stored transcripts are replayed through the ordinary runner (`TranscriptSolver`),
+so judges get the same cache, retries, concurrency, manifest and samples as in any
+run; only the scorers (and who judges) change. Optionally each turn is judged
+pairwise against the same turn of another run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from mteval.conversation import Conversation
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.errors import ConfigurationError
+from mteval.results import load_samples, read_manifest
+from mteval.scoring.base import TurnState
+from mteval.scoring.judge import load_spec
+from mteval.scoring.jury import JuryConfig
+from mteval.transcript import Sample, TurnRecord
+
+
+class RecordedModel(ModelAdapter):
+    """Stands in for the run's original model; re-judging never calls it."""
+
+    cacheable = False
+
+    def __init__(self, model_id: str, public_args: dict[str, Any]):
+        provider, _, name = model_id.partition("/")
+        self.provider = provider  # type: ignore[misc]
+        super().__init__(name, public_args)
+
+    async def generate(self, messages, params: GenerationParams, context: RequestContext) -> ModelOutput:
+        raise ConfigurationError("re-judging replays stored transcripts and never calls the model under test")
+
+
+class TranscriptSolver:
+    """Returns the stored turn records of each conversation (scores cleared)."""
+
+    def __init__(self, samples: Sequence[Sample]):
+        self.samples = {(s.task, s.conversation.id): s for s in samples}
+
+    async def solve(self, task, conversation: Conversation, history, client, params) -> tuple[list[TurnRecord], str | None]:
+        sample = self.samples[(task.name, conversation.id)]
+        records = [record.model_copy(update={"scores": {}}) for record in sample.turns]
+        return records, sample.error
+
+
+def baseline_lookup(run_dir: str | Path):
+    """`state -> reply` of the same task, conversation and turn in another run."""
+    replies = {
+        (s.task, s.conversation.id, record.turn_id): record.reply
+        for s in load_samples(run_dir)
+        for record in s.turns
+        if record.reply is not None
+    }
+
+    def lookup(state: TurnState) -> str | None:
+        return replies.get((state.task, state.conversation.id, state.turn.id))
+
+    return lookup
+
+
+def rejudge(
+    run_dir: str | Path,
+    jury: JuryConfig,
+    *,
+    output_dir: str | Path | None = None,
+    judge_def: str | None = None,
+    against: str | Path | None = None,
+    vote: str = "max_vote",
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    max_concurrency: int = 32,
+    command: list[str] | None = None,
+    progress: bool = False,
+):
+    """Score `run_dir`'s transcripts again with `jury`; returns the new run's outcome."""
+    from mteval.runner import RunConfig, Runner
+    from mteval.scoring.judged import JudgeScorer
+    from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
+
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    samples = [s for s in load_samples(run_dir) if s.status == "ok"]
+    if not samples:
+        raise ConfigurationError(f"{run_dir}: no finished conversations to judge")
+    conversations: dict[str, list[Conversation]] = {}
+    for sample in samples:
+        conversations.setdefault(sample.task, []).append(sample.conversation)
+    scorers = None
+    if against is not None:
+        specs = amulet_cascade() if judge_def in (None, "amulet") else [judge_def]
+        scorers = [PairwiseScorer("pairwise" if judge_def != "amulet" else "amulet", specs, baseline_lookup(against), vote=vote)]
+    elif judge_def is not None:
+        spec = load_spec(judge_def)
+        scorers = [JudgeScorer(spec.name.replace("/", "_"), spec)]
+    identity = json.dumps([jury.model_dump(mode="json"), judge_def, str(against)], sort_keys=True)
+    suffix = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    config = RunConfig(
+        tasks=list(conversations),
+        model=manifest["model"]["id"],
+        model_args=manifest["model"].get("args", {}),
+        history=manifest.get("history", "own"),
+        generation=manifest.get("generation", {}).get("explicit", {}),
+        jury=jury,
+        output_dir=Path(output_dir) if output_dir else run_dir.parent,
+        run_id=f"{manifest['run_id']}__judged-{suffix}",
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        max_concurrency=max_concurrency,
+        task_options=manifest.get("task_options", {}),
+        command=command or ["mteval", "judge", str(run_dir)],
+        progress=progress,
+    )
+    model = RecordedModel(manifest["model"]["id"], manifest["model"].get("args", {}))
+    runner = Runner(config, model=model, solver=TranscriptSolver(samples), conversations=conversations, scorers=scorers)
+    outcome = runner.run()
+    outcome.manifest["rejudged_from"] = {
+        "run_id": manifest["run_id"],
+        "fingerprint": manifest.get("fingerprint"),
+        "against": str(against) if against else None,
+    }
+    from mteval.results import MANIFEST, write_json_atomic
+
+    write_json_atomic(outcome.run_dir / MANIFEST, outcome.manifest)
+    return outcome

@@ -1,0 +1,177 @@
+"""How far judges can be trusted: inter-judge agreement, position consistency, and
+agreement with human labels, computed per scorer over a whole run.
+
+Krippendorff's alpha (the `krippendorff` package; interval level for scores, nominal
+for labels) tolerates missing verdicts; Fleiss' kappa (statsmodels) is computed over
+items every juror labelled. Both need at least two jurors.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: str = "interval") -> float | None:
+    """Alpha over an items x raters table (None = missing)."""
+    import krippendorff
+
+    if not ratings or len(ratings[0]) < 2:
+        return None
+    if level == "nominal":
+        values = sorted({v for row in ratings for v in row if v is not None}, key=str)
+        index = {v: float(i) for i, v in enumerate(values)}
+        matrix = np.array([[np.nan if v is None else index[v] for v in row] for row in ratings], dtype=float).T
+    else:
+        matrix = np.array([[np.nan if v is None else float(v) for v in row] for row in ratings], dtype=float).T
+    pairable = np.sum(~np.isnan(matrix), axis=0) >= 2
+    if pairable.sum() < 1 or len(np.unique(matrix[~np.isnan(matrix)])) < 2:
+        return None  # alpha is undefined without variation
+    return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement=level))
+
+
+def fleiss_kappa(labels: Sequence[Sequence[str]]) -> float | None:
+    """Fleiss' kappa over items x raters labels (complete rows only)."""
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa as _fleiss
+
+    rows = [list(row) for row in labels if row and all(v is not None for v in row)]
+    if not rows or len(rows[0]) < 2:
+        return None
+    categories = sorted({v for row in rows for v in row})
+    if len(categories) < 2:
+        return None
+    coded = np.array([[categories.index(v) for v in row] for row in rows])
+    table, _ = aggregate_raters(coded, n_cat=len(categories))
+    value = float(_fleiss(table, method="fleiss"))
+    return None if np.isnan(value) else value
+
+
+@dataclass
+class _ScorerTally:
+    jurors: list[str] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)  # juror -> value/label
+    statuses: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    reasked: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    consistency: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    human: list[tuple[Any, Any]] = field(default_factory=list)
+    labels: bool = False
+
+
+class JudgingTally:
+    """Collects every juror verdict of a run, sample by sample, and summarises them."""
+
+    def __init__(self) -> None:
+        self._scorers: dict[str, _ScorerTally] = {}
+
+    def add_sample(self, sample: dict[str, Any]) -> None:
+        turns = sample.get("conversation", {}).get("turns", [])
+        for record in sample.get("turns", []):
+            for name, score in (record.get("scores") or {}).items():
+                details = score.get("details") or {}
+                if "verdicts" not in details and details.get("kind") != "pairwise":
+                    continue
+                tally = self._scorers.setdefault(name, _ScorerTally())
+                item = self._item(tally, details)
+                tally.items.append(item)
+                references = turns[record["index"]].get("references", {}) if record["index"] < len(turns) else {}
+                human = references.get("human_label", references.get("human_score"))
+                if human is not None:
+                    tally.human.append((human, details.get("winner") if details.get("kind") == "pairwise" else score.get("value")))
+
+    @staticmethod
+    def _item(tally: _ScorerTally, details: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if details.get("kind") == "pairwise":
+            tally.labels = True
+            for juror, outcome in details.get("jurors", {}).items():
+                _remember(tally, juror)
+                item[juror] = outcome.get("winner")
+                counts = tally.consistency[juror]
+                if outcome.get("consistent") is not None:
+                    counts[0] += int(bool(outcome["consistent"]))
+                    counts[1] += 1
+                for game in outcome.get("games", []):
+                    tally.statuses[juror][game.get("status", "ok")] += 1
+                    tally.reasked[juror] += int(bool(game.get("reasked")))
+            return item
+        for i, verdict in enumerate(details.get("verdicts", [])):
+            juror = verdict["judge"] if verdict["judge"] not in item else f"{verdict['judge']}#{i}"
+            _remember(tally, juror)
+            tally.statuses[juror][verdict.get("status", "ok")] += 1
+            tally.reasked[juror] += int(bool(verdict.get("reasked")))
+            if verdict.get("status") == "ok":
+                if verdict.get("value") is None:
+                    tally.labels = True
+                    item[juror] = verdict.get("label")
+                else:
+                    item[juror] = verdict.get("value")
+            else:
+                item[juror] = None
+        return item
+
+    def summary(self) -> dict[str, Any]:
+        return {name: _summarise(tally) for name, tally in sorted(self._scorers.items())}
+
+
+def _remember(tally: _ScorerTally, juror: str) -> None:
+    if juror not in tally.jurors:
+        tally.jurors.append(juror)
+
+
+def _summarise(tally: _ScorerTally) -> dict[str, Any]:
+    table = [[item.get(j) for j in tally.jurors] for item in tally.items]
+    per_juror: dict[str, Any] = {}
+    for k, juror in enumerate(tally.jurors):
+        column = [row[k] for row in table if row[k] is not None]
+        entry: dict[str, Any] = {
+            "verdicts": dict(tally.statuses[juror]),
+            "reasked": tally.reasked[juror],
+        }
+        if column and not tally.labels:
+            entry["mean"] = float(np.mean(column))
+        if tally.labels and column:
+            entry["labels"] = {str(k2): int(v) for k2, v in sorted(_counts(column).items())}
+        consistent, decided = tally.consistency.get(juror, [0, 0])
+        if decided:
+            entry["position_consistency"] = consistent / decided
+        per_juror[juror] = entry
+    summary: dict[str, Any] = {"items": len(table), "jurors": per_juror}
+    if len(tally.jurors) >= 2:
+        level = "nominal" if tally.labels else "interval"
+        summary["krippendorff_alpha"] = krippendorff_alpha(table, level)
+        summary["krippendorff_level"] = level
+        if tally.labels:
+            summary["fleiss_kappa"] = fleiss_kappa([[str(v) if v is not None else None for v in row] for row in table])
+    if tally.human:
+        summary["human_agreement"] = human_agreement(tally.human, tally.labels)
+    return summary
+
+
+def _counts(values: Sequence[Any]) -> dict[Any, int]:
+    out: dict[Any, int] = defaultdict(int)
+    for v in values:
+        out[v] += 1
+    return out
+
+
+def human_agreement(pairs: Sequence[tuple[Any, Any]], labels: bool) -> dict[str, Any]:
+    """Accuracy for labels; Pearson and Spearman correlation for scores."""
+    usable = [(h, j) for h, j in pairs if j is not None]
+    result: dict[str, Any] = {"n": len(usable), "missing_verdicts": len(pairs) - len(usable)}
+    if not usable:
+        return result
+    if labels:
+        result["accuracy"] = sum(str(h) == str(j) for h, j in usable) / len(usable)
+        return result
+    from scipy.stats import pearsonr, spearmanr
+
+    human = np.array([float(h) for h, _ in usable])
+    judge = np.array([float(j) for _, j in usable])
+    result["mean_abs_diff"] = float(np.mean(np.abs(human - judge)))
+    if len(usable) >= 3 and human.std() > 0 and judge.std() > 0:
+        result["pearson"] = float(pearsonr(human, judge)[0])
+        result["spearman"] = float(spearmanr(human, judge)[0])
+    return result

@@ -1,0 +1,186 @@
+"""Pairwise judging with position swap, and the Amulet cascade.
+
+Every pairwise judgment is made twice, candidate first (game 1) and baseline first
+(game 2), and mapped back to names. Equal verdicts give the winner; different ones
+are `inconsistent` and count as a tie (MT-Bench); a game whose output cannot be read
+leaves the pair unparsed (never a loss).
+
+A cascade (Amulet default: dialog acts -> maxims -> fallback judge) takes the first
+stage whose two orders agree; the fallback counts only if consistent, else it is a tie.
+Each juror of the run's jury plays the whole protocol; the jury combines the jurors'
+winners by majority or max voting. The turn's score is 1 (candidate wins), 0.5 (tie)
+or 0 (baseline wins), so the mean is MT-Bench's adjusted win rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from mteval.models.base import RequestContext
+from mteval.models.errors import ConfigurationError
+from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
+from mteval.scoring.judged import format_dialogue, standard_variables
+from mteval.transcript import Score, messages_sent
+
+FIRST = {"A", "1"}
+SECOND = {"B", "2"}
+WIN_VALUE = {"candidate": 1.0, "tie": 0.5, "baseline": 0.0}
+
+Baseline = Callable[[TurnState], "str | None"]
+
+
+def gold_baseline(state: TurnState) -> str | None:
+    """Compare with the benchmark's gold reply for the turn."""
+    return state.turn.gold
+
+
+@dataclass
+class PairOutcome:
+    """One juror's result for one item, with both games kept."""
+
+    winner: str | None  # "candidate" | "baseline" | "tie" | None (a game could not be read)
+    consistent: bool | None
+    stage: str
+    games: list[Verdict] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "winner": self.winner,
+            "consistent": self.consistent,
+            "stage": self.stage,
+            "games": [g.model_dump(mode="json") for g in self.games],
+        }
+
+
+def _position_winner(verdict: Verdict, candidate_first: bool) -> str | None:
+    label = (verdict.label or "").strip()
+    if label in FIRST:
+        return "candidate" if candidate_first else "baseline"
+    if label in SECOND:
+        return "baseline" if candidate_first else "candidate"
+    if label.lower() in ("tie", "c"):
+        return "tie"
+    return None
+
+
+def pair_variables(state: TurnState, candidate: str, baseline: str, candidate_first: bool) -> dict[str, Any]:
+    """Template variables for one game: `answer_a` is whichever reply is shown first."""
+    variables = dict(standard_variables(state))
+    sent = messages_sent(state.records, state.index)
+    first, second = (candidate, baseline) if candidate_first else (baseline, candidate)
+    variables.update(
+        answer_a=first,
+        answer_b=second,
+        dialogue=format_dialogue(sent).replace("User: ", "Human: "),
+    )
+    return variables
+
+
+async def play_pair(juror: Juror, spec: JudgeSpec, state: TurnState, candidate: str, baseline: str, context: RequestContext) -> PairOutcome:
+    """Both orders with one juror and one definition."""
+    game1 = await juror.judge(spec, pair_variables(state, candidate, baseline, True), context)
+    game2 = await juror.judge(spec, pair_variables(state, candidate, baseline, False), context)
+    games = [game1, game2]
+    if not (game1.ok and game2.ok):
+        return PairOutcome(winner=None, consistent=None, stage=spec.name, games=games)
+    w1, w2 = _position_winner(game1, True), _position_winner(game2, False)
+    if w1 is None or w2 is None:
+        return PairOutcome(winner=None, consistent=None, stage=spec.name, games=games)
+    if w1 == w2:
+        return PairOutcome(winner=w1, consistent=True, stage=spec.name, games=games)
+    return PairOutcome(winner="tie", consistent=False, stage=spec.name, games=games)
+
+
+async def play_cascade(juror: Juror, specs: Sequence[JudgeSpec], state: TurnState, candidate: str, baseline: str, context: RequestContext) -> PairOutcome:
+    """First stage whose two orders agree; the last stage's inconsistency is a tie."""
+    outcome = None
+    stages: list[dict[str, Any]] = []
+    for spec in specs:
+        outcome = await play_pair(juror, spec, state, candidate, baseline, context)
+        stages.append(outcome.as_dict())
+        if outcome.consistent:
+            break
+    assert outcome is not None
+    outcome.games = [Verdict.model_validate(g) for stage in stages for g in stage["games"]]
+    return outcome
+
+
+class PairwiseScorer:
+    """Candidate vs baseline for each scored turn, both orders, by every juror."""
+
+    needs_judge = True
+
+    def __init__(
+        self,
+        name: str,
+        specs: JudgeSpec | str | Sequence[JudgeSpec | str] = "pairwise",
+        baseline: Baseline = gold_baseline,
+        vote: str = "max_vote",
+    ):
+        self.name = name
+        raw = [specs] if isinstance(specs, (str, JudgeSpec)) else list(specs)
+        self._specs = raw
+        self.baseline = baseline
+        self.vote = vote
+
+    @property
+    def specs(self) -> list[JudgeSpec]:
+        self._specs = [load_spec(s) if isinstance(s, str) else s for s in self._specs]
+        return self._specs  # type: ignore[return-value]
+
+    async def score(self, state: TurnState, context: ScoreContext) -> Score:
+        if context.jury is None:
+            raise ConfigurationError(f"{state.task} needs a judge: pass --judge provider/model or --jury FILE")
+        baseline = self.baseline(state)
+        if baseline is None:
+            return Score.failed(f"no baseline reply for conversation {state.conversation.id!r} turn {state.turn.id!r}")
+        request = RequestContext(
+            task=state.task, conversation_id=state.conversation.id, turn_id=state.turn.id, turn_index=state.index, role="judge"
+        )
+        outcomes = []
+        for juror in context.jury.jurors:
+            outcomes.append(await play_cascade(juror, self.specs, state, state.reply, baseline, request))
+        winner = vote([o.winner for o in outcomes], self.vote)
+        details = {
+            "kind": "pairwise",
+            "vote": self.vote,
+            "winner": winner,
+            "jurors": {juror.id + (f"#{i}" if i else ""): o.as_dict() for i, (juror, o) in enumerate(zip(context.jury.jurors, outcomes))},
+        }
+        if winner is None:
+            raw = "\n\n".join(g.raw or "" for o in outcomes for g in o.games)
+            return Score(value=None, status="unparsed", raw=raw, details=details, explanation="no juror produced a readable pair of games")
+        return Score(value=WIN_VALUE[winner], details=details)
+
+
+def vote(winners: Sequence[str | None], method: str = "max_vote") -> str | None:
+    """Combine jurors' winners. Unreadable pairs do not vote."""
+    from collections import Counter
+
+    usable = [w for w in winners if w is not None]
+    if not usable:
+        return None
+    counts = Counter(usable).most_common()
+    top, top_count = counts[0]
+    if method == "majority":
+        return top if top_count * 2 > len(usable) else "tie"
+    if len(counts) > 1 and counts[1][1] == top_count:
+        return "tie"
+    return top
+
+
+def amulet_cascade(fallback: JudgeSpec | str = "pairwise") -> list[JudgeSpec | str]:
+    """Amulet's default order: dialog acts, then maxims, then a fallback judge."""
+    return ["amulet_dialog_act", "amulet_maxim", fallback]
+
+
+def position_consistency(details: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """(consistent, decided) game pairs per juror, from a pairwise score's details."""
+    out: dict[str, tuple[int, int]] = {}
+    for juror, outcome in (details.get("jurors") or {}).items():
+        consistent = outcome.get("consistent")
+        decided = consistent is not None
+        out[juror] = (int(bool(consistent)), int(decided))
+    return out

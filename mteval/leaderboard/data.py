@@ -1,0 +1,430 @@
+"""Collect every run under results/ into the leaderboard's tables.
+
+A row is a model (its id and public arguments) in one history mode. For each task the
+row shows the best run of that model and mode: a complete run before an interrupted
+one, then the most recently finished, then the run id. Task cells are the manifest's
+own numbers; family, category and overall cells are the unweighted mean of the row's
+task scores (each task's primary metric, the first it reports) with a stratified
+cluster-bootstrap interval, unless a single run reports the family's own aggregate
+under `groups`. Every cell keeps the runs it came from, for the provenance links.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from mteval.leaderboard.intervals import difference_ci, macro_ci
+from mteval.leaderboard.samples import RunSamples, natural_key, read_run_samples
+from mteval.leaderboard.util import is_number, unique_slugs
+from mteval.results import MANIFEST, read_manifest
+
+HISTORY_ORDER = {"own": 0, "gold": 1, "single": 2}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the leaderboard distinguishes it: id plus public adapter arguments."""
+
+    key: str
+    id: str
+    args: tuple[tuple[str, str], ...]
+    slug: str = ""
+
+    @property
+    def label(self) -> str:
+        if not self.args:
+            return self.id
+        shown = ", ".join(f"{k}={_shorten(v)}" for k, v in self.args)
+        return f"{self.id} ({shown})"
+
+
+def _shorten(text: str, limit: int = 32) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def model_ref(model: dict[str, Any]) -> ModelRef:
+    args = model.get("args") or {}
+    items = tuple(sorted((str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True)) for k, v in args.items()))
+    model_id = str(model.get("id") or "unknown")
+    return ModelRef(key=json.dumps([model_id, items]), id=model_id, args=items)
+
+
+@dataclass
+class Run:
+    """One run directory, its manifest and what its samples add."""
+
+    sid: str
+    source: Path
+    manifest: dict[str, Any]
+    model: ModelRef
+    samples: RunSamples
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id") or self.source.name)
+
+    @property
+    def history(self) -> str:
+        return str(self.manifest.get("history") or "own")
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status") or "unknown")
+
+    @property
+    def imported(self) -> dict[str, Any] | None:
+        value = self.manifest.get("imported")
+        return value if isinstance(value, dict) else ({"source": str(value)} if value else None)
+
+    @property
+    def href(self) -> str:
+        """The copied manifest, relative to the site root."""
+        return f"runs/{self.sid}/{MANIFEST}"
+
+    @property
+    def index_href(self) -> str:
+        return f"runs/{self.sid}/index.html"
+
+    @property
+    def tasks(self) -> dict[str, Any]:
+        return self.manifest.get("tasks") or {}
+
+    def metric(self, task: str, name: str) -> dict[str, Any] | None:
+        found = ((self.manifest.get("metrics") or {}).get(task) or {}).get(name)
+        return found if isinstance(found, dict) else None
+
+    def task_names(self) -> list[str]:
+        return sorted(set(self.tasks) | set(self.manifest.get("metrics") or {}))
+
+    def rank(self) -> tuple:
+        finished = str(self.manifest.get("finished_at") or self.manifest.get("started_at") or "")
+        return (self.status == "complete", finished, self.run_id, self.sid)
+
+    def turn_curve(self, task: str, metric: str) -> list[tuple[int, float, int]]:
+        """(1-based turn, mean, n): the manifest's `by_turn`, else from the samples."""
+        recorded = ((self.manifest.get("by_turn") or {}).get(task) or {}).get(metric)
+        if isinstance(recorded, dict) and recorded:
+            points = [(int(t), p.get("value"), int(p.get("n") or 0)) for t, p in recorded.items() if isinstance(p, dict)]
+            return sorted((t, float(v), n) for t, v, n in points if is_number(v))
+        by_turn: dict[int, list[float]] = defaultdict(list)
+        for _, position, value in self.samples.scores.get(task, {}).get(metric, []):
+            by_turn[position + 1].append(value)
+        return [(t, sum(vs) / len(vs), len(vs)) for t, vs in sorted(by_turn.items())]
+
+
+@dataclass
+class TaskMeta:
+    """A task as the runs describe it (several versions if the runs disagree)."""
+
+    name: str
+    family: str
+    category: str | None = None
+    description: str = ""
+    primary: str = ""
+    metrics: list[str] = field(default_factory=list)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per distinct (version, sha256): with the runs that used it."""
+    slug: str = ""
+
+
+@dataclass
+class Cell:
+    """One number of a table and the runs it came from."""
+
+    value: float | None
+    ci: tuple[float, float] | None = None
+    n: int = 0
+    metric: str = ""
+    runs: list[Run] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def href(self) -> str:
+        return self.runs[0].href if self.runs else ""
+
+    @property
+    def imported(self) -> bool:
+        return any(r.imported for r in self.runs)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value, "ci": list(self.ci) if self.ci else None, "n": self.n, "metric": self.metric,
+            "note": self.note, "runs": [r.run_id for r in self.runs], "manifests": [r.href for r in self.runs],
+        }
+
+
+@dataclass
+class Column:
+    """An overview column: overall, a family, a category or a task."""
+
+    key: str
+    kind: str
+    label: str
+    families: list[str]
+    tasks: list[str]
+
+
+@dataclass
+class Row:
+    """One model in one history mode."""
+
+    model: ModelRef
+    history: str
+    runs: dict[str, Run]
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.model.slug}--{self.history}"
+
+    @property
+    def source(self) -> str:
+        flags = {bool(r.imported) for r in self.runs.values()}
+        return "mixed" if len(flags) > 1 else ("imported" if True in flags else "native")
+
+    def families(self) -> list[str]:
+        return sorted({t.split("/", 1)[0] for t in self.runs})
+
+
+@dataclass
+class Leaderboard:
+    runs: list[Run]
+    tasks: dict[str, TaskMeta]
+    models: dict[str, ModelRef]
+    columns: list[Column]
+    rows: list[Row]
+
+    def families(self) -> list[str]:
+        return sorted({t.family for t in self.tasks.values()})
+
+    def rows_for_model(self, key: str) -> list[Row]:
+        return [r for r in self.rows if r.model.key == key]
+
+    def runs_for_model(self, key: str) -> list[Run]:
+        return [r for r in self.runs if r.model.key == key]
+
+    def rows_for_task(self, task: str) -> list[Row]:
+        return [r for r in self.rows if task in r.runs]
+
+
+# --- collection ----------------------------------------------------------------------------
+def find_run_dirs(results: Path, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Every folder under `results` holding a run.json (hidden folders and `exclude`d
+    trees, such as the site being built, are skipped)."""
+    results = results.resolve()
+    skipped = [p.resolve() for p in exclude]
+    found = []
+    for manifest in sorted(results.rglob(MANIFEST)):
+        relative = manifest.parent.relative_to(results)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if any(manifest.is_relative_to(s) for s in skipped):
+            continue
+        found.append(manifest.parent)
+    return found
+
+
+def collect(results: Path, exclude: Iterable[Path] = ()) -> Leaderboard:
+    """Read every run under `results` and build the leaderboard tables."""
+    results = Path(results)
+    dirs = find_run_dirs(results, exclude)
+    root = results.resolve()
+    sids = unique_slugs((str(d), "__".join(d.relative_to(root).parts) or d.name) for d in dirs)
+    loaded = [(d, read_manifest(d)) for d in dirs]
+    model_slugs = unique_slugs((model_ref(m.get("model") or {}).key, model_ref(m.get("model") or {}).label) for _, m in loaded)
+    runs = []
+    for run_dir, manifest in loaded:
+        ref = model_ref(manifest.get("model") or {})
+        ref = ModelRef(key=ref.key, id=ref.id, args=ref.args, slug=model_slugs[ref.key])
+        runs.append(Run(sid=sids[str(run_dir)], source=run_dir, manifest=manifest, model=ref, samples=read_run_samples(run_dir)))
+    runs.sort(key=lambda r: r.sid)
+    models = {r.model.key: r.model for r in runs}
+    tasks = _task_metas(runs)
+    rows = _rows(runs)
+    columns = _columns(tasks, rows)
+    for row in rows:
+        row.cells = _cells(row, columns, tasks)
+    return Leaderboard(runs=runs, tasks=tasks, models=dict(sorted(models.items(), key=lambda kv: kv[1].slug)), columns=columns, rows=rows)
+
+
+def _task_metas(runs: list[Run]) -> dict[str, TaskMeta]:
+    metas: dict[str, TaskMeta] = {}
+    firsts: dict[str, Counter] = defaultdict(Counter)
+    versions: dict[str, dict[tuple, dict[str, Any]]] = defaultdict(dict)
+    for run in sorted(runs, key=lambda r: r.rank()):  # the newest run's description wins
+        for name in run.task_names():
+            info = run.tasks.get(name) or {}
+            meta = metas.setdefault(name, TaskMeta(name=name, family=str(info.get("family") or name.split("/", 1)[0])))
+            meta.category = info.get("category") or meta.category
+            meta.description = info.get("description") or meta.description
+            metric_names = list((run.manifest.get("metrics") or {}).get(name) or {})
+            if metric_names:
+                firsts[name][metric_names[0]] += 1
+            meta.metrics = sorted(set(meta.metrics) | set(metric_names))
+            data = info.get("data") or {}
+            key = (str(info.get("version", "")), str(data.get("sha256", "")), str(data.get("version") or ""))
+            entry = versions[name].setdefault(key, {
+                "version": key[0], "sha256": key[1], "data_version": key[2] or None,
+                "source": data.get("source"), "files": list(data.get("files") or []), "runs": [],
+            })
+            entry["runs"].append(run)
+    slugs = unique_slugs((name, name) for name in metas)
+    for name, meta in metas.items():
+        counts = firsts[name]
+        meta.primary = min(counts, key=lambda m: (-counts[m], m)) if counts else (meta.metrics[0] if meta.metrics else "")
+        meta.versions = [dict(v, runs=sorted(v["runs"], key=lambda r: r.sid)) for _, v in sorted(versions[name].items())]
+        meta.slug = slugs[name]
+    return dict(sorted(metas.items()))
+
+
+def _rows(runs: list[Run]) -> list[Row]:
+    grouped: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        grouped[(run.model.key, run.history)].append(run)
+    rows = []
+    for (_, history), members in grouped.items():
+        chosen: dict[str, Run] = {}
+        for run in sorted(members, key=lambda r: r.rank()):
+            for task in run.task_names():
+                chosen[task] = run  # later (better-ranked) runs replace earlier ones
+        rows.append(Row(model=members[0].model, history=history, runs=dict(sorted(chosen.items()))))
+    rows.sort(key=lambda r: (r.model.slug, HISTORY_ORDER.get(r.history, 9), r.history))
+    return rows
+
+
+def _columns(tasks: dict[str, TaskMeta], rows: list[Row]) -> list[Column]:
+    present = sorted({t for row in rows for t in row.runs if t in tasks})
+    columns = [Column("overall", "overall", "Overall", sorted({tasks[t].family for t in present}), present)]
+    for family in sorted({tasks[t].family for t in present}):
+        members = [t for t in present if tasks[t].family == family]
+        columns.append(Column(f"family:{family}", "family", family, [family], members))
+    for category in sorted({tasks[t].category for t in present if tasks[t].category}):
+        members = [t for t in present if tasks[t].category == category]
+        columns.append(Column(f"category:{category}", "category", category, sorted({tasks[t].family for t in members}), members))
+    for task in present:
+        columns.append(Column(f"task:{task}", "task", task, [tasks[task].family], [task]))
+    return columns
+
+
+def task_cell(row: Row, task: str, metric: str) -> Cell | None:
+    """The row's score on one task (None if it has none)."""
+    run = row.runs.get(task)
+    return run_metric_cell(run, task, metric) if run else None
+
+
+def run_metric_cell(run: Run, task: str, metric: str) -> Cell | None:
+    """One metric of one task straight from a run's manifest."""
+    found = run.metric(task, metric)
+    if found is None or not is_number(found.get("value")):
+        return None
+    ci = found.get("ci")
+    ci = (float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(is_number(c) for c in ci) else None
+    return Cell(value=float(found["value"]), ci=ci, n=int(found.get("n") or 0), metric=metric, runs=[run])
+
+
+def _cells(row: Row, columns: list[Column], tasks: dict[str, TaskMeta]) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    for column in columns:
+        if column.kind == "task":
+            cell = task_cell(row, column.tasks[0], tasks[column.tasks[0]].primary)
+        elif column.kind == "family":
+            cell = _family_cell(row, column, tasks) or aggregate_cell(row, column.tasks, tasks)
+        else:
+            cell = aggregate_cell(row, column.tasks, tasks)
+        if cell is not None:
+            cells[column.key] = cell
+    return cells
+
+
+def _family_cell(row: Row, column: Column, tasks: dict[str, TaskMeta]) -> Cell | None:
+    """The family's own aggregate when one run holds all of the row's family tasks."""
+    mine = [t for t in column.tasks if t in row.runs]
+    runs = {row.runs[t].sid: row.runs[t] for t in mine}
+    if len(runs) != 1:
+        return None
+    run = next(iter(runs.values()))
+    group = (run.manifest.get("groups") or {}).get(column.families[0]) or {}
+    for name, metric in group.items():
+        if isinstance(metric, dict) and is_number(metric.get("value")):
+            ci = metric.get("ci")
+            return Cell(
+                value=float(metric["value"]), ci=(float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None,
+                n=int(metric.get("n") or 0), metric=name, runs=[run], note=_partial(mine, column.tasks),
+            )
+    return None
+
+
+def _partial(have: list[str], want: list[str]) -> str | None:
+    return None if len(have) >= len(want) else f"{len(have)} of {len(want)} tasks"
+
+
+def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> Cell | None:
+    """Unweighted mean over the row's tasks among `members`, each its primary metric."""
+    parts = [(t, task_cell(row, t, tasks[t].primary)) for t in members]
+    parts = [(t, c) for t, c in parts if c is not None]
+    if not parts:
+        return None
+    if len(parts) == 1 and len(members) == 1:
+        return parts[0][1]
+    groups = [row.runs[t].samples.groups(t, tasks[t].primary) for t, _ in parts]
+    value = sum(c.value for _, c in parts) / len(parts)  # type: ignore[misc]
+    runs = sorted({c.runs[0].sid: c.runs[0] for _, c in parts}.values(), key=lambda r: r.sid)
+    metric = "mean of " + ", ".join(sorted({tasks[t].primary for t, _ in parts}))
+    ci = macro_ci(groups) if all(groups) else None
+    return Cell(value=value, ci=ci, n=sum(c.n for _, c in parts), metric=metric, runs=runs, note=_partial([t for t, _ in parts], members))
+
+
+# --- model pages -----------------------------------------------------------------------------
+@dataclass
+class Penalty:
+    """Multi-turn minus single-turn score of one task (or of all shared tasks)."""
+
+    task: str
+    own: Cell
+    single: Cell
+    difference: Cell
+
+    @property
+    def relative(self) -> float | None:
+        if self.single.value in (None, 0) or self.difference.value is None:
+            return None
+        return self.difference.value / abs(self.single.value)
+
+
+def penalties(board: Leaderboard, model_key: str) -> list[Penalty]:
+    """Own-history vs single-turn scores, per task both rows have, plus their mean."""
+    rows = {r.history: r for r in board.rows_for_model(model_key)}
+    own, single = rows.get("own"), rows.get("single")
+    if own is None or single is None:
+        return []
+    shared = [t for t in sorted(set(own.runs) & set(single.runs)) if t in board.tasks]
+    result = []
+    for task in shared:
+        metric = board.tasks[task].primary
+        a, b = task_cell(own, task, metric), task_cell(single, task, metric)
+        if a is None or b is None:
+            continue
+        ga, gb = own.runs[task].samples.groups(task, metric), single.runs[task].samples.groups(task, metric)
+        diff = Cell(value=a.value - b.value, ci=difference_ci([ga], [gb]) if ga and gb else None,  # type: ignore[operator]
+                    n=min(a.n, b.n), metric=metric, runs=[*a.runs, *b.runs])
+        result.append(Penalty(task=task, own=a, single=b, difference=diff))
+    if len(result) > 1:
+        tasks = [p.task for p in result]
+        a = aggregate_cell(own, tasks, board.tasks)
+        b = aggregate_cell(single, tasks, board.tasks)
+        if a is not None and b is not None:
+            ga = [own.runs[t].samples.groups(t, board.tasks[t].primary) for t in tasks]
+            gb = [single.runs[t].samples.groups(t, board.tasks[t].primary) for t in tasks]
+            runs = sorted({r.sid: r for r in a.runs + b.runs}.values(), key=lambda r: r.sid)
+            diff = Cell(value=a.value - b.value, ci=difference_ci(ga, gb) if all(ga) and all(gb) else None,  # type: ignore[operator]
+                        n=min(a.n, b.n), metric=a.metric, runs=runs)
+            result.append(Penalty(task="all shared tasks", own=a, single=b, difference=diff))
+    return result
+
+
+def sorted_conversations(run: Run, task: str) -> list:
+    return sorted(run.samples.conversations.get(task, []), key=lambda c: natural_key(c.conversation_id))

@@ -64,6 +64,21 @@ class ClientStats:
 _HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
 
 
+# Model args that configure the connection, not the reply: kept out of cache keys, so a
+# re-run with a longer timeout still replays what the first run got.
+_NOT_IN_CACHE_KEY = frozenset({"timeout"})
+
+
+def _backoff(retry: RetryPolicy) -> wait_exponential_jitter:
+    """Exponential backoff with jitter; tenacity renamed `initial` to `multiplier` in 9.x."""
+    import inspect
+
+    first = "multiplier" if "multiplier" in inspect.signature(wait_exponential_jitter).parameters else "initial"
+    # tenacity's loop starts at the second attempt (the fast path already waited
+    # initial_wait_s before it), so its first wait is the doubled one.
+    return wait_exponential_jitter(**{first: 2 * retry.initial_wait_s}, max=retry.max_wait_s, jitter=retry.jitter_s)
+
+
 def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, ModelError) and exc.retryable
 
@@ -86,8 +101,8 @@ class ModelClient:
         self.redactor = redactor or Redactor(adapter.secrets())
         self.role = role
         self.stats = ClientStats()
-        self._key_args = adapter.public_args()
-        self._backoff = wait_exponential_jitter(initial=retry.initial_wait_s, max=retry.max_wait_s, jitter=retry.jitter_s)
+        self._key_args = {k: v for k, v in adapter.public_args().items() if k not in _NOT_IN_CACHE_KEY}
+        self._backoff = _backoff(retry)
 
     @property
     def model_id(self) -> str:

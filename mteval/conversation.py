@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["system", "user", "assistant"]
 
@@ -32,14 +32,15 @@ class ContextDocument(BaseModel):
 
 
 class Turn(BaseModel):
-    """One user turn and what the benchmark knows about the reply to it.
+    """One user turn and what the benchmark knows about the reply to it. Unknown fields
+    are rejected, so a typo in a data file ("gol") is an error, not a missing gold.
 
     `user` is the message as it enters the history. The prompt for the *current* turn
     may differ (a task can inject per-turn context or instructions through
     `Task.render_user`), which is how RAD-Bench-style retrieval works.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     user: str
@@ -57,11 +58,17 @@ class Turn(BaseModel):
             raise ValueError("a turn needs a non-empty user message")
         return value
 
+    @model_validator(mode="after")
+    def _context_only_needs_gold(self) -> "Turn":
+        if not self.generate and self.gold is None:
+            raise ValueError("a context-only turn (generate=false) needs its gold reply")
+        return self
+
 
 class Conversation(BaseModel):
     """A dialogue to drive a model through: optional system prompt, ordered turns."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     turns: tuple[Turn, ...]

@@ -53,7 +53,7 @@ def register_task(cls: T) -> T:
 
 def register_family_aggregate(family: str, aggregate: Callable) -> None:
     """A family-level summary (e.g. MT-Eval's overall score) computed from its tasks'
-    per-turn rows: `aggregate(frame) -> dict[str, Metric]`."""
+    per-turn rows and task instances: `aggregate(frame, tasks) -> dict[str, Metric]`."""
     _FAMILY_AGGREGATES[family] = aggregate
 
 
@@ -109,6 +109,10 @@ def load_include_path(directory: str | Path) -> None:
         _current_origin = f"include path {root}"
         try:
             importlib.import_module(f"{package_name}.{info.name}")
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # a broken plugin is a usage error, not a crash
+            raise ConfigurationError(f"--include-path {root}: {info.name} failed to import: {type(exc).__name__}: {exc}") from exc
         finally:
             _current_origin = "builtin"
 
@@ -132,6 +136,9 @@ def resolve(spec: str | Iterable[str]) -> list[type[Task]]:
             chosen = [tasks[name].cls]
         elif "/" not in name and name in families:
             chosen = [s.cls for n, s in tasks.items() if n.startswith(name + "/") and s.cls.main]
+            if not chosen:  # otherwise the run would evaluate nothing and still report "complete"
+                members = sorted(n for n in tasks if n.startswith(name + "/"))
+                raise UnknownTask(f"family {name!r} has no main tasks; name one of: {', '.join(members)}")
         else:
             raise UnknownTask(f"unknown task {name!r}. {close_matches_message(name, list(tasks) + families)}")
         for cls in chosen:

@@ -127,32 +127,46 @@ SCORED_COLUMNS = [
     "latency_s",
     "input_tokens",
     "output_tokens",
+    "error",
 ]
 
 
 def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> list[dict[str, Any]]:
     """Scored-turn rows of one sample (dict form), with `score_<name>` and
-    `status_<name>` columns per scorer."""
+    `status_<name>` columns per scorer.
+
+    Scored turns that errored or were never reached (the conversation stopped) get a
+    row too, with no score and status "error", so metrics count them as excluded
+    instead of silently averaging over fewer turns. Single-turn renderings carry
+    their source conversation id, so they pair with the multi-turn run's rows and
+    bootstrap intervals resample whole source conversations.
+    """
     rows = []
     conversation = sample["conversation"]
-    for record in sample["turns"]:
-        if not record.get("scored") or record.get("reply") is None:
+    metadata = conversation.get("metadata", {})
+    conversation_id = str(metadata.get("source_conversation", conversation["id"]))
+    records = {record["index"]: record for record in sample["turns"]}
+    for index, turn in enumerate(conversation["turns"]):
+        record = records.get(index)
+        if not turn.get("scored", True) or (record is not None and not record.get("scored")):
             continue
+        reply = record.get("reply") if record else None
         row: dict[str, Any] = {
             "run_id": run_id,
             "model": model,
             "history": sample.get("history"),
             "task": sample["task"],
-            "conversation_id": str(conversation["id"]),
-            "turn_index": int(conversation.get("metadata", {}).get("source_turn_index", record["index"])),
-            "turn_id": record["turn_id"],
-            "reply": record.get("reply"),
-            "cached": bool(record.get("cached")),
-            "latency_s": record.get("latency_s", 0.0),
-            "input_tokens": record.get("usage", {}).get("input_tokens", 0),
-            "output_tokens": record.get("usage", {}).get("output_tokens", 0),
+            "conversation_id": conversation_id,
+            "turn_index": int(metadata.get("source_turn_index", index)),
+            "turn_id": turn["id"],
+            "reply": reply,
+            "cached": bool(record and record.get("cached")),
+            "latency_s": record.get("latency_s", 0.0) if record else 0.0,
+            "input_tokens": record.get("usage", {}).get("input_tokens", 0) if record else 0,
+            "output_tokens": record.get("usage", {}).get("output_tokens", 0) if record else 0,
+            "error": (record.get("error") if record else None) or (None if reply is not None else "not reached"),
         }
-        for name, score in (record.get("scores") or {}).items():
+        for name, score in ((record.get("scores") or {}) if record else {}).items():
             row[f"score_{name}"] = score.get("value") if score.get("status", "ok") == "ok" else None
             row[f"status_{name}"] = score.get("status", "ok")
         rows.append(row)

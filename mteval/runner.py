@@ -160,7 +160,6 @@ class Runner:
             "limit": self.config.limit,
             "task_options": self.config.task_options,
             "jury": self._jury_identity(),
-            "task_options": self.config.task_options,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -259,9 +258,14 @@ class Runner:
         self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
 
     async def _drive(self, pending: Iterator, client, writer: SampleWriter, progress) -> bool:
+        """Run the queue; True if it stopped on a signal with conversations left undone."""
+        left_undone = False
+
         async def worker() -> None:
+            nonlocal left_undone
             for task, conversation in pending:
                 if self._stop.is_set():
+                    left_undone = True
                     return
                 sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
@@ -280,7 +284,7 @@ class Runner:
             await asyncio.gather(*workers, return_exceptions=True)
             return True
         await all_done  # re-raise a bug in a worker after finished samples are on disk
-        return self._stop.is_set()
+        return left_undone
 
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
@@ -399,6 +403,7 @@ def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
         "data": {"source": data.source, "sha256": data.sha256, "files": list(data.files), "version": data.version},
         "conversations": len(conversations),
         "scored_turns": sum(len(c.scored_turns) for c in conversations),
+        **task.task_info(),
     }
 
 

@@ -74,9 +74,10 @@ def mean_metrics(frame, score_names: Sequence[str]) -> dict[str, Metric]:
     for name in score_names:
         column = f"score_{name}"
         if column not in frame:
-            metrics[name] = Metric(value=None)
+            metrics[name] = Metric(value=None, excluded=len(frame))
             continue
         values = [None if v is None or v != v else float(v) for v in frame[column].tolist()]
+        # rows of errored or unreached turns have no score column value: excluded, counted
         metrics[name] = metric_from_rows(values, frame["conversation_id"].tolist())
     return metrics
 

@@ -78,6 +78,11 @@ class Task:
     def data_files(self) -> list[Path]:
         return []
 
+    def task_info(self) -> dict[str, Any]:
+        """Extra facts for the manifest: resolved options, thresholds, rule variants.
+        Everything a number depends on belongs here or in the data hash."""
+        return {}
+
     # --- prompts -------------------------------------------------------------------------
     def render_user(self, conversation: Conversation, index: int) -> str:
         """The user message sent at turn `index`. History keeps `turn.user`; only the
@@ -122,6 +127,13 @@ def flatten_turn(conversation: Conversation, index: int, request: str) -> Conver
     """One-message rendering of turn `index` with the gold history before it."""
     lines: list[str] = []
     for earlier in conversation.turns[:index]:
+        if earlier.gold is None:
+            from mteval.models.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"--history single: conversation {conversation.id!r} turn {earlier.id!r} has no gold reply to "
+                "flatten into the prompt; this task needs its own single_turn rendering"
+            )
         lines.append(f"User: {earlier.user.strip()}")
         lines.append(f"Assistant: {(earlier.gold or '').strip()}")
     if lines:

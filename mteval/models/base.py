@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -90,17 +91,43 @@ class ModelAdapter(abc.ABC):
         return []
 
     def secrets(self) -> list[str]:
-        """Secret values this adapter holds, so they can be scrubbed from any text we store."""
-        return [str(v) for k, v in self.args.items() if is_secret_name(k) and v]
+        """Secret values this adapter holds (also inside dict args such as default_headers),
+        so they can be scrubbed from any text we store."""
+        return _secret_values(self.args)
 
     def public_args(self) -> dict[str, Any]:
-        """Model args with secrets removed: what goes in manifests and cache keys."""
-        return {k: v for k, v in sorted(self.args.items()) if not is_secret_name(k)}
+        """Model args with secrets removed (also inside dict args such as default_headers):
+        what goes in manifests and cache keys."""
+        return _without_secrets(self.args)
 
 
 _SECRET_MARKERS = ("key", "token", "secret", "password", "auth", "credential")
+# Names with a marker that hold token counts or tokenizer settings, not credentials.
+_NOT_SECRET = re.compile(r"tokens|tokenizer|(?:bos|eos|pad|unk|sep|cls|mask)_token")
 
 
 def is_secret_name(name: str) -> bool:
     lowered = name.lower()
-    return any(marker in lowered for marker in _SECRET_MARKERS) and lowered not in {"max_tokens", "max_new_tokens", "max_gen_toks"}
+    return any(marker in lowered for marker in _SECRET_MARKERS) and not _NOT_SECRET.search(lowered)
+
+
+def _secret_values(args: Mapping[str, Any]) -> list[str]:
+    values: list[str] = []
+    for name, value in args.items():
+        if is_secret_name(str(name)):
+            if value:
+                values.append(str(value))
+                _scheme, _, credential = str(value).partition(" ")  # "Bearer <token>"
+                if credential:
+                    values.append(credential)
+        elif isinstance(value, Mapping):
+            values.extend(_secret_values(value))
+    return values
+
+
+def _without_secrets(args: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: _without_secrets(value) if isinstance(value, Mapping) else value
+        for name, value in sorted(args.items())
+        if not is_secret_name(str(name))
+    }

@@ -49,9 +49,10 @@ class ReplayModel(ModelAdapter):
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ConfigurationError(f"replay: {path}:{line_no}: invalid JSON ({exc.msg})") from exc
+                # A record that names its task answers that task only; one that names
+                # none (key task "") answers any task without a record of its own.
                 for task, conv, turn, reply in _records(record, path, line_no):
                     replies[(task, conv, turn)] = reply
-                    replies.setdefault(("", conv, turn), reply)
         self._replies = replies
         return replies
 
@@ -77,12 +78,20 @@ class ReplayModel(ModelAdapter):
 
 def _records(record: dict, path: Path, line_no: int):
     """Yield (task, conversation_id, turn_id, reply) from one line of either layout."""
+    if not isinstance(record, dict):
+        raise ConfigurationError(f"replay: {path}:{line_no}: expected a JSON object, got {type(record).__name__}")
     if "turns" in record and "conversation" in record:  # an mteval sample
-        task = str(record.get("task", ""))
-        conv = str(record["conversation"]["id"])
-        for turn in record["turns"]:
-            if turn.get("generated") and turn.get("reply") is not None:
-                yield task, conv, str(turn["turn_id"]), turn["reply"]
+        try:
+            task = str(record.get("task", ""))
+            conv = str(record["conversation"]["id"])
+            found = [
+                (task, conv, str(turn["turn_id"]), turn["reply"])
+                for turn in record["turns"]
+                if turn.get("generated") and turn.get("reply") is not None
+            ]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigurationError(f"replay: {path}:{line_no}: not a valid mteval sample ({type(exc).__name__}: {exc})") from exc
+        yield from found
         return
     missing = [name for name in ("conversation_id", "turn_id", "reply") if name not in record]
     if missing:

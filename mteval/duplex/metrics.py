@@ -1,0 +1,108 @@
+"""Full-Duplex-Bench v1 takeover and latency metrics on timelines (BENCHMARKS 6.2-6.3).
+
+Defaults follow the evaluation code, which reads the model's ASR words: a sample is a
+takeover (TO = 1) unless the model is silent or says at most 3 words within 1 s. The
+paper's segment-based rule is `takeover_rule="paper"`. Latencies are measured from the
+task's marker (turn end, interruption end) to the first model word that counts, are
+clamped at 0, and exist only for TO = 1 samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from mteval.duplex.options import DuplexOptions
+from mteval.duplex.timeline import Event, Segment, Timeline, Word, words_to_segments
+
+
+class MissingEvent(ValueError):
+    """The timeline lacks the marker its task is measured from."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One sample's result: TO, the latency if TO = 1, and the model words that counted."""
+
+    takeover: int
+    latency: float | None = None
+    words: tuple[Word, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words).strip()
+
+
+def takeover_code(words: Sequence[Word], *, max_duration_s: float = 1.0, max_words: int = 3) -> int:
+    """Code rule: W empty -> 0; else dur = end(last) - start(first) (a null end falls
+    back to its start); TO = 0 iff dur < max_duration_s and len(W) <= max_words."""
+    if not words:
+        return 0
+    duration = words[-1].end - words[0].start
+    return 0 if duration < max_duration_s and len(words) <= max_words else 1
+
+
+def is_backchannel_segment(segment: Segment, *, max_duration_s: float = 1.0, max_words: int = 1) -> bool:
+    """Paper: a segment shorter than 1 s with fewer than two words."""
+    return segment.end - segment.start < max_duration_s and len(segment.timed_words()) <= max_words
+
+
+def takeover_paper(segments: Sequence[Segment], *, max_duration_s: float = 1.0, max_words: int = 1) -> int:
+    """Paper rule: TO = 0 if the model is silent or every segment is a backchannel."""
+    return int(any(not is_backchannel_segment(s, max_duration_s=max_duration_s, max_words=max_words) for s in segments))
+
+
+def takeover(words: Sequence[Word], options: DuplexOptions) -> int:
+    """TO of these model words under the configured rule (the paper rule segments them
+    into IPUs at `ipu_min_silence_s`)."""
+    if options.takeover_rule == "paper":
+        segments = words_to_segments(words, options.ipu_min_silence_s)
+        return takeover_paper(segments, max_duration_s=options.paper_bc_max_duration_s, max_words=options.paper_bc_max_words)
+    return takeover_code(words, max_duration_s=options.to_max_duration_s, max_words=options.to_max_words)
+
+
+def latency(start: float, reference: float, *, clamp: bool = True) -> float:
+    value = start - reference
+    return max(value, 0.0) if clamp else value
+
+
+def required_event(timeline: Timeline, type_: str) -> Event:
+    event = timeline.event(type_)
+    if event is None or event.time is None:
+        raise MissingEvent(f"timeline {timeline.id!r} has no {type_} event with a time")
+    return event
+
+
+def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
+    """Pause handling: TO over the whole output (pause.json is not read upstream)."""
+    words = timeline.words("model")
+    return Outcome(takeover=takeover(words, options), words=tuple(words))
+
+
+def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
+    """Smooth turn-taking: TO over the whole output; latency from the turn end."""
+    shift = required_event(timeline, "TURN_SHIFT")
+    words = timeline.words("model")
+    to = takeover(words, options)
+    details: dict[str, Any] = {"turn_end": shift.time[0]}  # type: ignore[index]
+    value = None
+    if to == 1:
+        details["raw_latency"] = words[0].start - shift.time[0]  # type: ignore[index]
+        value = latency(words[0].start, shift.time[0], clamp=options.clamp_negative_latency)  # type: ignore[index]
+    return Outcome(takeover=to, latency=value, words=tuple(words), details=details)
+
+
+def evaluate_interruption(timeline: Timeline, options: DuplexOptions) -> Outcome:
+    """User interruption: only words starting at or after the interruption's end count
+    (upstream crops the audio there before ASR); latency from that end."""
+    barge = required_event(timeline, "BARGE_IN")
+    cut = barge.time[1]  # type: ignore[index]
+    words = [w for w in timeline.words("model") if w.start >= cut]
+    to = takeover(words, options)
+    details: dict[str, Any] = {"interrupt_end": cut, "context": barge.context, "interrupt": barge.text}
+    value = None
+    if to == 1:
+        details["raw_latency"] = words[0].start - cut
+        value = latency(words[0].start, cut, clamp=options.clamp_negative_latency)
+    return Outcome(takeover=to, latency=value, words=tuple(words), details=details)

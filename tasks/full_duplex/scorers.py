@@ -1,0 +1,147 @@
+"""Per-sample scorers and task-level aggregation of the full-duplex tasks.
+
+Every scorer rebuilds the sample's timeline from its turn records and scores the one
+summary turn, so each sample is one results row with `score_takeover`, `score_latency`,
+... columns. Aggregations that are not plain means over all samples (latency over
+TO = 1 samples only, the paper's JSD over TO = 0 samples, population std) live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from mteval.duplex.backchannel import evaluate_backchannel
+from mteval.duplex.metrics import Outcome, evaluate_interruption, evaluate_pause, evaluate_turn_taking
+from mteval.duplex.options import DuplexOptions
+from mteval.duplex.sample import sample_timeline
+from mteval.duplex.timeline import Timeline
+from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.judged import JudgeScorer
+from mteval.stats import Metric, metric_from_rows
+from mteval.transcript import Score
+
+from mteval_tasks.full_duplex.judge import relevance_spec
+
+Evaluate = Callable[[Timeline, DuplexOptions], Any]
+
+
+def state_timeline(state: TurnState, options: DuplexOptions) -> Timeline:
+    return sample_timeline(state.conversation, state.records, options.ipu_min_silence_s)
+
+
+class TimelineScorer:
+    """Reads one value off the task's evaluation of the sample's timeline."""
+
+    def __init__(self, name: str, evaluate: Evaluate, pick: Callable[[Any], Score], options: DuplexOptions):
+        self.name = name
+        self.evaluate = evaluate
+        self.pick = pick
+        self.options = options
+
+    async def score(self, state: TurnState, context: ScoreContext) -> Score:
+        return self.pick(self.evaluate(state_timeline(state, self.options), self.options))
+
+
+def takeover_score(outcome: Any) -> Score:
+    return Score(value=float(outcome.takeover), details={"model_words": len(outcome.words)})
+
+
+def latency_score(outcome: Outcome) -> Score:
+    if outcome.takeover != 1:
+        return Score(value=None, explanation="TO = 0: no latency (averaged over TO = 1 samples only)")
+    return Score(value=outcome.latency, details={k: v for k, v in outcome.details.items() if k in ("raw_latency", "turn_end", "interrupt_end")})
+
+
+def frequency_score(outcome: Any) -> Score:
+    return Score(value=outcome.frequency, details={"backchannels": [list(span) for span in outcome.backchannels]})
+
+
+def jsd_score(outcome: Any) -> Score:
+    if outcome.jsd is None:
+        return Score.failed("no BC_REFERENCE distribution for this sample")
+    return Score(value=outcome.jsd)
+
+
+def takeover_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+    return TimelineScorer("takeover", evaluate, takeover_score, options)
+
+
+def latency_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+    return TimelineScorer("latency", evaluate, latency_score, options)
+
+
+def pause_scorers(options: DuplexOptions) -> list:
+    return [takeover_scorer(evaluate_pause, options)]
+
+
+def turn_taking_scorers(options: DuplexOptions) -> list:
+    return [takeover_scorer(evaluate_turn_taking, options), latency_scorer(evaluate_turn_taking, options)]
+
+
+def backchannel_scorers(options: DuplexOptions) -> list:
+    return [
+        takeover_scorer(evaluate_backchannel, options),
+        TimelineScorer("bc_frequency", evaluate_backchannel, frequency_score, options),
+        TimelineScorer("jsd", evaluate_backchannel, jsd_score, options),
+    ]
+
+
+class RelevanceScorer(JudgeScorer):
+    """FDB relevance of the post-interruption response, judged for TO = 1 samples only."""
+
+    def __init__(self, options: DuplexOptions):
+        super().__init__("relevance", relevance_spec(options.judge_temperature), self._variables)
+        self.options = options
+
+    def _outcome(self, state: TurnState) -> Outcome:
+        return evaluate_interruption(state_timeline(state, self.options), self.options)
+
+    def _variables(self, state: TurnState) -> dict[str, str]:
+        outcome = self._outcome(state)
+        return {"context": outcome.details.get("context") or "", "interrupt": outcome.details.get("interrupt") or "", "output": outcome.text}
+
+    async def score(self, state: TurnState, context: ScoreContext) -> Score:
+        if self._outcome(state).takeover != 1:
+            return Score(value=None, explanation="TO = 0: not judged (relevance is averaged over TO = 1 samples)")
+        return await super().score(state, context)
+
+
+def interruption_scorers(options: DuplexOptions) -> list:
+    scorers: list = [takeover_scorer(evaluate_interruption, options), latency_scorer(evaluate_interruption, options)]
+    if options.relevance:
+        scorers.append(RelevanceScorer(options))
+    return scorers
+
+
+# --- aggregation ------------------------------------------------------------------------------
+def _values(frame, name: str) -> list[float | None]:
+    column = f"score_{name}"
+    if frame.empty or column not in frame:
+        return []
+    return [None if v is None or v != v else float(v) for v in frame[column].tolist()]
+
+
+def mean_metric(frame, name: str, *, where: str | None = None, equals: float | None = None) -> Metric:
+    """Mean of a score over samples, optionally only those where score `where` == `equals`."""
+    values = _values(frame, name)
+    if not values:
+        return Metric(value=None)
+    clusters = frame["conversation_id"].tolist()
+    if where is not None:
+        keep = [v == equals for v in _values(frame, where)] or [False] * len(values)
+        values = [v for v, k in zip(values, keep) if k]
+        clusters = [c for c, k in zip(clusters, keep) if k]
+    return metric_from_rows(values, clusters)
+
+
+def std_metric(frame, name: str, *, where: str | None = None, equals: float | None = None) -> Metric:
+    """Population standard deviation (numpy's default, as upstream reports it)."""
+    values = _values(frame, name)
+    if where is not None:
+        values = [v for v, w in zip(values, _values(frame, where)) if w == equals]
+    kept = [v for v in values if v is not None]
+    if not kept:
+        return Metric(value=None, excluded=len(values))
+    return Metric(value=float(np.std(kept)), n=len(kept), n_conversations=len(kept), excluded=len(values) - len(kept))

@@ -134,6 +134,9 @@ class ModelClient:
             self.stats.errors += 1
             self.stats.retries += attempts - 1
             exc.args = (self.redactor(str(exc)),)
+            # the SDK exception it came from may quote a credential: do not chain it
+            exc.__cause__ = None
+            exc.__suppress_context__ = True
             raise
         latency = time.perf_counter() - started
         self.stats.retries += attempts - 1

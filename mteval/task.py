@@ -36,7 +36,7 @@ class DataInfo:
 def sha256_files(paths: Iterable[Path]) -> str:
     """One digest over several files (name and content), independent of the directory."""
     digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
+    for path in sorted((Path(p) for p in paths), key=lambda p: (p.name, str(p))):
         digest.update(path.name.encode())
         digest.update(b"\0")
         with path.open("rb") as handle:

@@ -99,6 +99,8 @@ def main() -> None:
     calls = N_CONVERSATIONS * N_TURNS
     tmp = Path(tempfile.mkdtemp(prefix="mteval-bench-"))
 
+    # warm-up: imports (pandas, scipy, the SDKs) and first-call setup are not per-call costs
+    run_runner("scripted/echo", {}, tmp / "w0", tmp / "cw", args.concurrency)
     cpu, wall, _ = run_runner("scripted/echo", {}, tmp / "r0", tmp / "c0", args.concurrency)
     print(f"calls per run: {calls} ({N_CONVERSATIONS} conversations x {N_TURNS} turns), concurrency {args.concurrency}")
     print(f"[1] pure harness (scripted/echo): {cpu / calls * 1e6:8.1f} us CPU per call, {calls / wall:8.0f} calls/s")
@@ -110,9 +112,11 @@ def main() -> None:
     try:
         line = server.stdout.readline()
         base_url = line.split("openai base_url=")[1].split()[0]
+        asyncio.run(raw_sdk(base_url, args.concurrency))  # warm-up
         cpu0, wall0 = time.process_time(), time.perf_counter()
         asyncio.run(raw_sdk(base_url, args.concurrency))
         raw_cpu, raw_wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        run_runner("openai/m", {"base_url": base_url}, tmp / "w1", tmp / "cw1", args.concurrency)  # warm-up
         cpu, wall, _ = run_runner("openai/m", {"base_url": base_url}, tmp / "r1", tmp / "c1", args.concurrency)
         print(f"[2] bare openai SDK loop:          {raw_cpu / calls * 1e6:8.1f} us CPU per call, {calls / raw_wall:8.0f} calls/s")
         print(f"    mteval runner, openai adapter: {cpu / calls * 1e6:8.1f} us CPU per call, {calls / wall:8.0f} calls/s")

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task-args", default="", help="key=value,... passed to every task")
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
+    from mteval.commands.compare import add_gate_arguments
+
+    add_gate_arguments(run)  # --baseline RUN_DIR and the gate's options
 
     lst = sub.add_parser("list", help="list tasks, providers or judges")
     lst.add_argument("what", choices=["tasks", "providers", "judges"])
@@ -149,6 +152,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if outcome.interrupted:
         print("interrupted: finished conversations are saved; run the same command again to resume", file=sys.stderr)
         return 130
+    if args.baseline is not None:
+        from mteval.commands.compare import run_gate
+
+        return run_gate(args, outcome.run_dir)  # 0 no regression, 1 regression, 2 not comparable
     return 0
 
 

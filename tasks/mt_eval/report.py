@@ -1,0 +1,250 @@
+"""MT-Eval analyses over finished run directories (a Python API, no CLI):
+
+- `category_scores(run_dir)`: per-task and per-category scores with 95% intervals and the overall score.
+- `multi_turn_penalty(multi_run_dir, single_run_dir)`: single-turn minus multi-turn score per category
+  and task, over all turns and over the turns paired through `source_conversation`/`source_turn_index`.
+- `cls_ablation_by_distance(run_dir)`: cls-ablation accuracy against the number of turns between the
+  classification instruction and the scored turn.
+- `irrelevant_context_by_distractors(run_dir)`: refinement score against the number of irrelevant turns.
+- `plot_by_distance(data, path)`: score-against-distance figure (SVG or PNG, matplotlib's Agg canvas,
+  no pyplot state touched).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from mteval.results import iter_sample_dicts, load, read_manifest
+from mteval.stats import Metric, cluster_bootstrap_ci, metric_from_rows
+
+from .aggregate import CATEGORIES, FAMILY, mt_eval_aggregate
+
+COMPARABLE = ("Recollection", "Expansion", "Refinement")
+"""Categories upstream compares single- with multi-turn (Follow-up has no upstream single-turn build)."""
+
+
+def _metric_columns(metric: Metric) -> dict[str, Any]:
+    low, high = metric.ci if metric.ci else (None, None)
+    return {"value": metric.value, "ci_low": low, "ci_high": high, "n": metric.n, "n_conversations": metric.n_conversations}
+
+
+def _tasks(names: Iterable[str]) -> list[Any]:
+    """Task objects (default options) for the MT-Eval task names of a run."""
+    from mteval.registry import all_tasks
+
+    registered = all_tasks()
+    return [registered[name].cls() for name in names if name in registered and name.startswith(FAMILY + "/")]
+
+
+def _score_column(task_name: str) -> str:
+    task = _tasks([task_name])[0]
+    return f"score_{task.scorers()[0].name}"
+
+
+def _values(frame: pd.DataFrame, column: str) -> list[float | None]:
+    if column not in frame:
+        return [None] * len(frame)
+    return [None if v is None or v != v else float(v) for v in frame[column].tolist()]
+
+
+def _metadata(run_dir: str | Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(task, conversation id) -> the conversation's metadata and turn ids, from samples.jsonl.
+    Single-turn items are also reachable by their source conversation id (results rows of
+    single-turn runs may carry either id, depending on the mteval version)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for sample in iter_sample_dicts(run_dir):
+        conversation = sample["conversation"]
+        metadata = conversation.get("metadata", {})
+        info = {**metadata, "_turn_ids": [t["id"] for t in conversation.get("turns", [])]}
+        out[(sample["task"], str(conversation["id"]))] = info
+        if "source_conversation" in metadata:
+            out.setdefault((sample["task"], str(metadata["source_conversation"])), {**info, "_turn_ids": []})
+    return out
+
+
+# --- scores -----------------------------------------------------------------------------------
+def category_scores(run_dir: str | Path) -> pd.DataFrame:
+    """One row per MT-Eval task, per category and `overall` (level, name, value, ci_low,
+    ci_high, n, n_conversations), recomputed from the run's samples."""
+    frame = load(run_dir)
+    manifest = read_manifest(run_dir)
+    names = [n for n in manifest.get("tasks", {}) if n.startswith(FAMILY + "/")]
+    tasks = _tasks(names)
+    rows = []
+    for task in tasks:
+        task_rows = frame[frame["task"] == task.name] if not frame.empty else frame
+        metric = metric_from_rows(_values(task_rows, _score_column(task.name)), task_rows["conversation_id"].tolist())
+        rows.append({"level": "task", "name": task.name, "category": task.category, **_metric_columns(metric)})
+    for name, metric in mt_eval_aggregate(frame, tasks).items():
+        rows.append({"level": "overall" if name == "overall" else "category", "name": name, "category": name, **_metric_columns(metric)})
+    return pd.DataFrame(rows)
+
+
+# --- multi-turn penalty -------------------------------------------------------------------------
+def multi_turn_penalty(multi_run_dir: str | Path, single_run_dir: str | Path, *, allow_different_models: bool = False) -> pd.DataFrame:
+    """How much worse the model does in dialogue than with the same content in one message.
+
+    Rows: each category (and `overall` = mean over Recollection, Expansion, Refinement present in
+    both runs, as upstream compares) and each task. Columns: `multi`, `single` (pooled means of
+    all scored turns), `penalty` = single - multi (positive: worse in multi-turn), and the same
+    on paired turns only (`paired_*`: a single-turn item and the multi-turn turn it was made
+    from), with a 95% interval for `paired_penalty` resampling source dialogues. `comparable`
+    is False for Follow-up (mteval's own single-turn rendering, not score-compatible).
+    """
+    multi_manifest, single_manifest = read_manifest(multi_run_dir), read_manifest(single_run_dir)
+    if multi_manifest.get("history") == "single":
+        raise ValueError(f"{multi_run_dir} is a single-turn run (history=single); pass the multi-turn run first")
+    if single_manifest.get("history") != "single":
+        raise ValueError(f"{single_run_dir} is not a single-turn run (history={single_manifest.get('history')!r})")
+    models = multi_manifest.get("model", {}).get("id"), single_manifest.get("model", {}).get("id")
+    if models[0] != models[1] and not allow_different_models:
+        raise ValueError(f"the runs are of different models ({models[0]} and {models[1]}); pass allow_different_models=True to compare anyway")
+
+    multi, single = load(multi_run_dir), load(single_run_dir)
+    single_meta = _metadata(single_run_dir)
+    names = [n for n in multi_manifest.get("tasks", {}) if n in single_manifest.get("tasks", {}) and n.startswith(FAMILY + "/")]
+    per_task: dict[str, dict[str, Any]] = {}
+    for task in _tasks(names):
+        column = _score_column(task.name)
+        m_rows = multi[multi["task"] == task.name] if not multi.empty else multi
+        s_rows = single[single["task"] == task.name] if not single.empty else single
+        m_vals, s_vals = _values(m_rows, column), _values(s_rows, column)
+        m_index = {(c, int(t)): v for c, t, v in zip(m_rows["conversation_id"], m_rows["turn_index"], m_vals)} if len(m_rows) else {}
+        pairs = []
+        for conv, turn, value in zip(s_rows["conversation_id"], s_rows["turn_index"], s_vals):
+            source = single_meta.get((task.name, str(conv)), {}).get("source_conversation", conv)
+            other = m_index.get((str(source), int(turn)))
+            if value is not None and other is not None:
+                pairs.append((other, value, f"{task.name}/{source}"))
+        per_task[task.name] = {
+            "category": task.category,
+            "main": task.main,
+            "multi": [v for v in m_vals if v is not None],
+            "single": [v for v in s_vals if v is not None],
+            "pairs": pairs,
+        }
+    rows = []
+    for category in CATEGORIES:
+        members = [d for d in per_task.values() if d["category"] == category and d["main"]]
+        if members:
+            rows.append(_penalty_row("category", category, category, members))
+    comparable = [r for r in rows if r["name"] in COMPARABLE and r["multi"] is not None and r["single"] is not None]
+    if comparable:
+        multi_mean = float(np.mean([r["multi"] for r in comparable]))
+        single_mean = float(np.mean([r["single"] for r in comparable]))
+        rows.append(
+            {"level": "overall", "name": "overall", "category": "+".join(r["name"] for r in comparable), "multi": multi_mean,
+             "single": single_mean, "penalty": single_mean - multi_mean, "comparable": True}
+        )
+    for name, data in per_task.items():
+        rows.append(_penalty_row("task", name, data["category"], [data]))
+    return pd.DataFrame(rows)
+
+
+def _penalty_row(level: str, name: str, category: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    multi = [v for d in members for v in d["multi"]]
+    single = [v for d in members for v in d["single"]]
+    pairs = [p for d in members for p in d["pairs"]]
+    m, s = (float(np.mean(multi)) if multi else None), (float(np.mean(single)) if single else None)
+    row: dict[str, Any] = {
+        "level": level, "name": name, "category": category, "multi": m, "single": s,
+        "penalty": None if m is None or s is None else s - m, "n_multi": len(multi), "n_single": len(single),
+        "paired_n": len(pairs), "paired_multi": None, "paired_single": None, "paired_penalty": None,
+        "paired_ci_low": None, "paired_ci_high": None, "comparable": category in COMPARABLE,
+    }
+    if pairs:
+        diffs = [b - a for a, b, _ in pairs]
+        low, high = cluster_bootstrap_ci(diffs, [c for _, _, c in pairs]) or (None, None)
+        row.update(
+            paired_multi=float(np.mean([a for a, _, _ in pairs])), paired_single=float(np.mean([b for _, b, _ in pairs])),
+            paired_penalty=float(np.mean(diffs)), paired_ci_low=low, paired_ci_high=high,
+        )
+    return row
+
+
+# --- ablations ----------------------------------------------------------------------------------
+def cls_ablation_by_distance(run_dir: str | Path) -> pd.DataFrame:
+    """Accuracy of the cls ablations against distance = the number of turns between the
+    classification instruction and the scored turn (the labelled context documents: 4 or 9).
+    One row per (task, distance): variant, distance, value, ci_low, ci_high, n."""
+    frame = load(run_dir)
+    if frame.empty:
+        return pd.DataFrame(columns=["task", "variant", "distance", "value", "ci_low", "ci_high", "n", "n_conversations"])
+    frame = frame[frame["task"].str.startswith(f"{FAMILY}/cls_ablation_")]
+    meta = _metadata(run_dir)
+    rows = []
+    for task, task_rows in frame.groupby("task", sort=True):
+        column = _score_column(str(task))
+        distances = []
+        for conv, turn in zip(task_rows["conversation_id"], task_rows["turn_index"]):
+            ids = meta.get((str(task), str(conv)), {}).get("_turn_ids", [])
+            start = ids.index("instruction") if "instruction" in ids and len(ids) > 1 else 0
+            distances.append(int(turn) - start - 1)
+        task_rows = task_rows.assign(distance=distances)
+        for distance, group in task_rows.groupby("distance", sort=True):
+            metric = metric_from_rows(_values(group, column), group["conversation_id"].tolist())
+            rows.append({"task": task, "variant": str(task).rsplit("_", 1)[-1], "distance": int(distance), **_metric_columns(metric)})
+    return pd.DataFrame(rows)
+
+
+def irrelevant_context_by_distractors(run_dir: str | Path) -> pd.DataFrame:
+    """Refinement score of `refinement_irrelevant_front` against the number of irrelevant
+    turns before the task (1, 3 or 6): n_distracts, value, ci_low, ci_high, n."""
+    frame = load(run_dir)
+    task = f"{FAMILY}/refinement_irrelevant_front"
+    if frame.empty or task not in set(frame["task"]):
+        return pd.DataFrame(columns=["n_distracts", "value", "ci_low", "ci_high", "n", "n_conversations"])
+    meta = _metadata(run_dir)
+    rows_ = frame[frame["task"] == task]
+    counts = []
+    for conv in rows_["conversation_id"]:
+        counts.append(meta.get((task, str(conv)), {}).get("n_distracts"))
+    rows_ = rows_.assign(n_distracts=counts)
+    out = []
+    for n, group in rows_.groupby("n_distracts", sort=True):
+        metric = metric_from_rows(_values(group, _score_column(task)), group["conversation_id"].tolist())
+        out.append({"n_distracts": int(n), **_metric_columns(metric)})
+    return pd.DataFrame(out)
+
+
+def plot_by_distance(
+    data: pd.DataFrame | str | Path,
+    path: str | Path,
+    *,
+    x: str = "distance",
+    series: str = "variant",
+    title: str | None = None,
+) -> Path:
+    """Write a score-against-distance figure (format from the suffix: .svg or .png) and
+    return its path. `data` is a frame from `cls_ablation_by_distance` (or any frame with
+    columns `x`, `value`, `ci_low`, `ci_high` and optionally `series`) or a run directory."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    frame = cls_ablation_by_distance(data) if isinstance(data, (str, Path)) else data
+    path = Path(path)
+    if path.suffix.lower() not in (".svg", ".png"):
+        raise ValueError(f"{path}: the figure is written as .svg or .png")
+    figure = Figure(figsize=(5.5, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    groups = frame.groupby(series, sort=True) if series in frame else [("score", frame)]
+    for label, group in groups:
+        group = group.sort_values(x)
+        values = group["value"].astype(float).to_numpy()
+        low = values - group["ci_low"].astype(float).to_numpy()
+        high = group["ci_high"].astype(float).to_numpy() - values
+        axes.errorbar(group[x].to_numpy(), values, yerr=[low, high], marker="o", capsize=3, label=str(label))
+    axes.set_xlabel("turns between the instruction and the scored turn" if x == "distance" else x)
+    axes.set_ylabel("score (0-10)")
+    axes.set_ylim(0, 10.5)
+    axes.set_title(title or "MT-Eval classification ablation: score against distance")
+    if series in frame:
+        axes.legend(title=series, fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path

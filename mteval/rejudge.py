@@ -75,10 +75,12 @@ def rejudge(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     max_concurrency: int = 32,
+    include_paths: Sequence[Path] = (),
     command: list[str] | None = None,
     progress: bool = False,
 ):
-    """Score `run_dir`'s transcripts again with `jury`; returns the new run's outcome."""
+    """Score `run_dir`'s transcripts again with `jury`; returns the new run's outcome.
+    `include_paths`: plugin folders, so tasks the original run found there resolve again."""
     from mteval.runner import RunConfig, Runner
     from mteval.scoring.judged import JudgeScorer
     from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
@@ -92,13 +94,22 @@ def rejudge(
     for sample in samples:
         conversations.setdefault(sample.task, []).append(sample.conversation)
     scorers = None
+    if judge_def is not None and (judge_def == "amulet" or load_spec(judge_def).kind == "pairwise") != (against is not None):
+        # caught here, not as an error on every turn: a pairwise template needs two replies
+        raise ConfigurationError(
+            f"--judge-def {judge_def} is a pairwise judge: give --against RUN_DIR"
+            if against is None
+            else f"--against needs a pairwise judge definition (e.g. pairwise, amulet, mt_bench/pair-v2), not {judge_def}"
+        )
     if against is not None:
-        specs = amulet_cascade() if judge_def in (None, "amulet") else [judge_def]
-        scorers = [PairwiseScorer("pairwise" if judge_def != "amulet" else "amulet", specs, baseline_lookup(against), vote=vote)]
+        cascade = judge_def in (None, "amulet")  # the default: name the scorer after what judged
+        specs = amulet_cascade() if cascade else [judge_def]
+        scorers = [PairwiseScorer("amulet" if cascade else "pairwise", specs, baseline_lookup(against), vote=vote)]
     elif judge_def is not None:
         spec = load_spec(judge_def)
         scorers = [JudgeScorer(spec.name.replace("/", "_"), spec)]
-    identity = json.dumps([jury.model_dump(mode="json"), judge_def, str(against)], sort_keys=True)
+    # everything that changes the scores names its own run directory, or a re-run would resume another's results
+    identity = json.dumps([jury.model_dump(mode="json"), judge_def, str(against)] + ([vote] if against is not None else []), sort_keys=True)
     suffix = hashlib.sha256(identity.encode()).hexdigest()[:8]
     config = RunConfig(
         tasks=list(conversations),
@@ -112,6 +123,7 @@ def rejudge(
         cache_dir=cache_dir,
         use_cache=use_cache,
         max_concurrency=max_concurrency,
+        include_paths=[Path(p) for p in include_paths],
         task_options=manifest.get("task_options", {}),
         command=command or ["mteval", "judge", str(run_dir)],
         progress=progress,

@@ -46,6 +46,12 @@ def common_prefix(previous: list[Message], current: list[Message]) -> int:
 
 
 class ChatSolver:
+    """`window`: send only the last N dialogue messages (the current user message
+    included; the system prompt always), as some benchmarks do for long dialogues."""
+
+    def __init__(self, window: int | None = None):
+        self.window = window
+
     async def solve(
         self,
         task: "Task",
@@ -54,7 +60,8 @@ class ChatSolver:
         client: "ModelClient",
         params: GenerationParams,
     ) -> tuple[list[TurnRecord], str | None]:
-        messages: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
+        system: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
+        dialogue: list[Message] = []
         previous_exchange: list[Message] = []
         records: list[TurnRecord] = []
         for index, turn in enumerate(conversation.turns):
@@ -63,12 +70,13 @@ class ChatSolver:
                 records.append(
                     TurnRecord(index=index, turn_id=turn.id, reply=turn.gold, generated=False, scored=turn.scored)
                 )
-                messages.append(user_message)
-                messages.append(Message(role="assistant", content=turn.gold or ""))
+                dialogue.append(user_message)
+                dialogue.append(Message(role="assistant", content=turn.gold or ""))
                 continue
             rendered = task.render_user(conversation, index)
             prompt_message = user_message if rendered == turn.user else Message(role="user", content=rendered)
-            sent = messages + [prompt_message]
+            shown = dialogue + [prompt_message]
+            sent = system + (shown[-self.window:] if self.window else shown)
             prefix = common_prefix(previous_exchange, sent)
             context = RequestContext(
                 task=task.name, conversation_id=conversation.id, turn_id=turn.id, turn_index=index, gold=turn.gold
@@ -102,13 +110,14 @@ class ChatSolver:
                     finish_reason=completion.finish_reason,
                     retries=completion.retries,
                     cached=completion.cached,
+                    metadata={"window": self.window} if self.window else {},
                 )
             )
             reply_message = Message(role="assistant", content=completion.text)
             previous_exchange = sent + [reply_message]
             in_history = reply_message if history != "gold" else Message(role="assistant", content=turn.gold or "")
-            messages.append(user_message)
-            messages.append(in_history)
+            dialogue.append(user_message)
+            dialogue.append(in_history)
         return records, None
 
 

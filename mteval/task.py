@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 
-from mteval.conversation import ContextDocument, Conversation, Turn
+from mteval.conversation import ContextDocument, Conversation
 
 if TYPE_CHECKING:
     import pandas as pd

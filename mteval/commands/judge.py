@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--max-concurrency", type=int, default=32)
+    parser.add_argument("--include-path", action="append", type=Path, default=[], help="extra folder of task plugins (as given to the original run)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         max_concurrency=args.max_concurrency,
+        include_paths=args.include_path,
         command=["mteval", *sys.argv[1:]],
         progress=sys.stderr.isatty(),
     )

@@ -9,16 +9,13 @@ sends no sampling parameters unless the user pins `api_version=2023-06-01` in
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext
 from mteval.models.errors import (
-    ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
-    ModelError,
     RequestTimeout,
     from_status,
 )
@@ -28,23 +25,13 @@ CLIENT_ARGS = {"base_url", "api_key", "timeout", "default_headers", "api_version
 LEGACY_VERSION = "2023-06-01"
 
 
-class AnthropicModel(ModelAdapter):
+class AnthropicModel(KeyedAdapter):
     provider = "anthropic"
     env_var = "ANTHROPIC_API_KEY"
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
         self._client = None
-
-    def _api_key(self) -> str | None:
-        return self.args.get("api_key") or os.environ.get(self.env_var)
-
-    def validate(self) -> None:
-        if not self._api_key() and not self.args.get("base_url"):
-            raise ConfigurationError(
-                f"{self.model_id}: no API key. Set the environment variable {self.env_var} "
-                "(or pass api_key=... in --model-args)."
-            )
 
     @property
     def sends_sampling_params(self) -> bool:

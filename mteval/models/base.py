@@ -101,6 +101,27 @@ class ModelAdapter(abc.ABC):
         return _without_secrets(self.args)
 
 
+class KeyedAdapter(ModelAdapter):
+    """An adapter whose API key comes from `api_key=` or the environment variable
+    `env_var`; a local server given with `base_url=` may need none."""
+
+    env_var: ClassVar[str] = ""
+
+    def _api_key(self) -> str | None:
+        import os
+
+        return self.args.get("api_key") or os.environ.get(self.env_var)
+
+    def validate(self) -> None:
+        if not self._api_key() and not self.args.get("base_url"):
+            from mteval.models.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"{self.model_id}: no API key. Set the environment variable {self.env_var} "
+                "(or pass api_key=... in --model-args; a local server given with base_url= needs none)."
+            )
+
+
 _SECRET_MARKERS = ("key", "token", "secret", "password", "auth", "credential")
 # Names with a marker that hold token counts or tokenizer settings, not credentials.
 _NOT_SECRET = re.compile(r"tokens|tokenizer|(?:bos|eos|pad|unk|sep|cls|mask)_token")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.models.openai_model import parse_chat_completion, translate_openai_error
+from mteval.models.openai_model import chat_completion_request, parse_chat_completion, translate_openai_error
 
 
 def import_litellm():
@@ -43,21 +43,10 @@ class LiteLLMModel(ModelAdapter):
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         litellm = import_litellm()
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-            "num_retries": 0,
-            # providers that lack a parameter (e.g. seed) get it dropped rather than failing
-            "drop_params": True,
-        }
-        if params.seed is not None:
-            request["seed"] = params.seed
-        if params.stop:
-            request["stop"] = list(params.stop)
-        if params.top_p is not None:
-            request["top_p"] = params.top_p
+        request = chat_completion_request(self.model, messages, params)
+        request["num_retries"] = 0
+        # providers that lack a parameter (e.g. seed) get it dropped rather than failing
+        request["drop_params"] = True
         args = dict(self.args)
         if "base_url" in args:
             args["api_base"] = args.pop("base_url")

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext
 from mteval.models.errors import (
-    ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
     ModelError,
@@ -40,23 +38,30 @@ def translate_openai_error(exc: Exception) -> ModelError:
     return MalformedResponse(f"{type(exc).__name__}: {exc}")
 
 
-class OpenAIModel(ModelAdapter):
+def chat_completion_request(model: str, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
+    """The chat-completions body for these messages and parameters (openai and litellm)."""
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+    }
+    if params.seed is not None:
+        request["seed"] = params.seed
+    if params.stop:
+        request["stop"] = list(params.stop)
+    if params.top_p is not None:
+        request["top_p"] = params.top_p
+    return request
+
+
+class OpenAIModel(KeyedAdapter):
     provider = "openai"
     env_var = "OPENAI_API_KEY"
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
         self._client = None
-
-    def _api_key(self) -> str | None:
-        return self.args.get("api_key") or os.environ.get(self.env_var)
-
-    def validate(self) -> None:
-        if not self._api_key() and not self.args.get("base_url"):
-            raise ConfigurationError(
-                f"{self.model_id}: no API key. Set the environment variable {self.env_var} "
-                "(or pass api_key=... in --model-args; a local server given with base_url= needs none)."
-            )
 
     def _get_client(self):
         if self._client is None:
@@ -76,18 +81,7 @@ class OpenAIModel(ModelAdapter):
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         import openai
 
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-        }
-        if params.seed is not None:
-            request["seed"] = params.seed
-        if params.stop:
-            request["stop"] = list(params.stop)
-        if params.top_p is not None:
-            request["top_p"] = params.top_p
+        request = chat_completion_request(self.model, messages, params)
         extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
         if extra:
             request["extra_body"] = extra

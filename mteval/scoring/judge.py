@@ -182,9 +182,10 @@ class Juror:
             return Verdict(judge=self.id, spec=spec.name, status="error", explanation=f"{type(exc).__name__}: {exc}")
         self.calls += 1
         verdict = _read(spec, completion.text)
-        if verdict is not None:
+        if verdict is not None and verdict.ok:
             return verdict.model_copy(update={"judge": self.id, "cached": completion.cached})
-        # one re-ask with a short format reminder, then give up honestly
+        # one re-ask with a short format reminder (also for a rating outside the scale,
+        # which the reminder states), then give up honestly
         reask = messages + [Message(role="assistant", content=completion.text), Message(role="user", content=spec.reminder)]
         try:
             second = await self.client.generate(reask, params, context)
@@ -192,10 +193,16 @@ class Juror:
             return Verdict(judge=self.id, spec=spec.name, status="unparsed", raw=completion.text, reasked=True, explanation=f"re-ask failed: {exc}")
         self.calls += 1
         verdict = _read(spec, second.text)
-        if verdict is not None:
+        if verdict is not None and verdict.ok:
             return verdict.model_copy(update={"judge": self.id, "reasked": True, "cached": second.cached})
         return Verdict(
-            judge=self.id, spec=spec.name, status="unparsed", raw=completion.text + "\n\n[re-ask]\n" + second.text, reasked=True
+            judge=self.id,
+            spec=spec.name,
+            status="unparsed",
+            raw=completion.text + "\n\n[re-ask]\n" + second.text,
+            reasked=True,
+            explanation=verdict.explanation if verdict is not None else None,
+            cached=completion.cached and second.cached,
         )
 
 

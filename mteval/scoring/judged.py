@@ -7,6 +7,7 @@ document and accumulated constraints); the run decides who judges (`--judge` /
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Mapping
 
 from mteval.models.base import RequestContext
@@ -16,6 +17,17 @@ from mteval.scoring.judge import JudgeSpec, load_spec
 from mteval.transcript import Score, messages_sent
 
 Variables = Callable[[TurnState], Mapping[str, Any]]
+
+
+# The tags mteval's own judge templates put around material to judge (judges/*.yaml).
+DELIMITER_TAGS = ("candidate_reply", "conversation_before_reply", "reference_answer", "reply_a", "reply_b")
+_DELIMITER = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DELIMITER_TAGS) + r")\b)", re.IGNORECASE)
+
+
+def neutralise_delimiters(text: str) -> str:
+    """Escape the `<` of any delimiter tag (opening or closing, any case or spacing) in
+    model-written text, so a reply cannot end its block early or open a fake one."""
+    return _DELIMITER.sub("&lt;", text)
 
 
 def format_dialogue(messages: list, reply: str | None = None) -> str:
@@ -33,9 +45,9 @@ def standard_variables(state: TurnState) -> dict[str, Any]:
     reference = state.turn.references.get("reference", state.turn.gold)
     return {
         "question": question,
-        "answer": state.reply.replace("</candidate_reply>", "</candidate_reply >"),
-        "conversation": format_dialogue(sent, state.reply),
-        "history": format_dialogue(sent[:-1]) if len(sent) > 1 else "",
+        "answer": neutralise_delimiters(state.reply),
+        "conversation": neutralise_delimiters(format_dialogue(sent, state.reply)),
+        "history": neutralise_delimiters(format_dialogue(sent[:-1])) if len(sent) > 1 else "",
         "reference": reference if reference is not None else "",
         "turn": state.index + 1,
     }

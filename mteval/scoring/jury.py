@@ -76,6 +76,8 @@ class JuryStats:
     full_jury_calls: int = 0
     audited: int = 0
     audit_agreements: int = 0
+    audit_calls: int = 0
+    """Juror calls made only to audit (not part of `calls`): what measuring the agreement cost."""
 
     def as_dict(self) -> dict[str, Any]:
         saved = self.full_jury_calls - self.calls
@@ -84,6 +86,7 @@ class JuryStats:
             "calls": self.calls,
             "full_jury_calls": self.full_jury_calls,
             "calls_saved": saved,
+            "audit_calls": self.audit_calls,
             "audited": self.audited,
             "agreement_with_full_jury": (self.audit_agreements / self.audited) if self.audited else None,
         }
@@ -150,9 +153,10 @@ class Jury:
         self.stats.calls += len(verdicts)
         details: dict[str, Any] = {"adaptive": {"escalated": escalated, "calls": len(verdicts)}}
         if _audited(context, adaptive.audit_fraction):
-            full = verdicts if escalated else first + list(
-                await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:]))
-            )
+            full = verdicts
+            if not escalated:
+                full = first + list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:])))
+                self.stats.audit_calls += len(full) - len(first)
             full_result = aggregate(full, self.config.aggregate, spec.kind)
             adaptive_result = aggregate(verdicts, self.config.aggregate, spec.kind)
             self.stats.audited += 1

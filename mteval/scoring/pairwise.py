@@ -21,7 +21,7 @@ from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.scoring.base import ScoreContext, TurnState
 from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
-from mteval.scoring.judged import format_dialogue, standard_variables
+from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
 from mteval.transcript import Score, messages_sent
 
 FIRST = {"A", "1"}
@@ -71,9 +71,9 @@ def pair_variables(state: TurnState, candidate: str, baseline: str, candidate_fi
     sent = messages_sent(state.records, state.index)
     first, second = (candidate, baseline) if candidate_first else (baseline, candidate)
     variables.update(
-        answer_a=first,
-        answer_b=second,
-        dialogue=format_dialogue(sent).replace("User: ", "Human: "),
+        answer_a=neutralise_delimiters(first),
+        answer_b=neutralise_delimiters(second),
+        dialogue=neutralise_delimiters(format_dialogue(sent)).replace("User: ", "Human: "),
     )
     return variables
 
@@ -147,12 +147,21 @@ class PairwiseScorer:
             "kind": "pairwise",
             "vote": self.vote,
             "winner": winner,
-            "jurors": {juror.id + (f"#{i}" if i else ""): o.as_dict() for i, (juror, o) in enumerate(zip(context.jury.jurors, outcomes))},
+            "jurors": _juror_keys(context.jury.jurors, outcomes),
         }
         if winner is None:
             raw = "\n\n".join(g.raw or "" for o in outcomes for g in o.games)
             return Score(value=None, status="unparsed", raw=raw, details=details, explanation="no juror produced a readable pair of games")
         return Score(value=WIN_VALUE[winner], details=details)
+
+
+def _juror_keys(jurors: Sequence[Juror], outcomes: Sequence[PairOutcome]) -> dict[str, Any]:
+    """Outcomes by juror id; `#i` only tells apart a model that sits on the jury twice
+    (as for score verdicts), so the judging summary names each juror by its model."""
+    out: dict[str, Any] = {}
+    for i, (juror, outcome) in enumerate(zip(jurors, outcomes)):
+        out[juror.id if juror.id not in out else f"{juror.id}#{i}"] = outcome.as_dict()
+    return out
 
 
 def vote(winners: Sequence[str | None], method: str = "max_vote") -> str | None:

@@ -81,7 +81,7 @@ def parse_json_score(text: str) -> Parsed:
     try:
         obj = json.loads(body)
         value = int(obj["Score"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:  # Overflow: {"Score": Infinity}
         raise ParseFailure(f"not a JSON object with an integer Score ({type(exc).__name__})") from exc
     rationale = obj.get("Rationale") if isinstance(obj, dict) else None
     return Parsed(value=float(value), explanation=rationale if isinstance(rationale, str) else None)
@@ -100,8 +100,9 @@ def parse_json_score_lenient(text: str) -> Parsed:
     block = first_json_object(text)
     if isinstance(block, dict) and "Score" in block:
         try:
-            return Parsed(value=float(int(block["Score"])), explanation=block.get("Rationale"))
-        except (TypeError, ValueError):
+            rationale = block.get("Rationale")  # a non-string would fail Verdict validation
+            return Parsed(value=float(int(block["Score"])), explanation=rationale if isinstance(rationale, str) else None)
+        except (TypeError, ValueError, OverflowError):
             pass
     match = _SCORE_FIELD.search(text)
     if not match:

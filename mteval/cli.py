@@ -219,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show":
             return cmd_show(args)
         if hasattr(args, "handler"):
+            args.argv = argv  # the command line as given, for manifests
             return int(args.handler(args))
     except (ConfigurationError, ResultsError) as exc:
         print(f"mteval: error: {exc}", file=sys.stderr)

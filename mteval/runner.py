@@ -374,6 +374,7 @@ class Runner:
             "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
             "history": self.config.history,
             "limit": self.config.limit,
+            "task_options": self.config.task_options,
             "max_concurrency": self.config.max_concurrency,
             "jury": self._jury_identity(),
             "tasks": task_info,

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         max_concurrency=args.max_concurrency,
         include_paths=args.include_path,
-        command=["mteval", *sys.argv[1:]],
+        command=["mteval", *getattr(args, "argv", sys.argv[1:])],
         progress=sys.stderr.isatty(),
     )
     if args.json:

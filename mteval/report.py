@@ -46,10 +46,10 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     if model_calls:
         lines.append(
             f"model calls this invocation: {model_calls['requests']} requests, {model_calls['cache_hits']} cache hits, "
-            f"{model_calls['retries']} retries, {model_calls['errors']} errors"
+            f"{model_calls['retries']} retries, {model_calls['errors']} errors{_cost(model_calls)}"
         )
     for judge, stats in (calls.get("judges") or {}).items():
-        lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors")
+        lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors{_cost(stats)}")
     jury = calls.get("jury")
     if jury and jury.get("calls_saved"):
         agreement = jury.get("agreement_with_full_jury")
@@ -58,6 +58,11 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
             + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
         )
     return lines
+
+
+def _cost(stats: dict[str, Any]) -> str:
+    cost = stats.get("cost_usd")
+    return f", ${cost:.4f}" if cost else ""
 
 
 def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: Console | None = None) -> None:

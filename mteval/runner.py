@@ -352,8 +352,8 @@ class Runner:
         if clients is not None:
             model_client, judge_clients = clients
             calls = {
-                "model": model_client.stats.as_dict(),
-                "judges": {c.model_id: c.stats.as_dict() for c in judge_clients},
+                "model": _priced(model_client),
+                "judges": {c.model_id: _priced(c) for c in judge_clients},
                 "jury": self.jury.stats.as_dict() if self.jury else None,
             }
         return {
@@ -391,6 +391,15 @@ class Runner:
             "judging": self.judging.summary(),
             "imported": None,
         }
+
+
+def _priced(client: ModelClient) -> dict[str, Any]:
+    """A client's call counts with the dollar cost of this invocation's tokens (None if
+    the price is unknown). Cache hits cost nothing and are not counted in the tokens."""
+    from mteval.cost import cost_usd
+
+    stats = client.stats.as_dict()
+    return {**stats, "cost_usd": cost_usd(client.adapter, stats["input_tokens"], stats["output_tokens"])}
 
 
 def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:

@@ -1,0 +1,31 @@
+"""Dollar cost of a run's calls, from litellm's bundled price map (no network).
+
+Only for hosted models whose price litellm knows; a model behind a custom `base_url`
+(vLLM, a proxy) or unknown to litellm has no cost (None), never a guessed one.
+"""
+
+from __future__ import annotations
+
+from mteval.models.base import ModelAdapter
+
+_PRICED_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "litellm": None}
+
+
+def cost_usd(adapter: ModelAdapter, input_tokens: int, output_tokens: int) -> float | None:
+    """USD for these tokens on this adapter's model, or None if unknown."""
+    if adapter.provider not in _PRICED_PROVIDERS or adapter.args.get("base_url") or adapter.args.get("api_base"):
+        return None
+    if input_tokens == 0 and output_tokens == 0:
+        return 0.0
+    from mteval.models.litellm_model import import_litellm
+
+    litellm = import_litellm()
+    prefix = _PRICED_PROVIDERS[adapter.provider]
+    model = f"{prefix}/{adapter.model}" if prefix else adapter.model
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+        )
+    except Exception:  # not in litellm's price map
+        return None
+    return float(prompt_cost + completion_cost)

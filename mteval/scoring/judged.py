@@ -69,10 +69,15 @@ class JudgeScorer:
             self._spec = load_spec(self._spec)
         return self._spec
 
+    def spec_for(self, state: TurnState) -> JudgeSpec:
+        """The definition for this turn. Override when a benchmark picks its judge
+        prompt by turn or type (MT-Bench, RAD-Bench, MT-Eval)."""
+        return self.spec
+
     async def score(self, state: TurnState, context: ScoreContext) -> Score:
         if context.jury is None:
             raise ConfigurationError(f"{state.task} needs a judge: pass --judge provider/model or --jury FILE")
         request = RequestContext(
             task=state.task, conversation_id=state.conversation.id, turn_id=state.turn.id, turn_index=state.index, role="judge"
         )
-        return await context.jury.score(self.spec, self.variables(state), request)
+        return await context.jury.score(self.spec_for(state), self.variables(state), request)

@@ -23,15 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from mteval.conversation import Conversation, Turn
 from mteval.data import DataError, iter_jsonl
-from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.registry import register_task
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import TurnState
 from mteval.scoring.judge import JudgeSpec, load_spec
 from mteval.scoring.judged import JudgeScorer
 from mteval.stats import mean_metrics, metric_from_rows
 from mteval.task import DataInfo, Task
-from mteval.transcript import Score
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,14 +91,6 @@ class MtBenchJudge(JudgeScorer):
         if category in REFERENCE_CATEGORIES:
             variables.update(ref_answer_1=refs[0], ref_answer_2=refs[1])
         return variables
-
-    async def score(self, state: TurnState, context: ScoreContext) -> Score:
-        if context.jury is None:
-            raise ConfigurationError(f"{state.task} needs a judge: pass --judge provider/model or --jury FILE")
-        request = RequestContext(
-            task=state.task, conversation_id=state.conversation.id, turn_id=state.turn.id, turn_index=state.index, role="judge"
-        )
-        return await context.jury.score(self.spec_for(state), self.variables(state), request)
 
 
 @register_task

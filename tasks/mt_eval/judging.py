@@ -14,10 +14,9 @@ import functools
 from pathlib import Path
 from typing import Any, Sequence
 
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import TurnState
 from mteval.scoring.judge import JudgeSpec
 from mteval.scoring.judged import JudgeScorer
-from mteval.transcript import Score
 
 from .data import documents
 from .sentences import count_sentences
@@ -111,6 +110,5 @@ class MTEvalJudge(JudgeScorer):
     def __init__(self, name: str = "judge"):
         super().__init__(name, judge_spec("expansion"), judge_variables)
 
-    async def score(self, state: TurnState, context: ScoreContext) -> Score:
-        scorer = JudgeScorer(self.name, judge_spec(state.turn.references["judge"]), judge_variables)
-        return await scorer.score(state, context)
+    def spec_for(self, state: TurnState) -> JudgeSpec:
+        return judge_spec(state.turn.references["judge"])

@@ -21,12 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import TurnState
 from mteval.scoring.judge import JudgeSpec
 from mteval.scoring.judged import JudgeScorer
-from mteval.transcript import Score
 from mteval_tasks.rad_bench.questions import (
     JUDGE_TYPES,
     Context,
@@ -164,11 +162,3 @@ class RadBenchJudge(JudgeScorer):
 
     def _variables(self, state: TurnState) -> dict[str, Any]:
         return judge_variables(materials(state), state.reply, self.tr_context)
-
-    async def score(self, state: TurnState, context: ScoreContext) -> Score:
-        if context.jury is None:
-            raise ConfigurationError(f"{state.task} needs a judge: pass --judge provider/model or --jury FILE")
-        request = RequestContext(
-            task=state.task, conversation_id=state.conversation.id, turn_id=state.turn.id, turn_index=state.index, role="judge"
-        )
-        return await context.jury.score(self.spec_for(state), self.variables(state), request)

@@ -8,7 +8,7 @@ own solver; the runner, cache and results path stay the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mteval.conversation import Conversation, Message
 from mteval.models.base import GenerationParams, RequestContext
@@ -16,7 +16,7 @@ from mteval.models.errors import ModelError
 from mteval.transcript import TurnRecord
 
 if TYPE_CHECKING:
-    from mteval.client import ModelClient
+    from mteval.client import Completion, ModelClient
     from mteval.task import Task
 
 HistoryMode = Literal["own", "gold", "single"]
@@ -34,6 +34,35 @@ class Solver(Protocol):
     ) -> tuple[list[TurnRecord], str | None]:
         """Return the turn records and the error that stopped the conversation, if any."""
         ...
+
+
+def request_record(
+    index: int,
+    turn_id: str,
+    previous: list[Message],
+    sent: list[Message],
+    outcome: "Completion | ModelError",
+    *,
+    scored: bool,
+    metadata: dict[str, Any] | None = None,
+) -> TurnRecord:
+    """The record of one model request: what was sent (delta-encoded against the
+    previous exchange) and the reply, or the error that ended the attempts."""
+    prefix = common_prefix(previous, sent)
+    common = dict(index=index, turn_id=turn_id, prompt_prefix=prefix, prompt_new=sent[prefix:], scored=scored, metadata=metadata or {})
+    if isinstance(outcome, ModelError):
+        return TurnRecord(
+            **common, reply=None, retries=max(0, getattr(outcome, "attempts", 1) - 1), error=f"{type(outcome).__name__}: {outcome}"
+        )
+    return TurnRecord(
+        **common,
+        reply=outcome.text,
+        usage=outcome.usage,
+        latency_s=outcome.latency_s,
+        finish_reason=outcome.finish_reason,
+        retries=outcome.retries,
+        cached=outcome.cached,
+    )
 
 
 def common_prefix(previous: list[Message], current: list[Message]) -> int:
@@ -77,42 +106,16 @@ class ChatSolver:
             prompt_message = user_message if rendered == turn.user else Message(role="user", content=rendered)
             shown = dialogue + [prompt_message]
             sent = system + (shown[-self.window:] if self.window else shown)
-            prefix = common_prefix(previous_exchange, sent)
             context = RequestContext(
                 task=task.name, conversation_id=conversation.id, turn_id=turn.id, turn_index=index, gold=turn.gold
             )
+            metadata = {"window": self.window} if self.window else {}
             try:
                 completion = await client.generate(sent, params, context)
             except ModelError as exc:
-                records.append(
-                    TurnRecord(
-                        index=index,
-                        turn_id=turn.id,
-                        prompt_prefix=prefix,
-                        prompt_new=sent[prefix:],
-                        reply=None,
-                        scored=turn.scored,
-                        retries=max(0, getattr(exc, "attempts", 1) - 1),
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
+                records.append(request_record(index, turn.id, previous_exchange, sent, exc, scored=turn.scored, metadata=metadata))
                 return records, f"turn {turn.id!r}: {type(exc).__name__}: {exc}"
-            records.append(
-                TurnRecord(
-                    index=index,
-                    turn_id=turn.id,
-                    prompt_prefix=prefix,
-                    prompt_new=sent[prefix:],
-                    reply=completion.text,
-                    scored=turn.scored,
-                    usage=completion.usage,
-                    latency_s=completion.latency_s,
-                    finish_reason=completion.finish_reason,
-                    retries=completion.retries,
-                    cached=completion.cached,
-                    metadata={"window": self.window} if self.window else {},
-                )
-            )
+            records.append(request_record(index, turn.id, previous_exchange, sent, completion, scored=turn.scored, metadata=metadata))
             reply_message = Message(role="assistant", content=completion.text)
             previous_exchange = sent + [reply_message]
             in_history = reply_message if history != "gold" else Message(role="assistant", content=turn.gold or "")

@@ -23,7 +23,7 @@ from mteval.duplex.sample import conversation_timeline, simulated_model, summary
 from mteval.duplex.timeline import TIME_EPS, Segment, Word
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
-from mteval.solver import common_prefix
+from mteval.solver import request_record
 from mteval.transcript import TurnRecord
 
 if TYPE_CHECKING:
@@ -151,44 +151,18 @@ class DuplexSolver:
             user_message = Message(role="user", content=heard or o.silence_token)
             window = exchanges if o.history_slices is None else exchanges[-o.history_slices :]
             sent = [system, *(m for pair in window for m in pair), user_message]
-            prefix = common_prefix(previous, sent)
             turn_id = f"slice-{index:03d}"
             meta: dict[str, Any] = {"duplex": "slice", "t0": piece_slice.t0, "t1": piece_slice.t1, "heard": heard}
             context = RequestContext(task=task.name, conversation_id=conversation.id, turn_id=turn_id, turn_index=index)
             try:
                 completion = await client.generate(sent, params, context)
             except ModelError as exc:
-                records.append(
-                    TurnRecord(
-                        index=index,
-                        turn_id=turn_id,
-                        prompt_prefix=prefix,
-                        prompt_new=sent[prefix:],
-                        scored=False,
-                        retries=max(0, getattr(exc, "attempts", 1) - 1),
-                        error=f"{type(exc).__name__}: {exc}",
-                        metadata=meta,
-                    )
-                )
+                records.append(request_record(index, turn_id, previous, sent, exc, scored=False, metadata=meta))
                 return [summary_record(None, records), *records], f"{turn_id}: {type(exc).__name__}: {exc}"
             meta.update(self._act(completion.text, piece_slice, voice))
             reply = completion.text if completion.text.strip() else o.idle_token
-            records.append(
-                TurnRecord(
-                    index=index,
-                    turn_id=turn_id,
-                    prompt_prefix=prefix,
-                    prompt_new=sent[prefix:],
-                    reply=reply,
-                    scored=False,
-                    usage=completion.usage,
-                    latency_s=completion.latency_s,
-                    finish_reason=completion.finish_reason,
-                    retries=completion.retries,
-                    cached=completion.cached,
-                    metadata=meta,
-                )
-            )
+            record = request_record(index, turn_id, previous, sent, completion, scored=False, metadata=meta)
+            records.append(record.model_copy(update={"reply": reply}))
             assistant = Message(role="assistant", content=reply)
             previous = sent + [assistant]
             exchanges.append((user_message, assistant))

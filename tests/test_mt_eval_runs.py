@@ -242,9 +242,22 @@ def test_ablation_by_distance_and_figure(tmp_path):
     frame = cls_ablation_by_distance(outcome.run_dir)
     assert set(zip(frame["variant"], frame["distance"])) == {("gold", 4), ("gold", 9), ("sgc", 4), ("sgc", 9)}
     assert (frame["n"] == 50).all() and (frame["value"] == 10.0).all()
+    assert frame["echo_baseline"].between(4.0, 8.0).all()  # the substring rule's floor, well above 0
     front = irrelevant_context_by_distractors(outcome.run_dir)
     assert front["n_distracts"].tolist() == [1, 3, 6] and (front["n"] == 240).all()
     png = plot_by_distance(frame, tmp_path / "fig" / "distance.png")
     svg = plot_by_distance(outcome.run_dir, tmp_path / "distance.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in svg.read_text()[:500]
+    assert "echo baseline (no skill)" in svg.read_text()
+
+
+def test_echo_baseline_is_what_an_echo_model_scores(tmp_path):
+    from mteval_tasks.mt_eval.report import cls_ablation_by_distance, echo_baseline
+
+    outcome = run(tmp_path, "mt_eval/cls_ablation_gold", model="scripted/echo", limit=None, jury=None)
+    measured = cls_ablation_by_distance(outcome.run_dir).set_index("distance")
+    computed = echo_baseline("mt_eval/cls_ablation_gold").set_index("distance")
+    assert list(computed.index) == [4, 9]
+    assert measured["value"].to_dict() == computed["value"].to_dict() == measured["echo_baseline"].to_dict()
+    assert 5.0 <= computed["value"].mean() <= 7.0  # "about 6 of 10" for a model with no skill at all

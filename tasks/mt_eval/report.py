@@ -142,11 +142,13 @@ def _penalty_row(level: str, name: str, category: str, result: Any) -> dict[str,
 # --- ablations ----------------------------------------------------------------------------------
 def cls_ablation_by_distance(run_dir: str | Path) -> pd.DataFrame:
     """Accuracy of the cls ablations against distance = the number of turns between the
-    classification instruction and the scored turn (the labelled context documents: 4 or 9).
-    One row per (task, distance): variant, distance, value, ci_low, ci_high, n."""
+    classification instruction and the scored turn (the labelled context documents: 4 or 9,
+    the two halves of the data). One row per (task, distance): variant, distance, value,
+    ci_low, ci_high, n, and `echo_baseline`: what echoing the prompt scores on the same
+    turns (`echo_baseline`), the floor a reader should compare against."""
     frame = load(run_dir)
     if frame.empty:
-        return pd.DataFrame(columns=["task", "variant", "distance", "value", "ci_low", "ci_high", "n", "n_conversations"])
+        return pd.DataFrame(columns=["task", "variant", "distance", "value", "ci_low", "ci_high", "n", "n_conversations", "echo_baseline"])
     frame = frame[frame["task"].str.startswith(f"{FAMILY}/cls_ablation_")]
     meta = _metadata(run_dir)
     rows = []
@@ -158,10 +160,42 @@ def cls_ablation_by_distance(run_dir: str | Path) -> pd.DataFrame:
             start = ids.index("instruction") if "instruction" in ids and len(ids) > 1 else 0
             distances.append(int(turn) - start - 1)
         task_rows = task_rows.assign(distance=distances)
+        options = (read_manifest(run_dir).get("tasks", {}).get(str(task)) or {}).get("options") or {}
+        floor = echo_baseline(str(task), **options).set_index("distance")["value"].to_dict()
         for distance, group in task_rows.groupby("distance", sort=True):
             metric = metric_from_rows(_values(group, column), group["conversation_id"].tolist())
-            rows.append({"task": task, "variant": str(task).rsplit("_", 1)[-1], "distance": int(distance), **_metric_columns(metric)})
+            rows.append(
+                {"task": task, "variant": str(task).rsplit("_", 1)[-1], "distance": int(distance), **_metric_columns(metric),
+                 "echo_baseline": floor.get(int(distance))}
+            )
     return pd.DataFrame(rows)
+
+
+def echo_baseline(task_name: str, **options: Any) -> pd.DataFrame:
+    """The no-skill baseline of a cls task's substring rule: the score of a model that echoes
+    each scored turn's prompt (what `scripted/echo` does), computed from the task's data. The
+    documents often contain their label's word (or a word containing it: `art` in `start`),
+    so echoing scores well above 0. One row per distance: distance, value, ci_low, ci_high, n."""
+    from mteval.registry import all_tasks
+
+    from .checkers import FAIL, PASS, cls_match
+
+    task = all_tasks()[task_name].cls(**options) if options else _tasks([task_name])[0]
+    values, clusters, distances = [], [], []
+    for conversation in task.load():
+        ids = [t.id for t in conversation.turns]
+        start = ids.index("instruction") if "instruction" in ids and len(ids) > 1 else 0
+        for index, turn in enumerate(conversation.turns):
+            if turn.scored and "label" in turn.references:
+                values.append(PASS if cls_match(turn.user, turn.references["label"], task.cls_mode) else FAIL)
+                clusters.append(conversation.id)
+                distances.append(index - start - 1)
+    frame = pd.DataFrame({"value": values, "conversation": clusters, "distance": distances})
+    rows = []
+    for distance, group in frame.groupby("distance", sort=True):
+        metric = metric_from_rows(group["value"].tolist(), group["conversation"].tolist())
+        rows.append({"distance": int(distance), **_metric_columns(metric)})
+    return pd.DataFrame(rows, columns=["distance", "value", "ci_low", "ci_high", "n", "n_conversations"])
 
 
 def irrelevant_context_by_distractors(run_dir: str | Path) -> pd.DataFrame:
@@ -194,7 +228,12 @@ def plot_by_distance(
 ) -> Path:
     """Write a score-against-distance figure (format from the suffix: .svg or .png) and
     return its path. `data` is a frame from `cls_ablation_by_distance` (or any frame with
-    columns `x`, `value`, `ci_low`, `ci_high` and optionally `series`) or a run directory."""
+    columns `x`, `value`, `ci_low`, `ci_high` and optionally `series` and `echo_baseline`)
+    or a run directory.
+
+    The data has few distinct `x` values (the cls ablations: 4 and 9 only), so each is a
+    category, not a line: one point with its 95% interval per series, side by side so equal
+    values stay visible, and a dashed mark at the echo baseline (the rule's no-skill score)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -205,19 +244,29 @@ def plot_by_distance(
     figure = Figure(figsize=(5.5, 3.6), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    groups = frame.groupby(series, sort=True) if series in frame else [("score", frame)]
-    for label, group in groups:
-        group = group.sort_values(x)
+    positions = {v: i for i, v in enumerate(sorted(frame[x].unique()))}
+    groups = list(frame.groupby(series, sort=True)) if series in frame else [("score", frame)]
+    width = 0.8 / max(len(groups), 1)
+    baseline_drawn = False
+    for k, (label, group) in enumerate(groups):
+        offset = (k - (len(groups) - 1) / 2) * width
+        xs = np.array([positions[v] for v in group[x]], dtype=float) + offset
         values = group["value"].astype(float).to_numpy()
         low = values - group["ci_low"].astype(float).to_numpy()
         high = group["ci_high"].astype(float).to_numpy() - values
-        axes.errorbar(group[x].to_numpy(), values, yerr=[low, high], marker="o", capsize=3, label=str(label))
+        bars = axes.errorbar(xs, values, yerr=[low, high], fmt="o", capsize=3, label=str(label))
+        if "echo_baseline" in group and group["echo_baseline"].notna().any():
+            for xpos, floor in zip(xs, group["echo_baseline"].astype(float)):
+                axes.hlines(floor, xpos - width * 0.45, xpos + width * 0.45, colors=bars[0].get_color(), linestyles="dashed",
+                            label=None if baseline_drawn else "echo baseline (no skill)")
+                baseline_drawn = True
+    axes.set_xticks(list(positions.values()), [f"{v}" for v in positions])
     axes.set_xlabel("turns between the instruction and the scored turn" if x == "distance" else x)
     axes.set_ylabel("score (0-10)")
     axes.set_ylim(0, 10.5)
     axes.set_title(title or "MT-Eval classification ablation: score against distance")
-    if series in frame:
-        axes.legend(title=series, fontsize="small")
+    if series in frame or baseline_drawn:
+        axes.legend(title=series if series in frame else None, fontsize="small")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path

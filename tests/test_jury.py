@@ -360,3 +360,27 @@ def test_audit_verdicts_count_in_the_run_statistics(tmp_path):
     judging = manifest["judging"]["quality"]
     assert judging["jurors"]["scripted/jy_j2"]["verdicts"] == {"ok": 6}  # the two audit verdicts are in alpha's table
     assert any("incl. 2 audit calls" in line for line in summary_lines(manifest))
+
+
+# --- over HTTP ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("aggregate, columns, value, calls", [("mean", (7, 8, 3), 6.0, 3), ("median", (7, 7, 3), 7.0, 2)])
+async def test_adaptive_jury_over_http_counts_every_request(aggregate, columns, value, calls):
+    """The issue's three local judges answering 7, 8 and 3: the adaptive verdict is the full
+    jury's, and the call count matches the requests the servers saw, audits included."""
+    from contextlib import ExitStack
+
+    from tests.servers import FakeLLMServer
+
+    with ExitStack() as stack:
+        servers = [stack.enter_context(FakeLLMServer(responder=lambda kind, body, v=v: f"Fine.\nRating: [[{v}]]")) for v in columns]
+        config = JuryConfig(
+            jurors=[JurorConfig(model=f"openai/judge{k}", args={"base_url": s.openai_base_url}) for k, s in enumerate(servers)],
+            aggregate=aggregate,
+            adaptive=AdaptiveConfig(quorum=2, threshold=1.0, audit_fraction=1.0),
+        )
+        score, j = await verdict_of(config)
+        assert score.value == value and score.details["adaptive"]["calls"] == calls
+        assert score.details["adaptive"]["full_jury"]["value"] == value
+        stats = j.stats.as_dict()
+        assert stats["calls"] == sum(len(s.requests) for s in servers) == 3  # the audit asked the third judge too
+        assert stats["audit_calls"] == 3 - calls and stats["calls_saved"] == 0

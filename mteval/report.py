@@ -51,10 +51,12 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     for judge, stats in (calls.get("judges") or {}).items():
         lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors{_cost(stats)}")
     jury = calls.get("jury")
-    if jury and jury.get("calls_saved"):
+    if jury and (jury.get("calls_saved") or jury.get("audit_calls")):
         agreement = jury.get("agreement_with_full_jury")
+        audit = f", incl. {jury['audit_calls']} audit calls" if jury.get("audit_calls") else ""
+        may_differ = f"; {jury['may_differ']} verdicts may differ from the full jury's" if jury.get("may_differ") else ""
         lines.append(
-            f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved)"
+            f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved{audit}){may_differ}"
             + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
         )
     return lines

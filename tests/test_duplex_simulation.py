@@ -43,7 +43,7 @@ SCENARIOS = [
             {"silence": 5.6},
         ],
     },
-    # 0-2.0 s, backchannel opportunity 2.0-2.8, 2.8-4.8 s, silence to 6.0 (slices at 2, 4)
+    # 0-2.0 s, backchannel opportunity 2.0-2.8, 2.8-4.8 s, silence to 6.0 (slices at 2, 4, 6)
     {
         "id": "bc",
         "task": "backchannel",
@@ -51,7 +51,9 @@ SCENARIOS = [
     },
 ]
 
-SEVEN = "I think that is a lovely idea"  # 7 words at 140 wpm: exactly 3.0 s
+SEVEN = "I think that is a lovely idea"  # 7 words at 140 wpm: exactly 3.0 s; 4 of them fit a 2 s slice
+FOUR = "I think that is"
+W = 60 / 140  # seconds per model word
 
 
 def heard(messages) -> bool:
@@ -92,12 +94,12 @@ def test_plan_slices_by_time_and_by_words(scenario_file):
     timelines = {t.id: t for t in load_timelines(scenario_file)}
     pause = timelines["pause"]
     slices = plan_slices(pause.user, pause.end_time(), DuplexOptions())
-    assert [(s.t0, s.t1) for s in slices] == [(0, 2), (2, 4), (4, 6)]  # none at the stream end (8.0)
-    assert [len(s.words) for s in slices] == [5, 1, 5]  # a word is heard in the slice where it ends
+    assert [(s.t0, s.t1) for s in slices] == [(0, 2), (2, 4), (4, 6), (6, 8)]  # the stream end (8.0) is one too
+    assert [len(s.words) for s in slices] == [5, 1, 5, 0]  # a word is heard in the slice where it ends
     by_words = plan_slices(pause.user, pause.end_time(), DuplexOptions(slice_by="words", slice_words=5))
     # every 5th word and each segment end (2.0, 2.4, 6.0); no decision is more than 2 s
     # after the previous one, so the clock also ticks at 4.4
-    assert [round(s.t1, 6) for s in by_words] == [2.0, 2.4, 4.4, 6.0]
+    assert [round(s.t1, 6) for s in by_words] == [2.0, 2.4, 4.4, 6.0, 8.0]
     assert [s.words for s in by_words][1:3] == [("could",), ("go",)]
     with pytest.raises(ConfigurationError, match="max_slices"):
         plan_slices(pause.user, pause.end_time(), DuplexOptions(slice_s=0.1, max_slices=10))
@@ -109,50 +111,97 @@ def test_parse_piece_and_voice():
     assert parse_piece("  Sure,   go on <idle>") == "Sure, go on"
     voice = Voice(140)
     assert voice.say(7, 2.0) == (2.0, 5.0)
-    assert voice.say(7, 4.0) == (5.0, 8.0)  # still talking: queued after the current speech
-    assert voice.speaking_at(6.0)
-    voice.stop(6.0)
-    assert not voice.speaking_at(6.0) and voice.say(1, 7.0)[0] == 7.0
+    assert voice.fits(2.0) == 4 and voice.fits(3.0) == 7 and voice.fits(0.0) == 0
 
 
 def test_system_prompt_names_the_protocol():
     prompt = DuplexSolver(DuplexOptions()).system_prompt()
-    assert "<idle>" in prompt and "<silence>" in prompt and "2 seconds" in prompt and "about 5 words" in prompt
+    assert "<idle>" in prompt and "<silence>" in prompt and "2 seconds" in prompt and "at most 4 words" in prompt
 
 
 # --- end to end ------------------------------------------------------------------------------------
 def test_always_speaking_model(tmp_path, scenario_file):
     outcome, metrics = run(tmp_path, "scripted/duplex_always", {"scenarios": str(scenario_file), "relevance": False})
     assert metrics["full_duplex/pause_handling"] == {"tor": 1.0}
-    # speaks from the first slice end (2.0) while the turn ended at 1.6
-    assert metrics["full_duplex/smooth_turn_taking"] == {"tor": 1.0, "latency": pytest.approx(0.4)}
-    # pieces at 2-5, 5-8, 8-11, 11-14: the first word from the interruption end (8.4) starts at 8 + 3/7
-    assert metrics["full_duplex/user_interruption"]["latency"] == pytest.approx(3 / 7 - 0.4)
-    assert metrics["full_duplex/user_interruption"]["tor"] == 1.0
-    # its first segment is longer than 3 s: TO = 1, nothing listed
-    assert metrics["full_duplex/backchannel"]["tor"] == 1.0 and metrics["full_duplex/backchannel"]["jsd"] == 1.0
+    # speaks from the first slice end (2.0) while the turn ended at 1.6; never over the user
+    assert metrics["full_duplex/smooth_turn_taking"] == {"tor": 1.0, "latency": pytest.approx(0.4), "overlap_s": 0.0, "barge_ins": 0.0}
+    interruption = metrics["full_duplex/user_interruption"]
+    # pieces of 4 words at 2, 4, 6, 8, ...: FDB counts the second word of the piece decided at 8.0 (8.43 > 8.4),
+    # but the first word decided after hearing the interruption's end is the one at 10.0
+    assert interruption["latency"] == pytest.approx(W - 0.4) and interruption["informed_latency"] == pytest.approx(1.6)
+    # it talks over the interruption (6.0-8.4) from 6.0 to 6.0 + 4W and again from 8.0: two barge-ins
+    assert interruption["overlap_s"] == pytest.approx(4 * W + 0.4) and interruption["barge_ins"] == 2.0
+    assert interruption["tor"] == 1.0
 
     samples = {s.id: s for s in load_samples(outcome.run_dir)}
     turn = samples["turn"]
-    assert [r.turn_id for r in turn.turns] == ["timeline", "slice-001", "slice-002"]
-    assert [r.metadata["action"] for r in turn.turns[1:]] == ["speak", "speak"]
-    assert turn.turns[2].metadata | {} == {
-        "duplex": "slice", "t0": 2.0, "t1": 4.0, "heard": "", "action": "speak", "piece": SEVEN, "start": 5.0, "end": 8.0,
+    assert [r.turn_id for r in turn.turns] == ["timeline", "slice-001", "slice-002", "slice-003"]
+    assert [r.metadata["action"] for r in turn.turns[1:]] == ["speak", "speak", "idle"]  # no time left at the stream end
+    assert turn.turns[2].metadata == {
+        "duplex": "slice", "t0": 2.0, "t1": 4.0, "heard": "", "action": "speak", "heard_until": 4.0,
+        "piece": FOUR, "start": 4.0, "end": pytest.approx(4.0 + 4 * W), "unsaid": "a lovely idea",
     }
-    assert turn.messages_sent(2)[-1].content == "<silence>" and turn.messages_sent(2)[-2].content == SEVEN
+    assert turn.turns[3].metadata["unsaid"] == SEVEN
+    # the model's history holds what it said, not the words that did not fit
+    assert turn.messages_sent(2)[-1].content == "<silence>" and turn.messages_sent(2)[-2].content == FOUR
     timeline = sample_timeline(turn.conversation, turn.turns)
-    # the second piece is cut at the stream end (6.0): 7 + 3 words, one segment 2.0-6.0
-    assert [(s.start, s.end, len(s.words)) for s in timeline.model] == [(2.0, 6.0, 10)]
+    assert [(s.start, round(s.end, 6), len(s.words)) for s in timeline.model] == [(2.0, round(2 + 4 * W, 6), 4), (4.0, round(4 + 4 * W, 6), 4)]
     assert turn.turns[0].reply == timeline.text("model")
     frame = load(outcome.run_dir)
     assert len(frame) == 4 and set(frame["turn_id"]) == {"timeline"}  # one scored row per sample
 
 
+def test_no_backlog_speech_fits_before_the_next_decision(tmp_path, scenario_file):
+    """The issue's 18 s sample whose model channel ran to 52 s: speech now never queues."""
+    outcome, _ = run(tmp_path, "scripted/duplex_always", {"scenarios": str(scenario_file), "relevance": False})
+    for sample in load_samples(outcome.run_dir):
+        slices = sample.turns[1:]
+        stream_end = slices[-1].metadata["t1"]
+        for record, following in zip(slices, slices[1:]):
+            if record.metadata["action"] == "speak":
+                assert record.metadata["start"] == record.metadata["t1"] == record.metadata["heard_until"]
+                assert record.metadata["end"] <= following.metadata["t1"] + 1e-9
+        timeline = sample_timeline(sample.conversation, sample.turns)
+        assert timeline.model[-1].end <= stream_end
+        assert all(p["heard_until"] == p["start"] for p in timeline.meta["spoken"])  # what it knew when it spoke
+
+
+def test_the_last_words_are_heard(tmp_path):
+    # the user speaks 6.0-7.2 s and the stream ends at 8.0: before, no decision point heard these words
+    scenario = {"id": "late", "task": "pause_handling", "script": [{"silence": 6.0}, {"say": "are you there"}, {"silence": 0.8}]}
+    path = tmp_path / "late.jsonl"
+    path.write_text(json.dumps(scenario) + "\n")
+    heard_by_model = []
+
+    def listener(messages, params, context, args):
+        heard_by_model.append(messages[-1].content)
+        return "<idle>"
+
+    register_script("duplex_listener", listener)
+    outcome, _ = run(tmp_path, "scripted/duplex_listener", {"scenarios": str(path)}, tasks="full_duplex/pause_handling")
+    assert heard_by_model == ["<silence>", "<silence>", "<silence>", "are you there"]
+    (sample,) = load_samples(outcome.run_dir)
+    assert sample.turns[-1].metadata["t1"] == 8.0 and sample.turns[-1].metadata["heard"] == "are you there"
+
+
+def test_talking_over_is_reported_beside_the_clamped_latency(tmp_path):
+    # a ten-word question, 0-4.0 s; the turn shifts at 4.0. The eager model answers at 2.0, over the question:
+    # the clamped latency is a perfect 0, the overlap and the barge-in say what happened
+    scenario = {"id": "long", "task": "smooth_turn_taking", "script": [{"say": "one two three four five six seven eight nine ten"}, {"silence": 4.0, "event": "TURN_SHIFT"}]}
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(scenario) + "\n")
+    tasks = "full_duplex/smooth_turn_taking"
+    _, eager = run(tmp_path, "scripted/duplex_always", {"scenarios": str(path)}, tasks=tasks)
+    assert eager[tasks] == {"tor": 1.0, "latency": 0.0, "overlap_s": pytest.approx(4 * W), "barge_ins": 1.0}
+    _, polite = run(tmp_path, "scripted/duplex_polite", {"scenarios": str(path)}, tasks=tasks)
+    assert polite[tasks] == {"tor": 1.0, "latency": pytest.approx(2.0), "overlap_s": 0.0, "barge_ins": 0.0}
+
+
 def test_never_speaking_model(tmp_path, scenario_file):
     _, metrics = run(tmp_path, "scripted/duplex_never", {"scenarios": str(scenario_file), "relevance": False})
     assert metrics["full_duplex/pause_handling"] == {"tor": 0.0}
-    assert metrics["full_duplex/smooth_turn_taking"] == {"tor": 0.0, "latency": None}
-    assert metrics["full_duplex/user_interruption"] == {"tor": 0.0, "latency": None}
+    assert metrics["full_duplex/smooth_turn_taking"] == {"tor": 0.0, "latency": None, "overlap_s": 0.0, "barge_ins": 0.0}
+    assert metrics["full_duplex/user_interruption"] == {"tor": 0.0, "latency": None, "overlap_s": 0.0, "barge_ins": 0.0, "informed_latency": None}
     assert metrics["full_duplex/backchannel"]["tor"] == 0.0 and metrics["full_duplex/backchannel"]["bc_frequency"] == 0.0
     assert metrics["full_duplex/backchannel"]["jsd"] == 1.0  # no backchannel: the code's 1.0
 
@@ -162,7 +211,7 @@ def test_backchanneling_model_code_and_paper_rules(tmp_path, scenario_file):
     outcome, code = run(tmp_path, "scripted/duplex_backchannel", options)
     # "mm-hmm" (0.43 s) at 2, 4 and 6 s: code rule TO = 1 (4.43 s from first to last word)
     assert code["full_duplex/pause_handling"] == {"tor": 1.0}
-    assert code["full_duplex/smooth_turn_taking"] == {"tor": 0.0, "latency": None}
+    assert code["full_duplex/smooth_turn_taking"] == {"tor": 0.0, "latency": None, "overlap_s": 0.0, "barge_ins": 0.0}
     # after the interruption (8.4 s) only the backchannel at 10 s: TO = 0
     assert code["full_duplex/user_interruption"]["tor"] == 0.0
     bc = code["full_duplex/backchannel"]
@@ -179,18 +228,23 @@ def test_backchanneling_model_code_and_paper_rules(tmp_path, scenario_file):
     assert paper["full_duplex/pause_handling"] == {"tor": 0.0}  # every segment is a backchannel
 
 
-def test_polite_model_stops_when_interrupted(tmp_path, scenario_file):
+def test_interruption_reply_is_timed_from_when_it_was_heard(tmp_path, scenario_file):
     outcome, metrics = run(
         tmp_path, "scripted/duplex_polite", {"scenarios": str(scenario_file), "relevance": False}, tasks="full_duplex/user_interruption"
     )
     sample = load_samples(outcome.run_dir)[0]
     actions = [r.metadata["action"] for r in sample.turns[1:]]
-    # 2: hears the context; 4, 6: talks into silence (4-7, queued 7-10); 8: hears the interruption
-    # while talking -> stops; 10: hears "time"; 12: answers (12-15, cut at 14)
-    assert actions == ["idle", "speak", "speak", "stop", "idle", "speak"]
+    # 2: hears the context; 4, 6: talks into silence (4 words each); 8, 10: hears the interruption (6.0-8.4)
+    # and yields; 12: answers; 14 (the stream end): no time left
+    assert actions == ["idle", "speak", "speak", "idle", "idle", "speak", "idle"]
     timeline = sample_timeline(sample.conversation, sample.turns)
-    assert [(s.start, s.end, s.interrupted_at) for s in timeline.model] == [(4.0, 8.0, 8.0), (12.0, 14.0, None)]
-    assert metrics["full_duplex/user_interruption"] == {"tor": 1.0, "latency": pytest.approx(12.0 - 8.4)}
+    assert [(s.start, round(s.end, 6)) for s in timeline.model] == [(4.0, round(4 + 4 * W, 6)), (6.0, round(6 + 4 * W, 6)), (12.0, round(12 + 4 * W, 6))]
+    reply = timeline.meta["spoken"][-1]
+    assert reply["start"] == 12.0 and reply["heard_until"] >= 8.4  # decided after the interruption was heard
+    result = metrics["full_duplex/user_interruption"]
+    assert result["latency"] == pytest.approx(12.0 - 8.4) == result["informed_latency"]
+    # the piece it chose at 6.0, before hearing anyone, ran over the interruption: reported, not hidden
+    assert result["overlap_s"] == pytest.approx(4 * W) and result["barge_ins"] == 1.0
 
 
 def test_relevance_is_judged_for_takeovers_only(tmp_path, scenario_file):
@@ -210,7 +264,7 @@ def test_relevance_is_judged_for_takeovers_only(tmp_path, scenario_file):
     assert messages[1].content == (
         "- Contextual user turn: tell me a story\n"
         "- User interrupting turn: stop and tell me the time\n"
-        "- AI's response: I think that is a\n"
+        "- AI's response: I think that is\n"
     )
     seen.clear()
     _, never = run(tmp_path, "scripted/duplex_never", options, tasks="full_duplex/user_interruption", jury=jury)
@@ -270,7 +324,9 @@ def test_recorded_fdb_outputs_need_no_model_calls(tmp_path):
     write(root / "3" / "output.json", words(("so", 0.5, 0.9), ("what", 1.0, 1.3), ("do", 1.3, 1.5), ("you", 1.5, 1.7), ("mean", 1.7, None)))
     write(root / "3" / "turn_taking.json", [{"text": "[TURN-TAKING]", "timestamp": [1.2, 1.6]}])
     outcome, metrics = run(tmp_path, "replay/gold", {"recorded": str(root)}, tasks="full_duplex/smooth_turn_taking")
-    assert metrics["full_duplex/smooth_turn_taking"] == {"tor": pytest.approx(2 / 3), "latency": pytest.approx(0.25)}
+    assert metrics["full_duplex/smooth_turn_taking"] == {
+        "tor": pytest.approx(2 / 3), "latency": pytest.approx(0.25), "overlap_s": None, "barge_ins": None,  # no user words: unknown, not 0
+    }
     assert outcome.manifest["totals"]["calls"]["model"]["requests"] == 0
     frame = load(outcome.run_dir).set_index("conversation_id")
     assert frame.loc["fdb/smooth_turn_taking/1", "reply"] == "Yes I am"

@@ -231,8 +231,9 @@ def test_tables_hold_the_right_numbers(site: Path) -> None:
     assert 'class="badge imported"' in index
     model_page = (site / "models/scripted-calculator-memory-3/index.html").read_text()
     assert "Multi-turn penalty" in model_page and "example/arithmetic" in model_page
-    penalty = own["task:example/arithmetic"]["value"] - 1.0
-    assert f"{penalty:.3f}" in model_page
+    penalty = 1.0 - own["task:example/arithmetic"]["value"]  # mteval.penalty: single - own, positive = the dialogue hurts
+    assert penalty > 0 and f"{penalty:.3f}" in model_page and f"{-penalty:.3f}" not in model_page
+    assert "Single-turn score minus own-history score" in model_page
     flaky_page = (site / "models/scripted-lbtest_flaky/index.html").read_text()
     assert "scripted/lbtest_judge_a" in flaky_page and "scripted/lbtest_judge_b" in flaky_page
     assert "Krippendorff" in flaky_page

@@ -197,11 +197,40 @@ def test_family_run_show_and_penalty(tmp_path, capsys):
     penalty = multi_turn_penalty(own_dir, single_dir).set_index("name")
     assert set(penalty.index) >= {"Recollection", "Expansion", "Refinement", "Follow-up", "overall", "mt_eval/recollection_cls"}
     row = penalty.loc["mt_eval/recollection_cls"]
-    assert row["paired_n"] == 20 and row["penalty"] == pytest.approx(row["single"] - row["multi"])
-    assert row["paired_penalty"] == pytest.approx(row["paired_single"] - row["paired_multi"])
-    assert not penalty.loc["Follow-up", "comparable"] and penalty.loc["Refinement", "paired_n"] == 10
+    assert row["n_pairs"] == 20 and row["penalty"] == pytest.approx(row["single"] - row["multi"])
+    assert row["ci_low"] <= row["penalty"] <= row["ci_high"]
+    assert not penalty.loc["Follow-up", "comparable"] and penalty.loc["Refinement", "n_pairs"] == 10
+    overall = penalty.loc["overall"]
+    assert overall["penalty"] == pytest.approx(penalty.loc[["Recollection", "Expansion", "Refinement"], "penalty"].mean())
+
+    # one definition: the command and the report give the same number, sign and interval
+    capsys.readouterr()
+    assert cli_main(["penalty", str(own_dir), str(single_dir), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["definition"].startswith("single-turn minus own-history")
+    by_task = {(p["name"], p["metric"]): p for p in shown["penalties"]}
+    cls = by_task[("mt_eval/recollection_cls", "cls_match")]
+    assert cls["penalty"] == pytest.approx(row["penalty"]) and cls["ci"] == pytest.approx([row["ci_low"], row["ci_high"]])
+    assert cli_main(["penalty", str(single_dir), str(own_dir)]) == 2
+    assert "pass the multi-turn (own-history) run first" in capsys.readouterr().err
     with pytest.raises(ValueError, match="single-turn run"):
         multi_turn_penalty(single_dir, own_dir)
+
+
+def test_penalty_has_no_overall_row_from_one_category(tmp_path):
+    from mteval_tasks.mt_eval.report import multi_turn_penalty
+
+    own = run(tmp_path, "mt_eval/recollection_cls", model="scripted/echo", limit=2, jury=None).run_dir
+    single = run(tmp_path, "mt_eval/recollection_cls", history="single", model="scripted/echo", limit=2, jury=None).run_dir
+    frame = multi_turn_penalty(own, single)
+    assert "overall" not in set(frame["name"]) and list(frame["name"]) == ["Recollection", "mt_eval/recollection_cls"]
+    assert any("no overall row" in note and "have Recollection" in note for note in frame.attrs["notes"])
+    task = frame.set_index("name").loc["mt_eval/recollection_cls"]
+    assert task["penalty"] == pytest.approx(task["single"] - task["multi"]) and task["ci_low"] <= task["penalty"] <= task["ci_high"]
+    example_own = run(tmp_path, "example/arithmetic", model="scripted/echo", limit=2, jury=None).run_dir
+    example_single = run(tmp_path, "example/arithmetic", history="single", model="scripted/echo", limit=2, jury=None).run_dir
+    with pytest.raises(ValueError, match="use `mteval penalty RUN_OWN RUN_SINGLE`"):
+        multi_turn_penalty(example_own, example_single)
 
 
 def test_ablation_by_distance_and_figure(tmp_path):
@@ -213,9 +242,22 @@ def test_ablation_by_distance_and_figure(tmp_path):
     frame = cls_ablation_by_distance(outcome.run_dir)
     assert set(zip(frame["variant"], frame["distance"])) == {("gold", 4), ("gold", 9), ("sgc", 4), ("sgc", 9)}
     assert (frame["n"] == 50).all() and (frame["value"] == 10.0).all()
+    assert frame["echo_baseline"].between(4.0, 8.0).all()  # the substring rule's floor, well above 0
     front = irrelevant_context_by_distractors(outcome.run_dir)
     assert front["n_distracts"].tolist() == [1, 3, 6] and (front["n"] == 240).all()
     png = plot_by_distance(frame, tmp_path / "fig" / "distance.png")
     svg = plot_by_distance(outcome.run_dir, tmp_path / "distance.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<svg" in svg.read_text()[:500]
+    assert "echo baseline (no skill)" in svg.read_text()
+
+
+def test_echo_baseline_is_what_an_echo_model_scores(tmp_path):
+    from mteval_tasks.mt_eval.report import cls_ablation_by_distance, echo_baseline
+
+    outcome = run(tmp_path, "mt_eval/cls_ablation_gold", model="scripted/echo", limit=None, jury=None)
+    measured = cls_ablation_by_distance(outcome.run_dir).set_index("distance")
+    computed = echo_baseline("mt_eval/cls_ablation_gold").set_index("distance")
+    assert list(computed.index) == [4, 9]
+    assert measured["value"].to_dict() == computed["value"].to_dict() == measured["echo_baseline"].to_dict()
+    assert 5.0 <= computed["value"].mean() <= 7.0  # "about 6 of 10" for a model with no skill at all

@@ -5,7 +5,8 @@ and the timeline itself in `metadata["timeline"]`. Solvers return turn records: 
 0 is the sample's summary (the model's whole output as `reply`; the one scored turn,
 so one results row per sample); simulated slices follow as records 1..N, unscored, each
 with its simulated times in `metadata`. `sample_timeline` puts the model channel back
-together from those records, so scorers need nothing else.
+together from those records, so scorers need nothing else; `meta.spoken` keeps, for each
+spoken piece, what the model had heard when it decided to say it (`heard_until`).
 """
 
 from __future__ import annotations
@@ -114,7 +115,12 @@ def sample_timeline(conversation: Conversation, records: Sequence[TurnRecord], m
     if not slices:
         return base
     model = simulated_model(slices, base.end_time(), min_silence_s)
-    return base.model_copy(update={"model": tuple(model), "meta": {**base.meta, "simulated": True}})
+    spoken = [
+        {"start": r.metadata["start"], "end": r.metadata["end"], "text": r.metadata["piece"], "heard_until": r.metadata.get("heard_until", r.metadata.get("t1"))}
+        for r in slices
+        if r.metadata.get("action") == "speak"
+    ]
+    return base.model_copy(update={"model": tuple(model), "meta": {**base.meta, "simulated": True, "spoken": spoken}})
 
 
 class RecordedSolver:

@@ -1,14 +1,18 @@
 """Any chat model as a duplex agent, by time slicing (BENCHMARKS 6.9).
 
 The user's speech is revealed on a simulated clock in slices (default 2 s; or every
-`slice_words` words). After each slice the model gets the whole exchange so far, one
-(user slice, its own reply) pair per slice, and answers with what it says next, or
-`<idle>` to stay silent. A spoken piece is placed on the model channel at the slice end
-(or, if the model is still talking, right after its current speech) and lasts
-words / speaking rate. `<idle>` while the user talks over the model's speech stops it
-there (`interrupted_at`). Every slice is one `ModelClient.generate` call, so the cache,
-retries and replay work as for any task, and a deterministic model gives the same
-timeline every time.
+`slice_words` words), and the stream's end is a decision point too, so every user word
+is heard. After each slice the model gets the whole exchange so far, one (user slice,
+what it actually said) pair per slice, and answers with what it says next, or `<idle>`
+to stay silent. A spoken piece starts at the decision point and must fit before the
+next one (words / speaking rate): the words that do not fit are not said (`unsaid` in
+the record) and the model's history shows only what was said, so it can go on from
+there. Speech therefore never queues up: whatever the model says after hearing
+something was decided after hearing it, and each spoken piece records `heard_until`,
+the point up to which the model had heard the user (the sample timeline's
+`meta.spoken` lists them). A reply at the stream's end has no time left to be heard.
+Every slice is one `ModelClient.generate` call, so the cache, retries and replay work
+as for any task, and a deterministic model gives the same timeline every time.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ SYSTEM_PROMPT = (
     "Reply exactly {idle} to stay silent: while the user is still speaking, when they only pause in the middle "
     "of a thought, or to stop talking when they interrupt you. "
     "A short backchannel such as \"mm-hmm\" shows you are listening without taking the turn. "
-    "When it is your turn, reply with the next few words you say (at most about {words} words per slice); "
-    "you can continue over several slices. A slice in which the user said nothing is shown as {silence}."
+    "When it is your turn, reply with the next few words you say (at most {words} words per slice: words "
+    "beyond that are not said); you can continue over several slices. A slice in which the user said "
+    "nothing is shown as {silence}."
 )
 
 
@@ -74,11 +79,14 @@ def _boundaries(user: tuple[Segment, ...], stream_end: float, options: DuplexOpt
 
 
 def plan_slices(user: tuple[Segment, ...], stream_end: float, options: DuplexOptions) -> list[Slice]:
-    """The decision points before the stream ends and the user words heard in each
-    (a word is heard in the slice in which it ends)."""
+    """The decision points up to and including the stream's end and the user words heard
+    in each (a word is heard in the slice in which it ends)."""
     words: list[Word] = sorted((w for s in user for w in s.timed_words()), key=lambda w: w.end)
     slices, t0 = [], 0.0
-    for t1 in _boundaries(user, stream_end, options):
+    boundaries = _boundaries(user, stream_end, options)
+    if stream_end > TIME_EPS and (not boundaries or boundaries[-1] < stream_end - TIME_EPS):
+        boundaries.append(stream_end)  # the last words are heard, and the model may answer them
+    for t1 in boundaries:
         slices.append(Slice(t0=t0, t1=t1, words=tuple(w.text for w in words if t0 < w.end <= t1)))
         t0 = t1
     if len(slices) > options.max_slices:
@@ -89,22 +97,17 @@ def plan_slices(user: tuple[Segment, ...], stream_end: float, options: DuplexOpt
 
 
 class Voice:
-    """The model's mouth: when its speech ends, given what it said and when it stopped."""
+    """The model's mouth: how many words fit before the next decision point, and when they end."""
 
     def __init__(self, words_per_minute: float):
         self.word_s = 60.0 / words_per_minute
-        self.busy_until = 0.0
 
-    def speaking_at(self, t: float) -> bool:
-        return self.busy_until > t + TIME_EPS
+    def fits(self, seconds: float) -> int:
+        """Whole words spoken in `seconds`."""
+        return max(0, int((seconds + TIME_EPS) / self.word_s))
 
     def say(self, n_words: int, t: float) -> tuple[float, float]:
-        start = max(t, self.busy_until)
-        self.busy_until = start + n_words * self.word_s
-        return start, self.busy_until
-
-    def stop(self, t: float) -> None:
-        self.busy_until = t
+        return t, t + n_words * self.word_s
 
 
 _WORDLIKE = re.compile(r"\w")
@@ -127,7 +130,7 @@ class DuplexSolver:
 
     def system_prompt(self) -> str:
         o = self.options
-        words = max(1, round(o.slice_s * o.speaking_rate_wpm / 60.0))
+        words = max(1, Voice(o.speaking_rate_wpm).fits(o.slice_s))
         return SYSTEM_PROMPT.format(slice_s=o.slice_s, idle=o.idle_token, words=words, silence=o.silence_token)
 
     async def solve(
@@ -146,7 +149,9 @@ class DuplexSolver:
         previous: list[Message] = []
         voice = Voice(o.speaking_rate_wpm)
         records: list[TurnRecord] = []
-        for index, piece_slice in enumerate(plan_slices(timeline.user, stream_end, o), start=1):
+        slices = plan_slices(timeline.user, stream_end, o)
+        for index, piece_slice in enumerate(slices, start=1):
+            next_point = slices[index].t1 if index < len(slices) else stream_end
             heard = " ".join(piece_slice.words)
             user_message = Message(role="user", content=heard or o.silence_token)
             window = exchanges if o.history_slices is None else exchanges[-o.history_slices :]
@@ -159,12 +164,13 @@ class DuplexSolver:
             except ModelError as exc:
                 records.append(request_record(index, turn_id, previous, sent, exc, scored=False, metadata=meta))
                 return [summary_record(None, records), *records], f"{turn_id}: {type(exc).__name__}: {exc}"
-            meta.update(self._act(completion.text, piece_slice, voice))
+            meta.update(self._act(completion.text, piece_slice, voice, next_point))
             reply = completion.text if completion.text.strip() else o.idle_token
             record = request_record(index, turn_id, previous, sent, completion, scored=False, metadata=meta)
             records.append(record.model_copy(update={"reply": reply}))
-            assistant = Message(role="assistant", content=reply)
-            previous = sent + [assistant]
+            # the model's history holds what it said, not what it meant to say
+            assistant = Message(role="assistant", content=meta.get("piece") or o.idle_token)
+            previous = sent + [Message(role="assistant", content=reply)]  # what the record decoder assumes
             exchanges.append((user_message, assistant))
         model = simulated_model(records, stream_end, o.ipu_min_silence_s)
         text = " ".join(s.text for s in model)
@@ -173,14 +179,20 @@ class DuplexSolver:
         )
         return [summary, *records], None
 
-    def _act(self, reply: str, piece_slice: Slice, voice: Voice) -> dict[str, Any]:
-        """Place the reply on the model channel; the returned facts go into the record."""
+    def _act(self, reply: str, piece_slice: Slice, voice: Voice, next_point: float) -> dict[str, Any]:
+        """Place the reply on the model channel, up to the next decision point; the
+        returned facts go into the record."""
         piece = parse_piece(reply, self.options.idle_token, self.options.silence_token)
         t = piece_slice.t1
         if piece is None:
-            if piece_slice.words and voice.speaking_at(t):
-                voice.stop(t)
-                return {"action": "stop", "at": t}
             return {"action": "idle"}
-        start, end = voice.say(len(piece.split()), t)
-        return {"action": "speak", "piece": piece, "start": start, "end": end}
+        words = piece.split()
+        room = voice.fits(next_point - t)
+        said, unsaid = words[:room], words[room:]
+        facts: dict[str, Any] = {"action": "speak" if said else "idle", "heard_until": t}
+        if said:
+            start, end = voice.say(len(said), t)
+            facts.update(piece=" ".join(said), start=start, end=end)
+        if unsaid:
+            facts["unsaid"] = " ".join(unsaid)
+        return facts

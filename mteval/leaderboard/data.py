@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from mteval.leaderboard.intervals import difference_ci, macro_ci
+from mteval.leaderboard.intervals import macro_ci
 from mteval.leaderboard.samples import RunSamples, natural_key, read_run_samples
 from mteval.leaderboard.util import is_number, unique_slugs
 from mteval.results import MANIFEST, read_manifest
@@ -381,48 +381,48 @@ def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> 
 # --- model pages -----------------------------------------------------------------------------
 @dataclass
 class Penalty:
-    """Multi-turn minus single-turn score of one task (or of all shared tasks)."""
+    """The multi-turn penalty of one task (or the mean over all shared tasks), by
+    `mteval.penalty`'s definition: single-turn minus own-history score on paired turns."""
 
     task: str
     own: Cell
     single: Cell
     difference: Cell
-
-    @property
-    def relative(self) -> float | None:
-        if self.single.value in (None, 0) or self.difference.value is None:
-            return None
-        return self.difference.value / abs(self.single.value)
+    relative: float | None = None
 
 
 def penalties(board: Leaderboard, model_key: str) -> list[Penalty]:
-    """Own-history vs single-turn scores, per task both rows have, plus their mean."""
+    """Own-history vs single-turn scores on the same turns, per task both rows have, plus their mean."""
+    from mteval import penalty as mp
+    from mteval.results import load
+
     rows = {r.history: r for r in board.rows_for_model(model_key)}
     own, single = rows.get("own"), rows.get("single")
     if own is None or single is None:
         return []
+    frames: dict[Path, Any] = {}
+
+    def frame(run: Run):
+        if run.source not in frames:
+            frames[run.source] = load(run.source)
+        return frames[run.source]
+
+    def penalty_row(name: str, result: mp.Penalty, runs: list[Run]) -> Penalty:
+        cell = lambda value, ci=None: Cell(value=value, ci=ci, n=result.n_pairs, metric=result.metric, runs=runs)  # noqa: E731
+        return Penalty(task=name, own=cell(result.own), single=cell(result.single), difference=cell(result.penalty, result.ci), relative=result.relative)
+
     shared = [t for t in sorted(set(own.runs) & set(single.runs)) if t in board.tasks]
-    result = []
+    result, paired, runs = [], {}, {}
     for task in shared:
         metric = board.tasks[task].primary
-        a, b = task_cell(own, task, metric), task_cell(single, task, metric)
-        if a is None or b is None:
+        found = mp.pairs(frame(own.runs[task]), frame(single.runs[task]), task, metric)
+        if not found:
             continue
-        ga, gb = own.runs[task].samples.groups(task, metric), single.runs[task].samples.groups(task, metric)
-        diff = Cell(value=a.value - b.value, ci=difference_ci([ga], [gb]) if ga and gb else None,  # type: ignore[operator]
-                    n=min(a.n, b.n), metric=metric, runs=[*a.runs, *b.runs])
-        result.append(Penalty(task=task, own=a, single=b, difference=diff))
-    if len(result) > 1:
-        tasks = [p.task for p in result]
-        a = aggregate_cell(own, tasks, board.tasks)
-        b = aggregate_cell(single, tasks, board.tasks)
-        if a is not None and b is not None:
-            ga = [own.runs[t].samples.groups(t, board.tasks[t].primary) for t in tasks]
-            gb = [single.runs[t].samples.groups(t, board.tasks[t].primary) for t in tasks]
-            runs = sorted({r.sid: r for r in a.runs + b.runs}.values(), key=lambda r: r.sid)
-            diff = Cell(value=a.value - b.value, ci=difference_ci(ga, gb) if all(ga) and all(gb) else None,  # type: ignore[operator]
-                        n=min(a.n, b.n), metric=a.metric, runs=runs)
-            result.append(Penalty(task="all shared tasks", own=a, single=b, difference=diff))
+        paired[task], runs[task] = found, [own.runs[task], single.runs[task]]
+        result.append(penalty_row(task, mp.penalty_of(task, metric, found), runs[task]))
+    if len(paired) > 1:
+        all_runs = sorted({r.sid: r for rs in runs.values() for r in rs}.values(), key=lambda r: r.sid)
+        result.append(penalty_row("all shared tasks", mp.mean_penalty("all shared tasks", paired), all_runs))
     return result
 
 

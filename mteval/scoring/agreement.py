@@ -97,7 +97,8 @@ class JudgingTally:
                     tally.statuses[juror][game.get("status", "ok")] += 1
                     tally.reasked[juror] += int(bool(game.get("reasked")))
             return item
-        for i, verdict in enumerate(details.get("verdicts", [])):
+        audit = (details.get("adaptive") or {}).get("audit_verdicts", [])  # the audit asked them too: their verdicts count
+        for i, verdict in enumerate(list(details.get("verdicts", [])) + list(audit)):
             juror = verdict["judge"] if verdict["judge"] not in item else f"{verdict['judge']}#{i}"
             _remember(tally, juror)
             tally.statuses[juror][verdict.get("status", "ok")] += 1

@@ -4,10 +4,15 @@ Aggregations: `mean` and `median` for scores, `majority` (strict majority, else 
 and `max_vote` (plurality, PoLL's max voting) for labels, and `cascade` (the first
 juror, in order, with a usable verdict). Every juror's verdict is kept on the item.
 
-An adaptive jury asks the first `quorum` jurors and adds the others only when those
-disagree by more than `threshold` (scores) or at all (labels). On a deterministic
-`audit_fraction` of items it also asks the full jury, so the run can report how often
-the adaptive verdict equals the full jury's, next to the calls it saved.
+An adaptive jury asks the first `quorum` jurors, then one more at a time while the
+jurors not yet asked could still move the verdict by more than `threshold`
+(`mteval.scoring.escalation` defines that for each aggregation: for label votes any
+possible change escalates, ties included; for mean and median the threshold bounds the
+difference, and with 0 the adaptive verdict is always the full jury's). An item that
+stopped while a difference was still possible says so (`may_differ`, `max_difference`).
+On a deterministic `audit_fraction` of items it also asks the silent jurors, so the run
+can report how often the adaptive verdict equals the full jury's; `calls` counts every
+juror call, audits included, so `calls_saved` is what was really saved.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
+from mteval.scoring.escalation import possible_difference
 from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
 from mteval.transcript import Score
 
@@ -30,9 +36,11 @@ Aggregate = Literal["mean", "median", "majority", "max_vote", "cascade"]
 
 
 class AdaptiveConfig(BaseModel):
-    quorum: int = 2
-    threshold: float = 1.0
-    audit_fraction: float = 0.0
+    quorum: int = Field(2, ge=1)
+    threshold: float = Field(0.0, ge=0)
+    """The largest difference from the full jury's verdict accepted when stopping early
+    (score units, mean and median only); 0 = stop only when the verdict is settled."""
+    audit_fraction: float = Field(0.0, ge=0, le=1)
 
 
 class JurorConfig(BaseModel):
@@ -77,7 +85,10 @@ class JuryStats:
     audited: int = 0
     audit_agreements: int = 0
     audit_calls: int = 0
-    """Juror calls made only to audit (not part of `calls`): what measuring the agreement cost."""
+    """Of `calls`, those made only to audit: what measuring the agreement cost."""
+    may_differ: int = 0
+    """Items where the jury stopped although the silent jurors could have changed the verdict
+    (by at most `threshold`)."""
 
     def as_dict(self) -> dict[str, Any]:
         saved = self.full_jury_calls - self.calls
@@ -87,6 +98,7 @@ class JuryStats:
             "full_jury_calls": self.full_jury_calls,
             "calls_saved": saved,
             "audit_calls": self.audit_calls,
+            "may_differ": self.may_differ,
             "audited": self.audited,
             "agreement_with_full_jury": (self.audit_agreements / self.audited) if self.audited else None,
         }
@@ -144,25 +156,40 @@ class Jury:
             verdicts = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors)))
             self.stats.calls += len(verdicts)
             return verdicts, {}
-        first = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[: adaptive.quorum])))
-        verdicts = first
-        escalated = disagree(first, adaptive.threshold, spec.kind)
-        if escalated:
-            rest = await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:]))
-            verdicts = first + list(rest)
+        verdicts = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[: adaptive.quorum])))
+        bound = self._bound(verdicts, spec)
+        while bound > adaptive.threshold and len(verdicts) < len(self.jurors):  # one more juror at a time
+            verdicts.append(await self.jurors[len(verdicts)].judge(spec, variables, context))
+            bound = self._bound(verdicts, spec)
         self.stats.calls += len(verdicts)
-        details: dict[str, Any] = {"adaptive": {"escalated": escalated, "calls": len(verdicts)}}
+        escalated = len(verdicts) > adaptive.quorum
+        may_differ = bound > 0
+        self.stats.may_differ += int(may_differ)
+        details: dict[str, Any] = {
+            "adaptive": {"escalated": escalated, "calls": len(verdicts), "may_differ": may_differ, "max_difference": bound}
+        }
         if _audited(context, adaptive.audit_fraction):
-            full = verdicts
-            if not escalated:
-                full = first + list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[adaptive.quorum:])))
-                self.stats.audit_calls += len(full) - len(first)
-            full_result = aggregate(full, self.config.aggregate, spec.kind)
+            silent = self.jurors[len(verdicts):]
+            audit = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in silent)))
+            self.stats.audit_calls += len(audit)
+            self.stats.calls += len(audit)
+            full_result = aggregate(verdicts + audit, self.config.aggregate, spec.kind)
             adaptive_result = aggregate(verdicts, self.config.aggregate, spec.kind)
             self.stats.audited += 1
             self.stats.audit_agreements += int(full_result == adaptive_result)
             details["adaptive"]["full_jury"] = {"value": full_result[0], "label": full_result[1]}
+            details["adaptive"]["audit_verdicts"] = [v.model_dump(mode="json") for v in audit]
         return verdicts, details
+
+    def _bound(self, heard: Sequence[Verdict], spec: JudgeSpec) -> float:
+        """How far the full jury's verdict could still be from that of `heard`."""
+        scales = [_scale(j.spec_override or spec) for j in self.jurors[len(heard):]]
+        return possible_difference(heard, scales, self.config.aggregate, spec.kind, aggregate)
+
+
+def _scale(spec: JudgeSpec) -> tuple[float, float] | None:
+    """The range a juror's score must fall in; None when the judge may leave it."""
+    return None if spec.scale is None or spec.out_of_range == "keep" else (float(spec.scale[0]), float(spec.scale[1]))
 
 
 def aggregate(verdicts: Sequence[Verdict], method: str, kind: str = "score") -> tuple[float | None, str | None]:
@@ -195,16 +222,6 @@ def aggregate(verdicts: Sequence[Verdict], method: str, kind: str = "score") -> 
 
 def _score_label(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
-
-
-def disagree(verdicts: Sequence[Verdict], threshold: float, kind: str) -> bool:
-    usable = [v for v in verdicts if v.ok]
-    if len(usable) < len(verdicts):
-        return True
-    if kind == "score":
-        values = [v.value for v in usable if v.value is not None]
-        return bool(values) and (max(values) - min(values) > threshold)
-    return len({v.label for v in usable}) > 1
 
 
 def _audited(context: RequestContext, fraction: float) -> bool:

@@ -127,7 +127,11 @@ class SmoothTurnTaking(FullDuplexTask):
         return S.turn_taking_scorers(self.settings)
 
     def metrics(self, frame) -> dict[str, Metric]:
-        return {"tor": S.mean_metric(frame, "takeover"), "latency": S.mean_metric(frame, "latency", where="takeover", equals=1.0)}
+        return {
+            "tor": S.mean_metric(frame, "takeover"),
+            "latency": S.mean_metric(frame, "latency", where="takeover", equals=1.0),
+            **S.talk_over_metrics(frame),
+        }
 
 
 @register_task
@@ -143,7 +147,12 @@ class UserInterruption(FullDuplexTask):
         return S.interruption_scorers(self.settings)
 
     def metrics(self, frame) -> dict[str, Metric]:
-        metrics = {"tor": S.mean_metric(frame, "takeover"), "latency": S.mean_metric(frame, "latency", where="takeover", equals=1.0)}
+        metrics = {
+            "tor": S.mean_metric(frame, "takeover"),
+            "latency": S.mean_metric(frame, "latency", where="takeover", equals=1.0),
+            **S.talk_over_metrics(frame),
+            "informed_latency": S.mean_metric(frame, "informed_latency"),
+        }
         if self.settings.relevance:
             metrics["relevance"] = S.mean_metric(frame, "relevance", where="takeover", equals=1.0)
         return metrics

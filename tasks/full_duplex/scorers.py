@@ -23,6 +23,7 @@ from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
 
 from mteval_tasks.full_duplex.judge import relevance_spec
+from mteval_tasks.full_duplex.talkover import informed_latency, talk_over
 
 Evaluate = Callable[[Timeline, DuplexOptions], Any]
 
@@ -72,12 +73,30 @@ def latency_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer
     return TimelineScorer("latency", evaluate, latency_score, options)
 
 
+def talk_over_scorers(options: DuplexOptions) -> list:
+    """Talking over the user, beside the clamped latency (see talkover.py)."""
+    return [
+        TimelineScorer("overlap_s", talk_over, lambda t: _no_user() if t is None else Score(value=t.overlap_s), options),
+        TimelineScorer("barge_ins", talk_over, lambda t: _no_user() if t is None else Score(value=float(t.barge_ins)), options),
+    ]
+
+
+def _no_user() -> Score:
+    return Score(value=None, explanation="no user speech in this timeline: talking over it cannot be measured")
+
+
+def _informed_score(value: float | None) -> Score:
+    if value is None:
+        return Score(value=None, explanation="recorded sample, or no reply decided after hearing the interruption")
+    return Score(value=value)
+
+
 def pause_scorers(options: DuplexOptions) -> list:
     return [takeover_scorer(evaluate_pause, options)]
 
 
 def turn_taking_scorers(options: DuplexOptions) -> list:
-    return [takeover_scorer(evaluate_turn_taking, options), latency_scorer(evaluate_turn_taking, options)]
+    return [takeover_scorer(evaluate_turn_taking, options), latency_scorer(evaluate_turn_taking, options), *talk_over_scorers(options)]
 
 
 def backchannel_scorers(options: DuplexOptions) -> list:
@@ -109,7 +128,12 @@ class RelevanceScorer(JudgeScorer):
 
 
 def interruption_scorers(options: DuplexOptions) -> list:
-    scorers: list = [takeover_scorer(evaluate_interruption, options), latency_scorer(evaluate_interruption, options)]
+    scorers: list = [
+        takeover_scorer(evaluate_interruption, options),
+        latency_scorer(evaluate_interruption, options),
+        *talk_over_scorers(options),
+        TimelineScorer("informed_latency", informed_latency, _informed_score, options),
+    ]
     if options.relevance:
         scorers.append(RelevanceScorer(options))
     return scorers
@@ -145,3 +169,8 @@ def std_metric(frame, name: str, *, where: str | None = None, equals: float | No
     if not kept:
         return Metric(value=None, excluded=len(values))
     return Metric(value=float(np.std(kept)), n=len(kept), n_conversations=len(kept), excluded=len(values) - len(kept))
+
+
+def talk_over_metrics(frame) -> dict[str, Metric]:
+    """Mean seconds of talking over the user and mean barge-ins per sample (all samples)."""
+    return {"overlap_s": mean_metric(frame, "overlap_s"), "barge_ins": mean_metric(frame, "barge_ins")}

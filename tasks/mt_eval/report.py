@@ -1,8 +1,8 @@
 """MT-Eval analyses over finished run directories (a Python API, no CLI):
 
 - `category_scores(run_dir)`: per-task and per-category scores with 95% intervals and the overall score.
-- `multi_turn_penalty(multi_run_dir, single_run_dir)`: single-turn minus multi-turn score per category
-  and task, over all turns and over the turns paired through `source_conversation`/`source_turn_index`.
+- `multi_turn_penalty(multi_run_dir, single_run_dir)`: `mteval.penalty`'s penalty (single-turn minus
+  multi-turn score on turns paired through `source_conversation`/`source_turn_index`) per category and task.
 - `cls_ablation_by_distance(run_dir)`: cls-ablation accuracy against the number of turns between the
   classification instruction and the scored turn.
 - `irrelevant_context_by_distractors(run_dir)`: refinement score against the number of irrelevant turns.
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mteval.results import iter_sample_dicts, load, read_manifest
-from mteval.stats import Metric, cluster_bootstrap_ci, metric_from_rows
+from mteval.stats import Metric, metric_from_rows
 
 from .aggregate import CATEGORIES, FAMILY, mt_eval_aggregate
 
@@ -86,94 +86,69 @@ def category_scores(run_dir: str | Path) -> pd.DataFrame:
 
 # --- multi-turn penalty -------------------------------------------------------------------------
 def multi_turn_penalty(multi_run_dir: str | Path, single_run_dir: str | Path, *, allow_different_models: bool = False) -> pd.DataFrame:
-    """How much worse the model does in dialogue than with the same content in one message.
+    """How much worse the model does in dialogue than with the same content in one message,
+    by `mteval.penalty`'s definition: single-turn minus multi-turn score on paired turns
+    (positive: worse in multi-turn), with a paired 95% interval over source dialogues.
 
-    Rows: each category (and `overall` = mean over Recollection, Expansion, Refinement present in
-    both runs, as upstream compares) and each task. Columns: `multi`, `single` (pooled means of
-    all scored turns), `penalty` = single - multi (positive: worse in multi-turn), and the same
-    on paired turns only (`paired_*`: a single-turn item and the multi-turn turn it was made
-    from), with a 95% interval for `paired_penalty` resampling source dialogues. `comparable`
-    is False for Follow-up (mteval's own single-turn rendering, not score-compatible).
+    Rows: each category (its main tasks' paired turns pooled), `overall` (mean over the
+    three categories upstream compares, only when all three are in both runs) and each
+    task. Columns: `multi`, `single` (means over the paired turns), `penalty`, `ci_low`,
+    `ci_high`, `n_pairs`, `n_conversations`, `comparable` (False for Follow-up: mteval's
+    own single-turn rendering, not score-compatible). `frame.attrs["notes"]` says what
+    could not be computed.
     """
+    from mteval.penalty import check_runs, mean_penalty, pairs, penalty_of
+
     multi_manifest, single_manifest = read_manifest(multi_run_dir), read_manifest(single_run_dir)
-    if multi_manifest.get("history") == "single":
-        raise ValueError(f"{multi_run_dir} is a single-turn run (history=single); pass the multi-turn run first")
-    if single_manifest.get("history") != "single":
-        raise ValueError(f"{single_run_dir} is not a single-turn run (history={single_manifest.get('history')!r})")
-    models = multi_manifest.get("model", {}).get("id"), single_manifest.get("model", {}).get("id")
-    if models[0] != models[1] and not allow_different_models:
-        raise ValueError(f"the runs are of different models ({models[0]} and {models[1]}); pass allow_different_models=True to compare anyway")
-
-    multi, single = load(multi_run_dir), load(single_run_dir)
-    single_meta = _metadata(single_run_dir)
+    check_runs(multi_manifest, single_manifest, str(multi_run_dir), str(single_run_dir), allow_different_models=allow_different_models)
     names = [n for n in multi_manifest.get("tasks", {}) if n in single_manifest.get("tasks", {}) and n.startswith(FAMILY + "/")]
-    per_task: dict[str, dict[str, Any]] = {}
-    for task in _tasks(names):
-        column = _score_column(task.name)
-        m_rows = multi[multi["task"] == task.name] if not multi.empty else multi
-        s_rows = single[single["task"] == task.name] if not single.empty else single
-        m_vals, s_vals = _values(m_rows, column), _values(s_rows, column)
-        m_index = {(c, int(t)): v for c, t, v in zip(m_rows["conversation_id"], m_rows["turn_index"], m_vals)} if len(m_rows) else {}
-        pairs = []
-        for conv, turn, value in zip(s_rows["conversation_id"], s_rows["turn_index"], s_vals):
-            source = single_meta.get((task.name, str(conv)), {}).get("source_conversation", conv)
-            other = m_index.get((str(source), int(turn)))
-            if value is not None and other is not None:
-                pairs.append((other, value, f"{task.name}/{source}"))
-        per_task[task.name] = {
-            "category": task.category,
-            "main": task.main,
-            "multi": [v for v in m_vals if v is not None],
-            "single": [v for v in s_vals if v is not None],
-            "pairs": pairs,
-        }
+    if not names:
+        raise ValueError(
+            f"no MT-Eval task is in both runs ({', '.join(multi_manifest.get('tasks', {})) or 'none'}); "
+            "for other tasks use `mteval penalty RUN_OWN RUN_SINGLE`"
+        )
+    multi, single = load(multi_run_dir), load(single_run_dir)
+    tasks = _tasks(names)
+    paired = {task.name: pairs(multi, single, task.name, _score_column(task.name)[len("score_"):]) for task in tasks}
+    notes = [f"{name}: no turn scored in both runs" for name, found in paired.items() if not found]
     rows = []
+    by_category: dict[str, list] = {}
     for category in CATEGORIES:
-        members = [d for d in per_task.values() if d["category"] == category and d["main"]]
+        members = [t for t in tasks if t.category == category and t.main]
         if members:
-            rows.append(_penalty_row("category", category, category, members))
-    comparable = [r for r in rows if r["name"] in COMPARABLE and r["multi"] is not None and r["single"] is not None]
-    if comparable:
-        multi_mean = float(np.mean([r["multi"] for r in comparable]))
-        single_mean = float(np.mean([r["single"] for r in comparable]))
-        rows.append(
-            {"level": "overall", "name": "overall", "category": "+".join(r["name"] for r in comparable), "multi": multi_mean,
-             "single": single_mean, "penalty": single_mean - multi_mean, "comparable": True}
-        )
-    for name, data in per_task.items():
-        rows.append(_penalty_row("task", name, data["category"], [data]))
-    return pd.DataFrame(rows)
+            by_category[category] = [p for t in members for p in paired[t.name]]
+            rows.append(_penalty_row("category", category, category, penalty_of(category, "", by_category[category])))
+    comparable = {c: by_category[c] for c in COMPARABLE if by_category.get(c)}
+    if len(comparable) == len(COMPARABLE):
+        rows.append(_penalty_row("overall", "overall", "+".join(comparable), mean_penalty("overall", comparable)))
+    else:
+        notes.append(f"no overall row: it needs {', '.join(COMPARABLE)} in both runs (have {', '.join(comparable) or 'none'})")
+    for task in tasks:
+        rows.append(_penalty_row("task", task.name, task.category, penalty_of(task.name, task.scorers()[0].name, paired[task.name])))
+    frame = pd.DataFrame(rows)
+    frame.attrs["notes"] = notes
+    return frame
 
 
-def _penalty_row(level: str, name: str, category: str, members: list[dict[str, Any]]) -> dict[str, Any]:
-    multi = [v for d in members for v in d["multi"]]
-    single = [v for d in members for v in d["single"]]
-    pairs = [p for d in members for p in d["pairs"]]
-    m, s = (float(np.mean(multi)) if multi else None), (float(np.mean(single)) if single else None)
-    row: dict[str, Any] = {
-        "level": level, "name": name, "category": category, "multi": m, "single": s,
-        "penalty": None if m is None or s is None else s - m, "n_multi": len(multi), "n_single": len(single),
-        "paired_n": len(pairs), "paired_multi": None, "paired_single": None, "paired_penalty": None,
-        "paired_ci_low": None, "paired_ci_high": None, "comparable": category in COMPARABLE,
+def _penalty_row(level: str, name: str, category: str, result: Any) -> dict[str, Any]:
+    low, high = result.ci if result.ci else (None, None)
+    return {
+        "level": level, "name": name, "category": category, "multi": result.own, "single": result.single,
+        "penalty": result.penalty, "ci_low": low, "ci_high": high, "n_pairs": result.n_pairs,
+        "n_conversations": result.n_conversations, "comparable": all(c in COMPARABLE for c in category.split("+")),
     }
-    if pairs:
-        diffs = [b - a for a, b, _ in pairs]
-        low, high = cluster_bootstrap_ci(diffs, [c for _, _, c in pairs]) or (None, None)
-        row.update(
-            paired_multi=float(np.mean([a for a, _, _ in pairs])), paired_single=float(np.mean([b for _, b, _ in pairs])),
-            paired_penalty=float(np.mean(diffs)), paired_ci_low=low, paired_ci_high=high,
-        )
-    return row
 
 
 # --- ablations ----------------------------------------------------------------------------------
 def cls_ablation_by_distance(run_dir: str | Path) -> pd.DataFrame:
     """Accuracy of the cls ablations against distance = the number of turns between the
-    classification instruction and the scored turn (the labelled context documents: 4 or 9).
-    One row per (task, distance): variant, distance, value, ci_low, ci_high, n."""
+    classification instruction and the scored turn (the labelled context documents: 4 or 9,
+    the two halves of the data). One row per (task, distance): variant, distance, value,
+    ci_low, ci_high, n, and `echo_baseline`: what echoing the prompt scores on the same
+    turns (`echo_baseline`), the floor a reader should compare against."""
     frame = load(run_dir)
     if frame.empty:
-        return pd.DataFrame(columns=["task", "variant", "distance", "value", "ci_low", "ci_high", "n", "n_conversations"])
+        return pd.DataFrame(columns=["task", "variant", "distance", "value", "ci_low", "ci_high", "n", "n_conversations", "echo_baseline"])
     frame = frame[frame["task"].str.startswith(f"{FAMILY}/cls_ablation_")]
     meta = _metadata(run_dir)
     rows = []
@@ -185,10 +160,42 @@ def cls_ablation_by_distance(run_dir: str | Path) -> pd.DataFrame:
             start = ids.index("instruction") if "instruction" in ids and len(ids) > 1 else 0
             distances.append(int(turn) - start - 1)
         task_rows = task_rows.assign(distance=distances)
+        options = (read_manifest(run_dir).get("tasks", {}).get(str(task)) or {}).get("options") or {}
+        floor = echo_baseline(str(task), **options).set_index("distance")["value"].to_dict()
         for distance, group in task_rows.groupby("distance", sort=True):
             metric = metric_from_rows(_values(group, column), group["conversation_id"].tolist())
-            rows.append({"task": task, "variant": str(task).rsplit("_", 1)[-1], "distance": int(distance), **_metric_columns(metric)})
+            rows.append(
+                {"task": task, "variant": str(task).rsplit("_", 1)[-1], "distance": int(distance), **_metric_columns(metric),
+                 "echo_baseline": floor.get(int(distance))}
+            )
     return pd.DataFrame(rows)
+
+
+def echo_baseline(task_name: str, **options: Any) -> pd.DataFrame:
+    """The no-skill baseline of a cls task's substring rule: the score of a model that echoes
+    each scored turn's prompt (what `scripted/echo` does), computed from the task's data. The
+    documents often contain their label's word (or a word containing it: `art` in `start`),
+    so echoing scores well above 0. One row per distance: distance, value, ci_low, ci_high, n."""
+    from mteval.registry import all_tasks
+
+    from .checkers import FAIL, PASS, cls_match
+
+    task = all_tasks()[task_name].cls(**options) if options else _tasks([task_name])[0]
+    values, clusters, distances = [], [], []
+    for conversation in task.load():
+        ids = [t.id for t in conversation.turns]
+        start = ids.index("instruction") if "instruction" in ids and len(ids) > 1 else 0
+        for index, turn in enumerate(conversation.turns):
+            if turn.scored and "label" in turn.references:
+                values.append(PASS if cls_match(turn.user, turn.references["label"], task.cls_mode) else FAIL)
+                clusters.append(conversation.id)
+                distances.append(index - start - 1)
+    frame = pd.DataFrame({"value": values, "conversation": clusters, "distance": distances})
+    rows = []
+    for distance, group in frame.groupby("distance", sort=True):
+        metric = metric_from_rows(group["value"].tolist(), group["conversation"].tolist())
+        rows.append({"distance": int(distance), **_metric_columns(metric)})
+    return pd.DataFrame(rows, columns=["distance", "value", "ci_low", "ci_high", "n", "n_conversations"])
 
 
 def irrelevant_context_by_distractors(run_dir: str | Path) -> pd.DataFrame:
@@ -221,7 +228,12 @@ def plot_by_distance(
 ) -> Path:
     """Write a score-against-distance figure (format from the suffix: .svg or .png) and
     return its path. `data` is a frame from `cls_ablation_by_distance` (or any frame with
-    columns `x`, `value`, `ci_low`, `ci_high` and optionally `series`) or a run directory."""
+    columns `x`, `value`, `ci_low`, `ci_high` and optionally `series` and `echo_baseline`)
+    or a run directory.
+
+    The data has few distinct `x` values (the cls ablations: 4 and 9 only), so each is a
+    category, not a line: one point with its 95% interval per series, side by side so equal
+    values stay visible, and a dashed mark at the echo baseline (the rule's no-skill score)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -232,19 +244,29 @@ def plot_by_distance(
     figure = Figure(figsize=(5.5, 3.6), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    groups = frame.groupby(series, sort=True) if series in frame else [("score", frame)]
-    for label, group in groups:
-        group = group.sort_values(x)
+    positions = {v: i for i, v in enumerate(sorted(frame[x].unique()))}
+    groups = list(frame.groupby(series, sort=True)) if series in frame else [("score", frame)]
+    width = 0.8 / max(len(groups), 1)
+    baseline_drawn = False
+    for k, (label, group) in enumerate(groups):
+        offset = (k - (len(groups) - 1) / 2) * width
+        xs = np.array([positions[v] for v in group[x]], dtype=float) + offset
         values = group["value"].astype(float).to_numpy()
         low = values - group["ci_low"].astype(float).to_numpy()
         high = group["ci_high"].astype(float).to_numpy() - values
-        axes.errorbar(group[x].to_numpy(), values, yerr=[low, high], marker="o", capsize=3, label=str(label))
+        bars = axes.errorbar(xs, values, yerr=[low, high], fmt="o", capsize=3, label=str(label))
+        if "echo_baseline" in group and group["echo_baseline"].notna().any():
+            for xpos, floor in zip(xs, group["echo_baseline"].astype(float)):
+                axes.hlines(floor, xpos - width * 0.45, xpos + width * 0.45, colors=bars[0].get_color(), linestyles="dashed",
+                            label=None if baseline_drawn else "echo baseline (no skill)")
+                baseline_drawn = True
+    axes.set_xticks(list(positions.values()), [f"{v}" for v in positions])
     axes.set_xlabel("turns between the instruction and the scored turn" if x == "distance" else x)
     axes.set_ylabel("score (0-10)")
     axes.set_ylim(0, 10.5)
     axes.set_title(title or "MT-Eval classification ablation: score against distance")
-    if series in frame:
-        axes.legend(title=series, fontsize="small")
+    if series in frame or baseline_drawn:
+        axes.legend(title=series if series in frame else None, fontsize="small")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path

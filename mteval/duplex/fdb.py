@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mteval.data import DataError
-from mteval.duplex.timeline import Event, Segment, Timeline, Word, latest_time, words_to_segments
+from mteval.duplex.timeline import UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
 
 MARKERS = {"interrupt.json": "user_interruption", "turn_taking.json": "smooth_turn_taking", "pause.json": "pause_handling"}
 SAMPLE_FILES = ("output.json", "pause.json", "turn_taking.json", "interrupt.json", "transcription.json", "metadata.json")
@@ -46,7 +46,8 @@ def _span(path: Path, item: Mapping[str, Any], field: str = "timestamp") -> tupl
 
 def read_words(path: Path, chunks: Any) -> tuple[list[Word], int]:
     """FDB word chunks `{"text", "timestamp": [s, e]}` (e may be null). Chunks without
-    a start cannot be placed and are dropped; the count is returned."""
+    a start cannot be placed in time and are left out of the words; their count is
+    returned (upstream's takeover rule still counts them as words)."""
     if not isinstance(chunks, list):
         raise DataError(f"{path}: expected a list of word chunks")
     words, dropped = [], 0
@@ -110,7 +111,7 @@ def read_fdb_sample(
         words, dropped = read_words(output, data.get("chunks", []))
         model = words_to_segments(words, ipu_min_silence_s)
         if dropped:
-            meta["dropped_model_words"] = dropped
+            meta[UNPLACED_KEY] = dropped
 
     for file_name, event_type in (("pause.json", "TURN_HOLD"), ("turn_taking.json", "TURN_SHIFT")):
         path = sample_dir / file_name

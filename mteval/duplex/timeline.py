@@ -20,6 +20,11 @@ TIMELINE_SCHEMA = "mteval.fullduplex.timeline/1"
 TIME_EPS = 1e-9
 """Times closer than this are equal (1.0 - 0.8 must count as a 0.2 s silence)."""
 
+UNPLACED_KEY = "unplaced_model_words"
+"""`meta` key: how many model ASR chunks had no start time (counted, never placed)."""
+MODEL_META_KEYS: tuple[str, ...] = (UNPLACED_KEY, "model_speech")
+"""`meta` keys that describe the recorded model output, not the stimulus."""
+
 Channel = Literal["user", "model", "reference"]
 CHANNELS: tuple[str, ...] = ("user", "model", "reference")
 

@@ -44,8 +44,9 @@ class DuplexOptions:
     benchmark's parameters (needs the `audio` extra); words: the model's words grouped at
     `bc_min_silence_s`; auto: vad where output.wav exists and the extra is installed, else
     words. Each backchannel score records the method that produced it."""
-    bc_min_silence_s: float = 0.2
-    """words method: a silence this long splits the model's words into backchannel segments."""
+    bc_min_silence_s: float = 0.1
+    """words method: a silence this long splits the model's words into backchannel segments.
+    0.1 s tracks the detector best (bench/vad_silence_threshold.py; tasks/full_duplex/README.md)."""
     # --- segmentation and turn-taking statistics (6.7) --------------------------------------------
     ipu_min_silence_s: float = 0.2
     # --- interruption relevance judge (6.4) --------------------------------------------------------

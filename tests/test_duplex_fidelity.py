@@ -195,3 +195,33 @@ def test_auto_without_the_extra_falls_back_to_words_and_says_so(tmp_path, monkey
     assert evaluate_backchannel(timeline, CODE).speech["method"] == "words"
     with pytest.raises(ConfigurationError, match="audio"):
         read_fdb_sample(sample, task="backchannel", speech_activity="vad")
+
+
+@needs_vad
+def test_recorded_backchannel_run_scores_the_detector_segments(tmp_path):
+    """End to end through the runner: no model calls; each backchannel score row says
+    it came from the detector, and the frequency is the detector's 4 segments / 7 s."""
+    from mteval.results import load_samples
+    from mteval.runner import RunConfig, Runner
+
+    root = tmp_path / "icc"
+    backchannel_sample(root)
+    write(root / "icc_gt_distribution.json", {"7": [0.0] * 10 + [1.0] * 5 + [0.0] * 20})
+    config = RunConfig(
+        tasks="full_duplex/backchannel",
+        model="replay/gold",
+        progress=False,
+        output_dir=tmp_path / "runs",
+        cache_dir=tmp_path / "c",
+        task_options={"recorded": str(root)},
+    )
+    outcome = Runner(config).run()
+    metrics = {m: v["value"] for m, v in outcome.manifest["metrics"]["full_duplex/backchannel"].items()}
+    assert metrics["bc_frequency"] == pytest.approx(4 / 7.0) and metrics["tor"] == 0.0
+    assert outcome.manifest["totals"]["calls"]["model"]["requests"] == 0
+    task = outcome.manifest["tasks"]["full_duplex/backchannel"]
+    assert task["options"]["speech_activity"] == "auto" and "output.wav" in task["data"]["files"]  # hashed: it is scored
+    (sample,) = load_samples(outcome.run_dir)
+    scores = sample.turns[0].scores
+    for name in ("takeover", "bc_frequency", "jsd"):
+        assert scores[name].details["speech_segments"]["method"] == "silero-vad", name

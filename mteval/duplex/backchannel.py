@@ -20,7 +20,7 @@ from scipy.special import rel_entr
 
 from mteval.duplex.metrics import MissingEvent, takeover
 from mteval.duplex.options import DuplexOptions
-from mteval.duplex.timeline import Segment, Timeline, Word, words_to_segments
+from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
 
 Span = tuple[float, float]
 
@@ -129,7 +129,7 @@ def speech_segments(timeline: Timeline, words: Sequence[Word], options: DuplexOp
     """The model's speech segments and the method record: the detector's (from the
     model's audio) when the timeline has them and the option allows, else the words
     grouped at `bc_min_silence_s`."""
-    found = timeline.meta.get("model_speech")
+    found = timeline.meta.get(SPEECH_KEY)
     if found and options.speech_activity != "words":
         method = {k: v for k, v in found.items() if k != "segments"}
         return [Segment(start=float(s), end=float(e)) for s, e in found["segments"]], method

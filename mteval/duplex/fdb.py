@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from mteval.data import DataError
 from mteval.duplex import vad
-from mteval.duplex.timeline import UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
+from mteval.duplex.timeline import SPEECH_KEY, UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
 from mteval.models.errors import ConfigurationError
 
 MARKERS = {"interrupt.json": "user_interruption", "turn_taking.json": "smooth_turn_taking", "pause.json": "pause_handling"}
@@ -164,9 +164,9 @@ def read_fdb_sample(
 
     inferred = infer_task(sample_dir) or ("backchannel" if gt_distribution is not None and name in gt_distribution else None)
     if (inferred or task) == "backchannel":
-        speech = model_speech(sample_dir / "output.wav", speech_activity)
+        speech = model_speech(sample_dir / AUDIO_FILE, speech_activity)
         if speech is not None:
-            meta["model_speech"] = speech
+            meta[SPEECH_KEY] = speech
     timeline = Timeline(
         id=f"{id_prefix}/{inferred or task or 'sample'}/{sample_id or name}",
         task=inferred or task,
@@ -176,7 +176,7 @@ def read_fdb_sample(
         reference=tuple(reference),
         meta=meta,
     )
-    duration = next((d for d in (wav_duration(sample_dir / f) for f in ("output.wav", "input.wav")) if d), None)
+    duration = next((d for d in (wav_duration(sample_dir / f) for f in (AUDIO_FILE, "input.wav")) if d), None)
     if duration is None:
         duration = latest_time(timeline)
         meta["duration"] = "latest time in the files (no WAV)"

@@ -22,7 +22,9 @@ TIME_EPS = 1e-9
 
 UNPLACED_KEY = "unplaced_model_words"
 """`meta` key: how many model ASR chunks had no start time (counted, never placed)."""
-MODEL_META_KEYS: tuple[str, ...] = (UNPLACED_KEY, "model_speech")
+SPEECH_KEY = "model_speech"
+"""`meta` key: the detector's speech segments of the model's audio and how they were found."""
+MODEL_META_KEYS: tuple[str, ...] = (UNPLACED_KEY, SPEECH_KEY)
 """`meta` keys that describe the recorded model output, not the stimulus."""
 
 Channel = Literal["user", "model", "reference"]

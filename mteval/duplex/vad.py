@@ -43,7 +43,10 @@ class AudioExtraMissing(RuntimeError):
 
 def vad_available() -> bool:
     """Whether silero-vad (and torch) can be imported, without importing them."""
-    return importlib.util.find_spec("silero_vad") is not None and importlib.util.find_spec("torch") is not None
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("silero_vad", "torch"))
+    except (ImportError, ValueError):  # a broken or blocked install counts as absent
+        return False
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

@@ -227,3 +227,15 @@ def test_lm_eval_import_never_downloads():
     assert done.returncode == 0, done.stderr
     assert "absent: ConfigurationError mt_eval never downloads NLTK data" in done.stdout
     assert "present: downloads []" in done.stdout
+
+
+def test_language_is_detected_on_the_stripped_reply():
+    """MT-Eval strips the reply before langdetect; on the raw text this Punjabi reply's
+    trailing space tips the detector to English."""
+    from langdetect import DetectorFactory, detect
+
+    reply = "ਧੰਨਵਾਦ Google Maps "
+    DetectorFactory.seed = 0
+    assert detect(reply) == "en"  # the deviation: raw text detected as English
+    assert check("language:response_language", {"lang": "Punjabi"})(reply)
+    assert not check("language:response_language", {"lang": "English"})(reply)

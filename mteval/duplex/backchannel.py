@@ -1,16 +1,18 @@
 """Backchannel metrics of Full-Duplex-Bench v1 (BENCHMARKS 6.5): TO, frequency, JSD.
 
-Upstream runs VAD on the model's audio and scans the speech segments in time order;
-mteval scans the model's IPU segments. Each examined segment is a backchannel
-candidate; the timing of the candidates, as a histogram over 0.2 s windows, is compared
-with the human backchannel distribution of the same stimulus.
+Upstream runs the Silero VAD on the model's audio and scans the speech segments in time
+order. mteval scans the same detector's segments when the importer found them in the
+model's audio (`meta["model_speech"]`, `mteval.duplex.vad`), else the model's words
+grouped at silences of `bc_min_silence_s`; every outcome says which. Each examined
+segment is a backchannel candidate; the timing of the candidates, as a histogram over
+0.2 s windows, is compared with the human backchannel distribution of the same stimulus.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
@@ -18,7 +20,7 @@ from scipy.special import rel_entr
 
 from mteval.duplex.metrics import MissingEvent, takeover
 from mteval.duplex.options import DuplexOptions
-from mteval.duplex.timeline import Segment, Timeline, Word
+from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
 
 Span = tuple[float, float]
 
@@ -119,13 +121,29 @@ class BackchannelOutcome:
     jsd: float | None
     backchannels: tuple[Span, ...]
     words: tuple[Word, ...] = ()
+    speech: dict[str, Any] | None = None
+    """How the model's speech segments were found (method and parameters)."""
+
+
+def speech_segments(timeline: Timeline, words: Sequence[Word], options: DuplexOptions) -> tuple[list[Segment], dict[str, Any]]:
+    """The model's speech segments and the method record: the detector's (from the
+    model's audio) when the timeline has them and the option allows, else the words
+    grouped at `bc_min_silence_s`."""
+    found = timeline.meta.get(SPEECH_KEY)
+    if found and options.speech_activity != "words":
+        method = {k: v for k, v in found.items() if k != "segments"}
+        return [Segment(start=float(s), end=float(e)) for s, e in found["segments"]], method
+    if options.speech_activity == "vad":
+        raise MissingEvent(f"timeline {timeline.id!r} has no detector speech segments (speech_activity=vad needs output.wav)")
+    return words_to_segments(words, options.bc_min_silence_s), {"method": "words", "min_silence_s": options.bc_min_silence_s}
 
 
 def evaluate_backchannel(timeline: Timeline, options: DuplexOptions) -> BackchannelOutcome:
     """TO, backchannels per second of stream, and JSD against the BC_REFERENCE event
     (None when the timeline has none). `takeover_rule` changes TO only."""
     words = timeline.words("model")
-    to, listed = scan_segments(timeline.model, words, options)
+    segments, speech = speech_segments(timeline, words, options)
+    to, listed = scan_segments(segments, words, options)
     if options.takeover_rule == "paper":
         to = takeover(words, options)
     duration = timeline.end_time()
@@ -143,4 +161,6 @@ def evaluate_backchannel(timeline: Timeline, options: DuplexOptions) -> Backchan
             window_s=options.bc_window_s,
             epsilon=options.bc_epsilon,
         )
-    return BackchannelOutcome(takeover=to, frequency=frequency, jsd=jsd, backchannels=tuple(listed), words=tuple(words))
+    return BackchannelOutcome(
+        takeover=to, frequency=frequency, jsd=jsd, backchannels=tuple(listed), words=tuple(words), speech=speech
+    )

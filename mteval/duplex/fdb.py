@@ -9,17 +9,25 @@ keyed by folder name. Times stay absolute (seconds from stream start), as upstre
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import wave
 from pathlib import Path
 from typing import Any, Mapping
 
 from mteval.data import DataError
-from mteval.duplex.timeline import Event, Segment, Timeline, Word, latest_time, words_to_segments
+from mteval.duplex import vad
+from mteval.duplex.timeline import SPEECH_KEY, UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
+from mteval.models.errors import ConfigurationError
 
 MARKERS = {"interrupt.json": "user_interruption", "turn_taking.json": "smooth_turn_taking", "pause.json": "pause_handling"}
 SAMPLE_FILES = ("output.json", "pause.json", "turn_taking.json", "interrupt.json", "transcription.json", "metadata.json")
 GT_FILE = "icc_gt_distribution.json"
+AUDIO_FILE = "output.wav"
+"""The model's audio: the stream duration, and the backchannel detector's input."""
+
+log = logging.getLogger(__name__)
 
 
 def _read(path: Path) -> Any:
@@ -46,7 +54,8 @@ def _span(path: Path, item: Mapping[str, Any], field: str = "timestamp") -> tupl
 
 def read_words(path: Path, chunks: Any) -> tuple[list[Word], int]:
     """FDB word chunks `{"text", "timestamp": [s, e]}` (e may be null). Chunks without
-    a start cannot be placed and are dropped; the count is returned."""
+    a start cannot be placed in time and are left out of the words; their count is
+    returned (upstream's takeover rule still counts them as words)."""
     if not isinstance(chunks, list):
         raise DataError(f"{path}: expected a list of word chunks")
     words, dropped = [], 0
@@ -91,9 +100,12 @@ def read_fdb_sample(
     user_wps: float = 2.5,
     id_prefix: str = "fdb",
     sample_id: str | None = None,
+    speech_activity: str = "auto",
 ) -> Timeline:
     """One sample folder as a timeline. `task` is used when no marker file names it;
-    `sample_id` (default: the folder name) ends the timeline id."""
+    `sample_id` (default: the folder name) ends the timeline id. A backchannel sample
+    gets the detector's speech segments of `output.wav` in `meta["model_speech"]` unless
+    `speech_activity` is "words" (see `model_speech`)."""
     sample_dir = Path(sample_dir)
     name = sample_dir.name
     events: list[Event] = []
@@ -110,7 +122,7 @@ def read_fdb_sample(
         words, dropped = read_words(output, data.get("chunks", []))
         model = words_to_segments(words, ipu_min_silence_s)
         if dropped:
-            meta["dropped_model_words"] = dropped
+            meta[UNPLACED_KEY] = dropped
 
     for file_name, event_type in (("pause.json", "TURN_HOLD"), ("turn_taking.json", "TURN_SHIFT")):
         path = sample_dir / file_name
@@ -151,6 +163,10 @@ def read_fdb_sample(
         events.append(Event(type="BC_REFERENCE", window_s=0.2, p=tuple(float(x) for x in gt_distribution[name])))
 
     inferred = infer_task(sample_dir) or ("backchannel" if gt_distribution is not None and name in gt_distribution else None)
+    if (inferred or task) == "backchannel":
+        speech = model_speech(sample_dir / AUDIO_FILE, speech_activity)
+        if speech is not None:
+            meta[SPEECH_KEY] = speech
     timeline = Timeline(
         id=f"{id_prefix}/{inferred or task or 'sample'}/{sample_id or name}",
         task=inferred or task,
@@ -160,11 +176,39 @@ def read_fdb_sample(
         reference=tuple(reference),
         meta=meta,
     )
-    duration = next((d for d in (wav_duration(sample_dir / f) for f in ("output.wav", "input.wav")) if d), None)
+    duration = next((d for d in (wav_duration(sample_dir / f) for f in (AUDIO_FILE, "input.wav")) if d), None)
     if duration is None:
         duration = latest_time(timeline)
         meta["duration"] = "latest time in the files (no WAV)"
     return timeline.model_copy(update={"duration_s": duration, "meta": meta})
+
+
+def model_speech(wav: Path, speech_activity: str) -> dict[str, Any] | None:
+    """The benchmark's speech segments of the model's audio with their method record,
+    or None when the word-based segments are to be used (`words`, or `auto` without the
+    file or the `audio` extra). `vad` without either is an error."""
+    if speech_activity == "words":
+        return None
+    if not wav.is_file():
+        if speech_activity == "vad":
+            raise DataError(f"{wav}: no such file; speech_activity=vad needs the model's audio")
+        return None
+    if not vad.vad_available():
+        if speech_activity == "vad":
+            raise ConfigurationError("speech_activity=vad needs the 'audio' extra: pip install 'mteval[audio]'")
+        _warn_no_vad(str(wav))
+        return None
+    segments, record = vad.speech_segments(wav)
+    return {**record, "segments": [[start, end] for start, end in segments]}
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_no_vad(example: str) -> None:
+    log.warning(
+        "model audio (e.g. %s) is present but the 'audio' extra is not installed: backchannel segments "
+        "come from the words (recorded per score); pip install 'mteval[audio]' for the benchmark's detector",
+        example,
+    )
 
 
 def _split_speakers(path: Path, events: list[Event], min_silence: float) -> tuple[list[Segment], list[Segment]]:
@@ -245,6 +289,7 @@ def read_fdb_tree(
     gt_distribution: Mapping[str, Any] | None = None,
     ipu_min_silence_s: float = 0.2,
     user_wps: float = 2.5,
+    speech_activity: str = "auto",
 ) -> list[Timeline]:
     """Every sample folder under `root`, sorted by path."""
     root = Path(root)
@@ -258,6 +303,7 @@ def read_fdb_tree(
             ipu_min_silence_s=ipu_min_silence_s,
             user_wps=user_wps,
             sample_id=d.relative_to(root).as_posix() if d != root else d.name,
+            speech_activity=speech_activity,
         )
         for d in sample_dirs(root)
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from mteval.duplex.options import DuplexOptions
-from mteval.duplex.timeline import Event, Segment, Timeline, Word, words_to_segments
+from mteval.duplex.timeline import UNPLACED_KEY, Event, Segment, Timeline, Word, words_to_segments
 
 
 class MissingEvent(ValueError):
@@ -34,13 +34,15 @@ class Outcome:
         return " ".join(w.text for w in self.words).strip()
 
 
-def takeover_code(words: Sequence[Word], *, max_duration_s: float = 1.0, max_words: int = 3) -> int:
+def takeover_code(words: Sequence[Word], *, max_duration_s: float = 1.0, max_words: int = 3, unplaced: int = 0) -> int:
     """Code rule: W empty -> 0; else dur = end(last) - start(first) (a null end falls
-    back to its start); TO = 0 iff dur < max_duration_s and len(W) <= max_words."""
-    if not words:
+    back to its start); TO = 0 iff dur < max_duration_s and len(W) <= max_words.
+    `unplaced`: ASR chunks without a start time; they have no place in time but the
+    benchmark counts every chunk, so they count in len(W)."""
+    if not words and not unplaced:
         return 0
-    duration = words[-1].end - words[0].start
-    return 0 if duration < max_duration_s and len(words) <= max_words else 1
+    duration = words[-1].end - words[0].start if words else 0.0
+    return 0 if duration < max_duration_s and len(words) + unplaced <= max_words else 1
 
 
 def is_backchannel_segment(segment: Segment, *, max_duration_s: float = 1.0, max_words: int = 1) -> bool:
@@ -53,13 +55,19 @@ def takeover_paper(segments: Sequence[Segment], *, max_duration_s: float = 1.0, 
     return int(any(not is_backchannel_segment(s, max_duration_s=max_duration_s, max_words=max_words) for s in segments))
 
 
-def takeover(words: Sequence[Word], options: DuplexOptions) -> int:
+def takeover(words: Sequence[Word], options: DuplexOptions, *, unplaced: int = 0) -> int:
     """TO of these model words under the configured rule (the paper rule segments them
-    into IPUs at `ipu_min_silence_s`)."""
+    into IPUs at `ipu_min_silence_s`; `unplaced` words count for the code rule only)."""
     if options.takeover_rule == "paper":
         segments = words_to_segments(words, options.ipu_min_silence_s)
         return takeover_paper(segments, max_duration_s=options.paper_bc_max_duration_s, max_words=options.paper_bc_max_words)
-    return takeover_code(words, max_duration_s=options.to_max_duration_s, max_words=options.to_max_words)
+    return takeover_code(words, max_duration_s=options.to_max_duration_s, max_words=options.to_max_words, unplaced=unplaced)
+
+
+def unplaced_words(timeline: Timeline) -> int:
+    """Model ASR chunks the importer could not place in time (no start), from
+    `meta["unplaced_model_words"]`."""
+    return int(timeline.meta.get(UNPLACED_KEY, 0))
 
 
 def latency(start: float, reference: float, *, clamp: bool = True) -> float:
@@ -75,19 +83,25 @@ def required_event(timeline: Timeline, type_: str) -> Event:
 
 
 def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
-    """Pause handling: TO over the whole output (pause.json is not read upstream)."""
+    """Pause handling: TO over the whole output (pause.json is not read upstream);
+    unplaceable chunks count as words, as upstream counts every chunk."""
     words = timeline.words("model")
-    return Outcome(takeover=takeover(words, options), words=tuple(words))
+    unplaced = unplaced_words(timeline)
+    details: dict[str, Any] = {"unplaced_words": unplaced} if unplaced else {}
+    return Outcome(takeover=takeover(words, options, unplaced=unplaced), words=tuple(words), details=details)
 
 
 def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
     """Smooth turn-taking: TO over the whole output; latency from the turn end."""
     shift = required_event(timeline, "TURN_SHIFT")
     words = timeline.words("model")
-    to = takeover(words, options)
+    unplaced = unplaced_words(timeline)
+    to = takeover(words, options, unplaced=unplaced)
     details: dict[str, Any] = {"turn_end": shift.time[0]}  # type: ignore[index]
+    if unplaced:
+        details["unplaced_words"] = unplaced
     value = None
-    if to == 1:
+    if to == 1 and words:
         details["raw_latency"] = words[0].start - shift.time[0]  # type: ignore[index]
         value = latency(words[0].start, shift.time[0], clamp=options.clamp_negative_latency)  # type: ignore[index]
     return Outcome(takeover=to, latency=value, words=tuple(words), details=details)

@@ -39,6 +39,14 @@ class DuplexOptions:
     jsd: Literal["code", "paper"] = "code"
     """code: JS distance (natural log), empty list -> 1.0, all samples.
     paper: JS divergence base 2, silent model -> uniform P, TO = 0 samples only."""
+    speech_activity: Literal["auto", "vad", "words"] = "auto"
+    """Backchannel speech segments. vad: Silero VAD on the FDB sample's output.wav with the
+    benchmark's parameters (needs the `audio` extra); words: the model's words grouped at
+    `bc_min_silence_s`; auto: vad where output.wav exists and the extra is installed, else
+    words. Each backchannel score records the method that produced it."""
+    bc_min_silence_s: float = 0.1
+    """words method: a silence this long splits the model's words into backchannel segments.
+    0.1 s tracks the detector best (bench/vad_silence_threshold.py; tasks/full_duplex/README.md)."""
     # --- segmentation and turn-taking statistics (6.7) --------------------------------------------
     ipu_min_silence_s: float = 0.2
     # --- interruption relevance judge (6.4) --------------------------------------------------------
@@ -97,8 +105,11 @@ class DuplexOptions:
                 raise ConfigurationError(f"full_duplex: option {name} must be >= 1")
         if self.history_slices is not None and self.history_slices < 1:
             raise ConfigurationError("full_duplex: option history_slices must be >= 1 (or none for all)")
-        if self.ipu_min_silence_s < 0:
-            raise ConfigurationError("full_duplex: option ipu_min_silence_s must be >= 0")
+        for name in ("ipu_min_silence_s", "bc_min_silence_s"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"full_duplex: option {name} must be >= 0")
+        if self.speech_activity == "vad" and not self.recorded:
+            raise ConfigurationError("full_duplex: speech_activity=vad needs recorded= outputs with the model's audio (output.wav)")
         if self.recorded and self.scenarios:
             raise ConfigurationError("full_duplex: give either recorded= (score outputs) or scenarios= (simulate), not both")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from mteval.conversation import Conversation, Turn
-from mteval.duplex.timeline import TIME_EPS, Segment, Timeline, Word, words_to_segments
+from mteval.duplex.timeline import MODEL_META_KEYS, TIME_EPS, Segment, Timeline, Word, words_to_segments
 from mteval.transcript import TurnRecord, Usage
 
 if TYPE_CHECKING:
@@ -29,8 +29,13 @@ NO_TRANSCRIPT = "(no user transcript)"
 
 def timeline_conversation(timeline: Timeline, *, keep_model: bool = False) -> Conversation:
     """The runner's view of a timeline. Without `keep_model` the model channel is
-    dropped, so a recorded output never leaks into a simulation's stimulus."""
-    stimulus = timeline if keep_model else timeline.model_copy(update={"model": ()})
+    dropped (with what `meta` says about it), so a recorded output never leaks into a
+    simulation's stimulus."""
+    if keep_model:
+        stimulus = timeline
+    else:
+        meta = {k: v for k, v in timeline.meta.items() if k not in MODEL_META_KEYS}
+        stimulus = timeline.model_copy(update={"model": (), "meta": meta})
     reference = stimulus.text("reference") or None
     turn = Turn(id=SUMMARY_TURN_ID, user=stimulus.text("user") or NO_TRANSCRIPT, gold=reference)
     return Conversation(id=timeline.id, turns=(turn,), metadata={TIMELINE_KEY: stimulus.to_json(), "task": timeline.task})

@@ -58,14 +58,18 @@ def load_timelines(
     gt_distribution: str | None = None,
     user_wps: float = 2.5,
     ipu_min_silence_s: float = 0.2,
+    speech_activity: str = "auto",
 ) -> list[Timeline]:
-    """Every timeline at `path`. `task` names FDB samples whose folder has no marker."""
+    """Every timeline at `path`. `task` names FDB samples whose folder has no marker;
+    `speech_activity` decides whether FDB backchannel samples get detector segments."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     if is_fdb_tree(path):
         gt = fdb.load_gt_distribution(gt_distribution, path)
-        return fdb.read_fdb_tree(path, task=task, gt_distribution=gt, ipu_min_silence_s=ipu_min_silence_s, user_wps=user_wps)
+        return fdb.read_fdb_tree(
+            path, task=task, gt_distribution=gt, ipu_min_silence_s=ipu_min_silence_s, user_wps=user_wps, speech_activity=speech_activity
+        )
     out: list[Timeline] = []
     for file in timeline_files(path):
         if file.suffix == ".jsonl":
@@ -85,7 +89,7 @@ def source_files(path: str | Path, gt_distribution: str | None = None) -> list[P
     """The files `load_timelines` reads, for the data hash in the manifest."""
     path = Path(path)
     if is_fdb_tree(path):
-        files = sorted(p for d in fdb.sample_dirs(path) for p in d.iterdir() if p.name in fdb.SAMPLE_FILES)
+        files = sorted(p for d in fdb.sample_dirs(path) for p in d.iterdir() if p.name in (*fdb.SAMPLE_FILES, fdb.AUDIO_FILE))
         gt = Path(gt_distribution) if gt_distribution else path / fdb.GT_FILE
         return files + ([gt] if gt.is_file() else [])
     return timeline_files(path) if path.exists() else []

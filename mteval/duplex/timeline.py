@@ -20,6 +20,13 @@ TIMELINE_SCHEMA = "mteval.fullduplex.timeline/1"
 TIME_EPS = 1e-9
 """Times closer than this are equal (1.0 - 0.8 must count as a 0.2 s silence)."""
 
+UNPLACED_KEY = "unplaced_model_words"
+"""`meta` key: how many model ASR chunks had no start time (counted, never placed)."""
+SPEECH_KEY = "model_speech"
+"""`meta` key: the detector's speech segments of the model's audio and how they were found."""
+MODEL_META_KEYS: tuple[str, ...] = (UNPLACED_KEY, SPEECH_KEY)
+"""`meta` keys that describe the recorded model output, not the stimulus."""
+
 Channel = Literal["user", "model", "reference"]
 CHANNELS: tuple[str, ...] = ("user", "model", "reference")
 

@@ -71,6 +71,7 @@ class FullDuplexTask(Task):
             gt_distribution=self.settings.gt_distribution,
             user_wps=self.settings.user_wps,
             ipu_min_silence_s=self.settings.ipu_min_silence_s,
+            speech_activity=self.settings.speech_activity,
         )
         recorded = bool(self.settings.recorded)
         return [timeline_conversation(t, keep_model=recorded) for t in timelines if t.task in (self.kind, None)]

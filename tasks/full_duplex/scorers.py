@@ -45,8 +45,18 @@ class TimelineScorer:
         return self.pick(self.evaluate(state_timeline(state, self.options), self.options))
 
 
+def _speech(outcome: Any) -> dict[str, Any]:
+    """The backchannel numbers' segment method (detector or words), recorded per score."""
+    speech = getattr(outcome, "speech", None)
+    return {"speech_segments": speech} if speech else {}
+
+
 def takeover_score(outcome: Any) -> Score:
-    return Score(value=float(outcome.takeover), details={"model_words": len(outcome.words)})
+    details: dict[str, Any] = {"model_words": len(outcome.words), **_speech(outcome)}
+    unplaced = getattr(outcome, "details", {}).get("unplaced_words")
+    if unplaced:
+        details["unplaced_words"] = unplaced
+    return Score(value=float(outcome.takeover), details=details)
 
 
 def latency_score(outcome: Outcome) -> Score:
@@ -56,13 +66,13 @@ def latency_score(outcome: Outcome) -> Score:
 
 
 def frequency_score(outcome: Any) -> Score:
-    return Score(value=outcome.frequency, details={"backchannels": [list(span) for span in outcome.backchannels]})
+    return Score(value=outcome.frequency, details={"backchannels": [list(span) for span in outcome.backchannels], **_speech(outcome)})
 
 
 def jsd_score(outcome: Any) -> Score:
     if outcome.jsd is None:
         return Score.failed("no BC_REFERENCE distribution for this sample")
-    return Score(value=outcome.jsd)
+    return Score(value=outcome.jsd, details=_speech(outcome))
 
 
 def takeover_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:

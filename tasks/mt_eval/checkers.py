@@ -150,15 +150,18 @@ def starts_with_emoji(reply: str) -> bool:
 
 
 def in_language(reply: str, code: str) -> bool:
-    """Empty: fail; `langdetect.detect(reply) == code`; a detection error counts as a pass."""
-    if not reply.strip():
+    """Empty: fail; `langdetect.detect(reply.strip()) == code`; a detection error counts
+    as a pass. MT-Eval strips first, and langdetect's answer depends on trailing
+    whitespace (a Punjabi reply ending in a space can come out as English)."""
+    text = reply.strip()
+    if not text:
         return False
     from langdetect import DetectorFactory, detect
     from langdetect.lang_detect_exception import LangDetectException
 
     DetectorFactory.seed = 0  # langdetect samples at random; seeded, it is deterministic
     try:
-        return detect(reply) == code
+        return detect(text) == code
     except LangDetectException:
         return True
 

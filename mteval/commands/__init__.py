@@ -10,4 +10,5 @@ COMMAND_MODULES = [
     "mteval.commands.compare",
     "mteval.commands.importer",
     "mteval.commands.leaderboard",
+    "mteval.commands.view",
 ]

@@ -261,3 +261,10 @@ def test_no_progress_prints_nothing():
     with RunProgress(total=3, already_done=0, clients=[], enabled=False, stream=stream, interval_s=0.01) as progress:
         progress.advance({"status": "ok", "turns": []})
     assert stream.getvalue() == ""
+
+
+def test_piped_compare_prints_full_task_names():
+    baseline = Path(__file__).resolve().parents[1] / "docs" / "ci" / "baseline"
+    result = subprocess.run([sys.executable, "-m", "mteval", "compare", str(baseline), str(baseline)], capture_output=True, text=True, timeout=120, env=_env(COLUMNS=None))
+    assert result.returncode == 0, result.stderr
+    assert "example/arithmetic" in result.stdout and "…" not in result.stdout

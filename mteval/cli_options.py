@@ -100,9 +100,12 @@ def rate_limits(text: str) -> dict[str, float]:
         elif not key.strip():
             raise argparse.ArgumentTypeError(f"expected provider=rate, got {part!r}")
         try:
-            limits[key.strip()] = positive_float(value.strip())
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"{part.strip()!r}: requests per second {exc}") from None
+            rate = float(value.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected requests per second (5, or provider=rate,... such as openai=5), got {text!r}") from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise argparse.ArgumentTypeError(f"requests per second must be a number > 0, got {part.strip()!r}")
+        limits[key.strip()] = rate
     if not limits:
         raise argparse.ArgumentTypeError("expected requests per second, e.g. 5 or openai=5,anthropic=2")
     return limits

@@ -52,8 +52,6 @@ def _coerce(value: str) -> Any:
     return value
 
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mteval", description="Multi-turn evaluation of language models.")
     parser.add_argument("--version", action="version", version=f"mteval {__version__}")

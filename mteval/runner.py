@@ -64,7 +64,8 @@ class RunConfig:
     """Only the values the user set explicitly; they override task defaults."""
     jury: JuryConfig | None = None
     """Who judges: one judge model (`--judge`) is a jury of one."""
-    output_dir: Path = Path("results")
+    output_dir: Path = Path("mteval-results")
+    """As `mteval run --output-dir` (mteval.cli_options.DEFAULT_OUTPUT_DIR): never the committed results/."""
     run_id: str | None = None
     cache_dir: Path | None = None
     use_cache: bool = True

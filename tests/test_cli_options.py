@@ -266,3 +266,10 @@ def test_piped_compare_prints_full_task_names():
     result = subprocess.run([sys.executable, "-m", "mteval", "compare", str(baseline), str(baseline)], capture_output=True, text=True, timeout=120, env=_env(COLUMNS=None))
     assert result.returncode == 0, result.stderr
     assert "example/arithmetic" in result.stdout and "…" not in result.stdout
+
+
+def test_the_python_api_and_the_cli_share_the_default_output_dir():
+    from mteval.cli_options import DEFAULT_OUTPUT_DIR
+    from mteval.runner import RunConfig
+
+    assert RunConfig(tasks="example", model="scripted/echo").output_dir == DEFAULT_OUTPUT_DIR == Path("mteval-results")

@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mteval import __version__
+from mteval.cli_options import (
+    DEFAULT_OUTPUT_DIR,
+    add_cache_options,
+    add_request_options,
+    apply_formatter,
+    id_list,
+    limit_value,
+    positive_int,
+)
 from mteval.models.errors import ConfigurationError
 
 EXIT_USAGE = 2
@@ -43,14 +52,6 @@ def _coerce(value: str) -> Any:
     return value
 
 
-def _rate_limits(text: str | None) -> dict[str, float]:
-    if not text:
-        return {}
-    if "=" not in text:
-        return {"*": float(text)}
-    return {k: float(v) for k, v in parse_kv(text, "--rate-limit").items()}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mteval", description="Multi-turn evaluation of language models.")
     parser.add_argument("--version", action="version", version=f"mteval {__version__}")
@@ -61,38 +62,41 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", required=True, help="provider/model, e.g. openai/gpt-4o-mini, replay/gold, scripted/echo")
     run.add_argument("--model-args", default="", help="key=value,... passed to the model adapter (base_url=..., pretrained=...)")
     run.add_argument("--history", choices=["own", "gold", "single"], default="own", help="what earlier turns contain (default: own)")
-    run.add_argument("--limit", type=int, default=None, help="first N conversations of each task")
-    run.add_argument("--max-concurrency", type=int, default=32, help="conversations in flight at once")
-    run.add_argument("--temperature", type=float, default=None)
-    run.add_argument("--max-tokens", type=int, default=None)
-    run.add_argument("--seed", type=int, default=None)
+    run.add_argument(
+        "--limit", type=limit_value, default=None, metavar="N|FRACTION",
+        help="first N conversations of each task, or a fraction of each (0.1 = first 10%%, rounded up)",
+    )
+    run.add_argument(
+        "--ids", type=id_list, default=None, metavar="ID[,ID...]",
+        help="only these conversation ids (comma-separated; applied before --limit)",
+    )
+    run.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the task's, else the provider's)")
+    run.add_argument("--max-tokens", type=positive_int, default=None, help="most tokens per reply (default: the task's, else the provider's)")
+    run.add_argument("--seed", type=int, default=None, help="sampling seed, for providers that accept one")
     run.add_argument("--stop", action="append", default=None, help="stop sequence (repeatable)")
     run.add_argument("--judge", action="append", default=[], help="judge model id; several (repeated or comma-separated) form a jury")
     run.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
     run.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML, see judges/jury-example.yaml)")
     run.add_argument("--aggregate", default="mean", choices=["mean", "median", "majority", "max_vote", "cascade"], help="how --judge models are combined")
-    run.add_argument("--output-dir", type=Path, default=Path("results"))
+    run.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder that receives the run directory")
     run.add_argument("--run-id", default=None, help="name of the run directory (default: derived from the configuration)")
-    run.add_argument("--cache-dir", type=Path, default=None, help="response cache directory (default ~/.cache/mteval or $MTEVAL_CACHE_DIR)")
-    run.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
-    run.add_argument("--rate-limit", default=None, help="requests/s: a number for every provider, or provider=rate,...")
-    run.add_argument("--max-attempts", type=int, default=6, help="attempts per request, retries included")
-    run.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    add_cache_options(run)
+    add_request_options(run)  # --max-concurrency --rate-limit --max-attempts --timeout
     run.add_argument("--include-path", action="append", type=Path, default=[], help="extra folder of task plugins")
     run.add_argument("--task-args", default="", help="key=value,... passed to every task")
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal, no progress lines otherwise")
     run.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
     from mteval.commands.compare import add_gate_arguments
 
     add_gate_arguments(run)  # --baseline RUN_DIR and the gate's options
 
     lst = sub.add_parser("list", help="list tasks, providers or judges")
-    lst.add_argument("what", choices=["tasks", "providers", "judges"])
-    lst.add_argument("--include-path", action="append", type=Path, default=[])
+    lst.add_argument("what", choices=["tasks", "providers", "judges"], help="what to list")
+    lst.add_argument("--include-path", action="append", type=Path, default=[], help="extra folder of task plugins")
 
     show = sub.add_parser("show", help="print a run's metrics")
-    show.add_argument("run_dir", type=Path)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("run_dir", type=Path, help="a run directory (holds run.json)")
+    show.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
 
     import importlib
     import importlib.util
@@ -102,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         if importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).register(sub)
+    apply_formatter(parser)
     return parser
 
 
@@ -130,6 +135,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         model_args=parse_kv(args.model_args),
         history=args.history,
         limit=args.limit,
+        ids=args.ids,
         max_concurrency=args.max_concurrency,
         generation=generation,
         jury=jury,
@@ -137,12 +143,12 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         run_id=args.run_id,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
-        rate_limits=_rate_limits(args.rate_limit),
+        rate_limits=dict(args.rate_limit),
         retry=RetryPolicy(max_attempts=args.max_attempts, timeout_s=args.timeout),
         include_paths=args.include_path,
         task_options=parse_kv(args.task_args, "--task-args"),
         command=["mteval", *argv],
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, periodic lines otherwise
     )
     outcome = Runner(config).run()
     if args.json:
@@ -160,10 +166,11 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from mteval.progress import output_console
+
+    console = output_console()  # full names when piped (`mteval list tasks | grep rad`)
     if args.what == "providers":
         from mteval.models import PROVIDERS
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from mteval.conversation import Conversation
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
@@ -21,6 +21,9 @@ from mteval.scoring.base import TurnState
 from mteval.scoring.judge import load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval.transcript import Sample, TurnRecord
+
+if TYPE_CHECKING:
+    from mteval.client import RetryPolicy
 
 
 class RecordedModel(ModelAdapter):
@@ -75,6 +78,8 @@ def rejudge(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     max_concurrency: int = 32,
+    rate_limits: dict[str, float] | None = None,
+    retry: RetryPolicy | None = None,
     include_paths: Sequence[Path] = (),
     command: list[str] | None = None,
     progress: bool = False,
@@ -123,6 +128,8 @@ def rejudge(
         cache_dir=cache_dir,
         use_cache=use_cache,
         max_concurrency=max_concurrency,
+        rate_limits=dict(rate_limits or {}),
+        **({"retry": retry} if retry is not None else {}),
         include_paths=[Path(p) for p in include_paths],
         task_options=manifest.get("task_options", {}),
         command=command or ["mteval", "judge", str(run_dir)],

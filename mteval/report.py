@@ -68,7 +68,10 @@ def _cost(stats: dict[str, Any]) -> str:
 
 
 def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        from mteval.progress import output_console
+
+        console = output_console()  # full names and run directories when stdout is a log or a pipe
     console.print(metrics_table(manifest))
     for line in summary_lines(manifest):
         console.print(line, highlight=False)

@@ -55,13 +55,17 @@ class RunConfig:
     model: str
     model_args: dict[str, Any] = field(default_factory=dict)
     history: HistoryMode = "own"
-    limit: int | None = None
+    limit: int | float | None = None
+    """First N conversations of each task, or a fraction 0 < x < 1 of each (rounded up)."""
+    ids: list[str] | None = None
+    """Only these conversation ids (applied before `limit`)."""
     max_concurrency: int = 32
     generation: dict[str, Any] = field(default_factory=dict)
     """Only the values the user set explicitly; they override task defaults."""
     jury: JuryConfig | None = None
     """Who judges: one judge model (`--judge`) is a jury of one."""
-    output_dir: Path = Path("results")
+    output_dir: Path = Path("mteval-results")
+    """As `mteval run --output-dir` (mteval.cli_options.DEFAULT_OUTPUT_DIR): never the committed results/."""
     run_id: str | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -112,6 +116,7 @@ class Runner:
         self.judging = JudgingTally()
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
+        self._loaded_ids: dict[str, list[str]] = {}
         self.rows: list[dict[str, Any]] = []
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
 
@@ -132,9 +137,11 @@ class Runner:
     def _conversations(self, task: Task) -> list[Conversation]:
         if self.conversations_override is not None:
             return self.conversations_override.get(task.name, [])
-        conversations = task.load()
-        if self.config.limit is not None:
-            conversations = conversations[: self.config.limit]
+        from mteval.selection import select
+
+        loaded = task.load()
+        self._loaded_ids[task.name] = [c.id for c in loaded]
+        conversations = select(loaded, self.config.limit, self.config.ids)
         if self.config.history == "single":
             conversations = task.single_turn(conversations)
         elif self.config.history == "gold":
@@ -161,6 +168,8 @@ class Runner:
             "task_options": self.config.task_options,
             "jury": self._jury_identity(),
         }
+        if self.config.ids is not None:  # only when set, so earlier runs keep their fingerprints
+            identity["ids"] = sorted(set(self.config.ids))
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
     def _jury_identity(self) -> dict[str, Any] | None:
@@ -193,6 +202,10 @@ class Runner:
         if needing and not self.judge_adapters:
             raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
         datasets = {task.name: self._conversations(task) for task in self.tasks}
+        if self.conversations_override is None:
+            from mteval.selection import check_ids_found
+
+            check_ids_found(self.config.ids, self._loaded_ids)
         task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
@@ -374,6 +387,7 @@ class Runner:
             "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
             "history": self.config.history,
             "limit": self.config.limit,
+            "ids": self.config.ids,
             "task_options": self.config.task_options,
             "max_concurrency": self.config.max_concurrency,
             "jury": self._jury_identity(),

@@ -9,6 +9,7 @@ into single-turn prompts (`single_turn`), and how per-turn scores become metrics
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,15 @@ def sha256_files(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def sha256_conversations(conversations: Iterable[Conversation]) -> str:
+    """One digest over conversations as mteval's conversation JSON, in order."""
+    digest = hashlib.sha256()
+    for conversation in conversations:
+        digest.update(conversation.model_dump_json().encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 class Task:
     """Base class of every task. Subclass, set `name`, implement `load` and `scorers`."""
 
@@ -61,6 +71,23 @@ class Task:
     def __init__(self, **options: Any):
         self.options = options
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a subclass's `load` so the default `data_info` can hash what it returned
+        without loading the data a second time."""
+        super().__init_subclass__(**kwargs)
+        load = cls.__dict__.get("load")
+        if load is None or getattr(load, "_remembers_result", False):
+            return
+
+        @functools.wraps(load)
+        def remembering_load(self: "Task", *args: Any, **kw: Any) -> list[Conversation]:
+            conversations = load(self, *args, **kw)
+            self.__dict__["_loaded_conversations"] = conversations
+            return conversations
+
+        remembering_load._remembers_result = True  # type: ignore[attr-defined]
+        cls.load = remembering_load  # type: ignore[method-assign]
+
     @property
     def family(self) -> str:
         return self.name.split("/", 1)[0]
@@ -71,11 +98,29 @@ class Task:
         raise NotImplementedError
 
     def data_info(self) -> DataInfo:
-        """Source and sha256 of the data. The default hashes `data_files()`."""
+        """Source and sha256 of the data, recorded in the manifest and part of the run's
+        fingerprint (so changed data makes a new run instead of resuming the old one).
+
+        The default hashes `data_files()` when a task names them, else the conversations
+        `load()` returned (their JSON), and refuses when there is nothing to hash: a digest
+        of empty input would make every version of the data look the same."""
         files = self.data_files()
-        return DataInfo(source=", ".join(str(p) for p in files), sha256=sha256_files(files), files=tuple(p.name for p in files))
+        if files:
+            return DataInfo(source=", ".join(str(p) for p in files), sha256=sha256_files(files), files=tuple(p.name for p in files))
+        conversations = self.__dict__.get("_loaded_conversations")
+        if conversations is None:
+            conversations = self.load()
+        if not conversations:
+            from mteval.models.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"task {self.name or type(self).__name__}: load() returned no conversations and data_files() names no "
+                "file, so there is no data to hash; return the files load() reads from data_files()"
+            )
+        return DataInfo(source=f"{len(conversations)} conversations from {type(self).__qualname__}.load()", sha256=sha256_conversations(conversations))
 
     def data_files(self) -> list[Path]:
+        """The files `load()` reads; the default `data_info` hashes them (name and bytes)."""
         return []
 
     def task_info(self) -> dict[str, Any]:

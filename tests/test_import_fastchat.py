@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import mteval
 from mteval.cli import main
 from mteval.conversation import Message
 from mteval.models.scripted import register_script
@@ -18,7 +17,7 @@ from mteval.scoring.judge import load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval_tasks.mt_bench import QUESTIONS, REFERENCES, MtBench, prompt_name
 
-SHARED_QUESTIONS = Path(mteval.__file__).resolve().parents[2] / "shared" / "data" / "mt_bench" / "fastchat" / "llm_judge" / "data" / "mt_bench" / "question.jsonl"
+UPSTREAM_QUESTIONS = QUESTIONS  # shipped byte for byte from FastChat (tasks/mt_bench/data/SOURCE.md)
 PICKED = ("81", "101", "111")  # writing, reasoning, math
 RECORDS = {str(r["question_id"]): r for r in map(json.loads, QUESTIONS.read_text().splitlines())}
 REFS = {str(r["question_id"]): r["choices"][0]["turns"] for r in map(json.loads, REFERENCES.read_text().splitlines())}
@@ -66,7 +65,7 @@ def test_prompt_selection_by_category_and_turn():
 
 def test_import_fastchat_runs(tmp_path, capsys):
     answers, judgments = write_sources(tmp_path / "src", {"81/2": 7.5, "111/1": -1})
-    code = main(["import", "fastchat", "--answers", str(answers), "--judgments", str(judgments), "--questions", str(SHARED_QUESTIONS), "--output-dir", str(tmp_path / "out")])
+    code = main(["import", "fastchat", "--answers", str(answers), "--judgments", str(judgments), "--questions", str(UPSTREAM_QUESTIONS), "--output-dir", str(tmp_path / "out")])
     assert code == 0, capsys.readouterr().err
     alpha, beta = tmp_path / "out" / "imported-mt-bench-alpha", tmp_path / "out" / "imported-mt-bench-beta"
     manifest = read_manifest(alpha)

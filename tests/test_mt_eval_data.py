@@ -19,7 +19,15 @@ from mteval.task import sha256_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tasks" / "mt_eval" / "data"
-SHARED = ROOT.parent / "shared" / "data" / "mt_eval" / "data"
+
+
+def source_hashes() -> dict[str, tuple[int, str]]:
+    """`path -> (bytes, sha256)` from the table in tasks/mt_eval/SOURCE.md, recorded when
+    the files were copied from upstream."""
+    import re
+
+    text = (ROOT / "tasks" / "mt_eval" / "SOURCE.md").read_text(encoding="utf-8")
+    return {m[1]: (int(m[2]), m[3]) for m in re.finditer(r"^\| `([^`]+)` \| (\d+) \| `([0-9a-f]{64})` \|$", text, re.MULTILINE)}
 
 
 def task(name: str, **options):
@@ -125,11 +133,15 @@ def test_repeated_dialogue_ids_are_made_unique():
     assert next(c for c in conversations if c.id == "27_98~2").metadata["data_id"] == "27_98"
 
 
-def test_shipped_files_equal_shared_data_and_hash_into_data_info():
-    for path in sorted(DATA.glob("*.jsonl")):
-        shared = SHARED / path.name
-        if shared.exists():
-            assert path.read_bytes() == shared.read_bytes(), path.name
+def test_shipped_files_equal_the_recorded_upstream_copies_and_hash_into_data_info():
+    import hashlib
+
+    recorded = source_hashes()
+    shipped = sorted(DATA.glob("*.jsonl")) + [DATA / "raw_data" / "documents.jsonl"]
+    assert {f"data/{p.relative_to(DATA).as_posix()}" for p in shipped} <= set(recorded)
+    for path in shipped:
+        data = path.read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == recorded[f"data/{path.relative_to(DATA).as_posix()}"], path.name
     t = task("refinement")
     info = t.data_info()
     assert info.sha256 == sha256_files(t.data_files())

@@ -7,6 +7,7 @@ sequential `str.replace`, independently of the task code."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from mteval.transcript import TurnRecord
 from mteval_tasks.mt_eval.judging import TEMPLATES, judge_spec, judge_variables, render_judge_prompt
 
 ROOT = Path(__file__).resolve().parents[1] / "tasks" / "mt_eval"
-SHARED_PROMPTS = ROOT.parents[1].parent / "shared" / "data" / "mt_eval" / "prompts"
 REPLY = "  Dr. Smith arrived at 5 p.m. today.  It rained!\nThen it stopped.  "  # 12 words, 3 sentences
 
 
@@ -55,8 +55,13 @@ def task(name: str):
 
 
 def test_templates_are_upstreams():
+    """Byte for byte the upstream files: their sha256 as recorded in SOURCE.md when copied."""
+    from tests.test_mt_eval_data import source_hashes
+
+    recorded = source_hashes()
     for name in TEMPLATES.values():
-        assert (ROOT / "prompts" / name).read_bytes() == (SHARED_PROMPTS / name).read_bytes()
+        data = (ROOT / "prompts" / name).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == recorded[f"prompts/{name}"], name
 
 
 def test_judge_definition_settings():

@@ -11,4 +11,5 @@ COMMAND_MODULES = [
     "mteval.commands.importer",
     "mteval.commands.leaderboard",
     "mteval.commands.penalty",
+    "mteval.commands.view",
 ]

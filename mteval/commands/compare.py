@@ -136,12 +136,11 @@ def handle(args: argparse.Namespace) -> int:
 def run_gate(args: argparse.Namespace, candidate_dir: str | Path) -> int:
     """`mteval run --baseline`: compare the finished run with the baseline and report.
     Returns the exit code (0 no regression, 1 regression, 2 cannot compare)."""
-    from rich.console import Console
-
     from mteval.compare import gate
+    from mteval.progress import output_console
 
     code, report = gate(args.baseline, candidate_dir, gate_options(args))
-    console = Console(stderr=True) if getattr(args, "json", False) else None
+    console = output_console(stderr=True) if getattr(args, "json", False) else None
     emit(report, args.compare_format, args.compare_output, console=console)
     return code
 
@@ -149,9 +148,9 @@ def run_gate(args: argparse.Namespace, candidate_dir: str | Path) -> int:
 # --- output --------------------------------------------------------------------------------
 def emit(report: CompareReport, fmt: str, output: Path | None = None, console: Console | None = None) -> None:
     """Print the report in `fmt`, or write it to `output` and print the table."""
-    from rich.console import Console
+    from mteval.progress import output_console
 
-    console = console or Console(stderr=report.error is not None and fmt == "table" and output is None)
+    console = console or output_console(stderr=report.error is not None and fmt == "table" and output is None)
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(render(report, fmt), encoding="utf-8")

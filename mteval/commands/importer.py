@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mteval.cli_options import DEFAULT_OUTPUT_DIR
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("import", help="turn published answers and judgments (RAD-Bench, FastChat/MT-Bench) into mteval runs")
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answers", type=Path, required=True, help="directory of <model>.jsonl answer files")
     parser.add_argument("--judgments", type=Path, default=None, help="single-answer judgment file (JSONL); models it lacks get no scores")
-    parser.add_argument("--output-dir", type=Path, default=Path("results"))
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder that receives one run directory per model")
     parser.add_argument("--models", default=None, help="comma-separated answer-file stems (default: every file)")
     parser.add_argument("--task-args", default="", help="key=value,... task options recorded in the runs (e.g. unparsed_as=-1)")
 

@@ -6,23 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
+from mteval.cli_options import add_cache_options, add_request_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("judge", help="re-score an existing run with a judge or jury (the model under test is not called)")
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dir", type=Path, help="the run directory to re-score")
     parser.add_argument("--judge", action="append", default=[], help="judge model id; several form a jury")
-    parser.add_argument("--judge-args", default="")
+    parser.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
     parser.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML)")
-    parser.add_argument("--aggregate", default="mean", choices=["mean", "median", "majority", "max_vote", "cascade"])
+    parser.add_argument("--aggregate", default="mean", choices=["mean", "median", "majority", "max_vote", "cascade"], help="how --judge models are combined")
     parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
     parser.add_argument("--vote", default="max_vote", choices=["max_vote", "majority"], help="how jurors' pairwise winners combine")
     parser.add_argument("--output-dir", type=Path, default=None, help="where the re-judged run goes (default: next to RUN_DIR)")
-    parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--no-cache", action="store_true")
-    parser.add_argument("--max-concurrency", type=int, default=32)
+    add_cache_options(parser)
+    add_request_options(parser)  # --max-concurrency --rate-limit --max-attempts --timeout, as for `mteval run`
     parser.add_argument("--include-path", action="append", type=Path, default=[], help="extra folder of task plugins (as given to the original run)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal, no progress lines otherwise")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
     parser.set_defaults(handler=run)
 
 
@@ -30,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from mteval.cli import parse_kv
+    from mteval.client import RetryPolicy
     from mteval.models.errors import ConfigurationError
     from mteval.rejudge import rejudge
     from mteval.report import print_report
@@ -49,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         max_concurrency=args.max_concurrency,
+        rate_limits=dict(args.rate_limit),
+        retry=RetryPolicy(max_attempts=args.max_attempts, timeout_s=args.timeout),
         include_paths=args.include_path,
         command=["mteval", *getattr(args, "argv", sys.argv[1:])],
-        progress=sys.stderr.isatty(),
+        progress=not args.no_progress,
     )
     if args.json:
         print(json.dumps(outcome.manifest, indent=2))

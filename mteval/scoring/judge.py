@@ -26,7 +26,16 @@ from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
 from mteval.scoring.parsers import ParseFailure, Parsed, get_parser
 
-JUDGES_DIR = Path(__file__).resolve().parents[2] / "judges"
+def _judges_dir() -> Path:
+    """The shipped judge definitions: package data of `mteval_judges` (the repository's
+    `judges/` folder), found through importlib.resources so a wheel install finds them
+    as well as an editable one. Wheels are unpacked on disk, so this is a real folder."""
+    from importlib.resources import files
+
+    return Path(str(files("mteval_judges")))
+
+
+JUDGES_DIR = _judges_dir()
 
 DEFAULT_REMINDER = "Your previous reply could not be parsed. Reply again, ending with the verdict in exactly the required format."
 

@@ -46,6 +46,8 @@ EXIT_REGRESSION = 1
 EXIT_ERROR = 2
 DEFAULT_MIN_PAIRS = 10
 DEFAULT_MIN_AGREEMENT = 0.8
+DEFAULT_MAX_ERROR_RATE_INCREASE = 0.02
+"""Tolerated rise (absolute, 0-1) of the errored-conversation and unparsed-verdict rates."""
 
 TestName = Literal["auto", "permutation", "wilcoxon", "sign"]
 AgreementMeasure = Literal["alpha", "kappa", "exact", "pearson", "spearman"]
@@ -79,6 +81,9 @@ class CompareOptions(BaseModel):
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     agreement: AgreementMeasure = "alpha"
     """Agreement measure that `min_agreement` applies to (alpha = Krippendorff's)."""
+    max_error_rate_increase: float = Field(DEFAULT_MAX_ERROR_RATE_INCREASE, ge=0.0, le=1.0)
+    """The gate fails when the candidate's errored-conversation or unparsed-verdict rate
+    exceeds the base's by more than this (absolute share, 0-1)."""
     base_scorer: str | None = None
     candidate_scorer: str | None = None
     """Judge comparison: compare these two scorers instead of same-named ones."""
@@ -113,6 +118,8 @@ class MetricComparison(BaseModel):
     task: str
     scorer: str
     scale: Literal["binary", "scale"]
+    direction: Literal["higher", "lower", "neither"] = "higher"
+    """Which way is better (declared by the task); a lower-is-better metric regresses when it rises."""
     test: str
     n_pairs: int
     n_conversations: int
@@ -123,7 +130,11 @@ class MetricComparison(BaseModel):
     base: float
     candidate: float
     diff: float
+    """candidate - base in the metric's own units (positive = it rose)."""
     ci: tuple[float, float] | None = None
+    base_ci: tuple[float, float] | None = None
+    candidate_ci: tuple[float, float] | None = None
+    """Each run's own interval of the metric (`mteval.stats`, the same as `show` and the site)."""
     confidence: float = 0.95
     p_value: float
     p_adjusted: float | None = None
@@ -157,6 +168,18 @@ class JudgeAgreement(BaseModel):
     below: bool = False
 
 
+class RunHealth(BaseModel):
+    """Error and unparsed-verdict rates of one run, from its manifest totals."""
+
+    conversations: int = 0
+    errored_conversations: int = 0
+    errored_rate: float = 0.0
+    verdicts: int = 0
+    unparsed_verdicts: int = 0
+    unparsed_rate: float = 0.0
+    scored_ok: int = 0
+
+
 class CompareReport(BaseModel):
     mode: Literal["scores", "judges"] = "scores"
     base: RunRef
@@ -166,6 +189,10 @@ class CompareReport(BaseModel):
     metrics: list[MetricComparison] = Field(default_factory=list)
     agreements: list[JudgeAgreement] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    health: dict[str, RunHealth] = Field(default_factory=dict)
+    """`base` and `candidate` error rates."""
+    failures: list[str] = Field(default_factory=list)
+    """Why the gate failed besides metric regressions (error rates, nothing scored)."""
     regression: bool = False
     """Scores: some metric regressed. Judges: some agreement is below the threshold."""
     exit_code: int = EXIT_OK
@@ -557,11 +584,11 @@ def _seed(seed: int, *parts: str) -> int:
     return (seed + zlib.crc32("\0".join(parts).encode())) % (2**32)
 
 
-def _clusters(data: _MetricData) -> Clusters:
+def _clusters(data: _MetricData, sign: float = 1.0) -> Clusters:
     rows = data.rows
     return Clusters.from_arrays(
-        rows[f"score_{data.base_scorer}_base"].to_numpy(float),
-        rows[f"score_{data.cand_scorer}_cand"].to_numpy(float),
+        sign * rows[f"score_{data.base_scorer}_base"].to_numpy(float),
+        sign * rows[f"score_{data.cand_scorer}_cand"].to_numpy(float),
         rows["conversation_id"].to_numpy(),
     )
 
@@ -576,13 +603,21 @@ def _verdict(diff: float, ci: tuple[float, float] | None, regression: bool, max_
     return "no significant drop"
 
 
-def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> list[MetricComparison]:
-    """Task metrics, then family means, Holm-corrected together."""
+def _compare_metrics(
+    datas: Sequence[_MetricData], options: CompareOptions, directions: dict[tuple[str, str], str] | None = None
+) -> list[MetricComparison]:
+    """Task metrics, then family means, Holm-corrected together.
+
+    Tests run on "improvement" (the score, negated for lower-is-better metrics), so a
+    one-sided test of a drop is a test of getting worse either way; the report shows
+    values, differences and intervals in the metric's own units."""
     confidence = 1.0 - options.alpha
     metrics: list[MetricComparison] = []
     distributions: dict[tuple[str, str], tuple[Clusters, np.ndarray, bool]] = {}
+    directions = directions or {}
     for data in datas:
-        grouped = _clusters(data)
+        direction = directions.get((data.task, data.scorer), "higher")
+        grouped = _clusters(data, -1.0 if direction == "lower" else 1.0)
         binary = is_binary(data.rows[f"score_{data.base_scorer}_base"], data.rows[f"score_{data.cand_scorer}_cand"])
         seed = _seed(options.seed, data.task, data.scorer)
         ci, dist = bootstrap_distribution(grouped, n_resamples=options.bootstrap_resamples, seed=seed, confidence=confidence)
@@ -594,6 +629,7 @@ def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> l
                 task=data.task,
                 scorer=data.scorer,
                 scale="binary" if binary else "scale",
+                direction=direction,  # type: ignore[arg-type]
                 test=test,
                 n_pairs=grouped.n,
                 n_conversations=grouped.k,
@@ -610,11 +646,19 @@ def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> l
         )
     if options.groups:
         metrics.extend(_family_metrics(metrics, distributions, options))
-    reject, adjusted = holm([m.p_value for m in metrics], options.alpha)
-    for metric, rejected, p_adj in zip(metrics, reject, adjusted):
+    gated = [m for m in metrics if m.direction != "neither"]
+    reject, adjusted = holm([m.p_value for m in gated], options.alpha)
+    for metric, rejected, p_adj in zip(gated, reject, adjusted):
         metric.p_adjusted = p_adj
         metric.regression = bool(rejected and metric.diff < -options.max_drop)
         metric.verdict = _verdict(metric.diff, metric.ci, metric.regression, options.max_drop)
+    for metric in metrics:
+        if metric.direction == "neither":
+            metric.verdict = "descriptive (not gated)"
+        if metric.direction == "lower":  # back from improvement to the metric's own units
+            metric.base, metric.candidate, metric.diff = -metric.base, -metric.candidate, -metric.diff
+            if metric.ci is not None:
+                metric.ci = (-metric.ci[1], -metric.ci[0])
     return metrics
 
 
@@ -626,8 +670,8 @@ def _family_metrics(task_metrics: Sequence[MetricComparison], distributions: dic
         by_group.setdefault((metric.task.split("/", 1)[0], metric.scorer), []).append(metric)
     out = []
     for (family, scorer), members in sorted(by_group.items()):
-        if len(members) < 2:
-            continue
+        if len(members) < 2 or len({m.direction for m in members}) > 1:
+            continue  # a mean over metrics that point different ways means nothing
         parts = [(distributions[(m.task, m.scorer)][0], 1.0 / len(members)) for m in members]
         dists = np.vstack([distributions[(m.task, m.scorer)][1] for m in members])
         pooled = dists.mean(axis=0)
@@ -642,6 +686,7 @@ def _family_metrics(task_metrics: Sequence[MetricComparison], distributions: dic
                 task=family,
                 scorer=scorer,
                 scale="binary" if binary else "scale",
+                direction=members[0].direction,
                 test="permutation",
                 n_pairs=sum(m.n_pairs for m in members),
                 n_conversations=sum(m.n_conversations for m in members),
@@ -671,8 +716,85 @@ def compare_frames(
     candidate_path: str | Path = "candidate",
 ) -> CompareReport:
     """Compare two runs given as `mteval.results.load` frames and their manifests.
-    Raises CompareError when they cannot be compared."""
+    Raises CompareError when they cannot be compared, unless the candidate already
+    fails on its error rates (then the report says so, exit 1)."""
     options = options or CompareOptions()
+    health = {"base": run_health(base), "candidate": run_health(candidate)}
+    failures = [] if options.judges else health_failures(health["base"], health["candidate"], options.max_error_rate_increase)
+    try:
+        report = _compare_frames(base, candidate, base_manifest, cand_manifest, options, base_path, candidate_path)
+    except CompareError as exc:
+        if not failures:
+            raise
+        report = CompareReport(
+            base=_run_ref(base_path, base_manifest),
+            candidate=_run_ref(candidate_path, cand_manifest),
+            options=options,
+            notes=[f"metrics not compared: {exc}"],
+        )
+    report.health, report.failures = health, failures
+    if failures:
+        report.regression = True
+        report.exit_code = EXIT_REGRESSION
+    return report
+
+
+def run_health(frame: pd.DataFrame) -> RunHealth:
+    """Error and unparsed-verdict rates of a run's scored-turn rows: a conversation
+    errored if any of its scored turns has an error (or was never reached) or a
+    scorer failed; a verdict is one scorer's status on one turn."""
+    if frame.empty:
+        return RunHealth()
+    status_columns = [c for c in frame.columns if c.startswith("status_")]
+    statuses = frame[status_columns].stack() if status_columns else pd.Series(dtype=object)
+    bad_row = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
+    for column in status_columns:
+        bad_row = bad_row | (frame[column] == "error")
+    conv = frame["task"].astype(str) + "\0" + frame["conversation_id"].astype(str)
+    errored = conv[bad_row].nunique()
+    conversations = conv.nunique()
+    verdicts = int(statuses.size)
+    unparsed = int((statuses == "unparsed").sum())
+    ok_rows = pd.Series(False, index=frame.index)
+    for column in status_columns:
+        ok_rows = ok_rows | (frame[column] == "ok")
+    return RunHealth(
+        conversations=int(conversations),
+        errored_conversations=int(errored),
+        errored_rate=errored / conversations if conversations else 0.0,
+        verdicts=verdicts,
+        unparsed_verdicts=unparsed,
+        unparsed_rate=unparsed / verdicts if verdicts else 0.0,
+        scored_ok=int(ok_rows.sum()),
+    )
+
+
+def health_failures(base: RunHealth, candidate: RunHealth, tolerance: float) -> list[str]:
+    """Reasons the candidate fails regardless of its scores: nothing scored, or more
+    errored conversations / unparsed verdicts than the base beyond `tolerance`."""
+    out = []
+    if candidate.scored_ok == 0:
+        out.append(
+            f"the candidate has no scored turns ({candidate.errored_conversations} of {candidate.conversations} conversations errored)"
+        )
+    for label, b, c in (
+        ("errored-conversation rate", base.errored_rate, candidate.errored_rate),
+        ("unparsed-verdict rate", base.unparsed_rate, candidate.unparsed_rate),
+    ):
+        if c - b > tolerance + _ATOL:
+            out.append(f"{label} rose from {b:.1%} to {c:.1%} (more than --max-error-rate-increase {tolerance:g})")
+    return out
+
+
+def _compare_frames(
+    base: pd.DataFrame,
+    candidate: pd.DataFrame,
+    base_manifest: dict[str, Any],
+    cand_manifest: dict[str, Any],
+    options: CompareOptions,
+    base_path: str | Path,
+    candidate_path: str | Path,
+) -> CompareReport:
     tasks, notes = _common_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
     notes += check_compatible(base_manifest, cand_manifest, tasks)
     notes += _context_notes(base_manifest, cand_manifest, options.judges)
@@ -713,10 +835,36 @@ def compare_frames(
             "the runs have no scorer in common on their common tasks "
             f"(base: {', '.join(sorted(base_names)) or 'none'}; candidate: {', '.join(sorted(cand_names)) or 'none'})"
         )
-    report.metrics = _compare_metrics(datas, options)
+    report.metrics = _compare_metrics(datas, options, _directions(base_manifest, cand_manifest, datas))
+    for metric in report.metrics:
+        if metric.level == "task":
+            metric.base_ci = _own_ci(base, metric.task, metric.scorer)
+            metric.candidate_ci = _own_ci(candidate, metric.task, metric.scorer)
     report.regression = any(m.regression for m in report.metrics)
     report.exit_code = EXIT_REGRESSION if report.regression else EXIT_OK
     return report
+
+
+def _directions(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[_MetricData]) -> dict[tuple[str, str], str]:
+    """Declared direction of each compared score (the candidate's record, else the base's)."""
+    out = {}
+    for data in datas:
+        found = None
+        for manifest in (cand_manifest, base_manifest):
+            semantics = (((manifest.get("tasks") or {}).get(data.task) or {}).get("scores") or {}).get(data.base_scorer)
+            if semantics:
+                found = semantics.get("direction")
+                break
+        out[(data.task, data.scorer)] = found or "higher"
+    return out
+
+
+def _own_ci(frame: pd.DataFrame, task: str, scorer: str) -> tuple[float, float] | None:
+    """One run's interval of a score's mean, computed exactly as its manifest's (`mteval.stats`)."""
+    from mteval.stats import mean_metrics
+
+    rows = frame[frame["task"].astype(str) == task]
+    return mean_metrics(rows, [scorer])[scorer].ci if not rows.empty else None
 
 
 def compare_runs(base_dir: str | Path, candidate_dir: str | Path, options: CompareOptions | None = None) -> CompareReport:

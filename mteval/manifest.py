@@ -161,6 +161,8 @@ class Totals(BaseModel):
     """`model` and `judges` call counts with `cost_usd`, summed over every invocation of the run."""
     first_errors: list[str] = Field(default_factory=list)
     """The first few conversation errors (`task conversation: cause`)."""
+    verdicts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per scorer: `total` scored turns, `unparsed` verdicts, `example_raw` (one unparsed reply)."""
 
     @property
     def errored_rate(self) -> float:

@@ -45,7 +45,7 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     model_calls = calls.get("model")
     if model_calls:
         lines.append(
-            f"model calls this invocation: {model_calls['requests']} requests, {model_calls['cache_hits']} cache hits, "
+            f"model calls: {model_calls['requests']} requests, {model_calls['cache_hits']} cache hits, "
             f"{model_calls['retries']} retries, {model_calls['errors']} errors{_cost(model_calls)}"
         )
     for judge, stats in (calls.get("judges") or {}).items():
@@ -57,7 +57,29 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
             f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved)"
             + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
         )
+    for error in totals.get("first_errors") or []:
+        lines.append(f"error: {error}")
+    lines.extend(unparsed_warnings(manifest))
     return lines
+
+
+UNPARSED_WARNING_SHARE = 0.5
+
+
+def unparsed_warnings(manifest: dict[str, Any]) -> list[str]:
+    """A warning per scorer whose verdicts are mostly unparsed (> 50%): its judge's
+    replies do not match the expected format, so its scores mean little."""
+    judges = ", ".join(j.get("model", "?") for j in ((manifest.get("jury") or {}).get("jurors") or [])) or "no judge recorded"
+    out = []
+    for scorer, tally in ((manifest.get("totals") or {}).get("verdicts") or {}).items():
+        total, unparsed = tally.get("total", 0), tally.get("unparsed", 0)
+        if total and unparsed / total > UNPARSED_WARNING_SHARE:
+            raw = (tally.get("example_raw") or "").replace("\n", " ")[:200]
+            out.append(
+                f"warning: {unparsed} of {total} verdicts of scorer {scorer!r} (judge {judges}) are unparsed; "
+                f"one raw reply: {raw!r}"
+            )
+    return out
 
 
 def _cost(stats: dict[str, Any]) -> str:

@@ -117,6 +117,8 @@ class Runner:
         self.first_errors: list[str] = []
         """The first few conversation errors with their causes (manifest and summary)."""
         self.previous_calls: dict[str, Any] | None = None
+        self.verdicts: dict[str, dict[str, Any]] = {}
+        """Per scorer: scored turns, unparsed verdicts and the first unparsed raw reply."""
         """Call counts recorded by earlier invocations of a resumed run."""
 
     # --- setup -----------------------------------------------------------------------------
@@ -263,6 +265,14 @@ class Runner:
             if len(self.first_errors) < MAX_FIRST_ERRORS:
                 self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {_cause(sample)}")
         self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
+        for turn in sample["turns"]:
+            for name, score in (turn.get("scores") or {}).items():
+                tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
+                tally["total"] += 1
+                if score.get("status") == "unparsed":
+                    tally["unparsed"] += 1
+                    if tally["example_raw"] is None:
+                        tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
 
     async def _drive(self, pending: Iterator, client, writer: SampleWriter, progress) -> bool:
         """Run the queue; True if it stopped on a signal with conversations left undone."""
@@ -409,6 +419,7 @@ class Runner:
                     "scored_turn_tokens": {"input": usage_in, "output": usage_out},
                     "calls": calls,
                     "first_errors": self.first_errors,
+                    "verdicts": self.verdicts,
                 },
                 "metrics": metrics,
                 "groups": groups,

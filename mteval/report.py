@@ -90,7 +90,7 @@ def _cost(stats: dict[str, Any]) -> str:
 def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: Console | None = None) -> None:
     console = console or Console()
     console.print(metrics_table(manifest))
-    for line in summary_lines(manifest):
-        console.print(line, highlight=False)
+    for line in summary_lines(manifest):  # raw judge replies and errors: no markup, never wrapped mid-word
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if run_dir:
         console.print(f"run directory: {run_dir}", highlight=False)

@@ -22,11 +22,16 @@ def metrics_table(manifest: dict[str, Any]) -> Table:
         table.add_column(column, justify=justify)
     for task, metrics in manifest.get("metrics", {}).items():
         for name, metric in metrics.items():
-            table.add_row(escape(task), escape(name), *_metric_cells(metric))
+            table.add_row(escape(task), escape(_label(name, metric)), *_metric_cells(metric))
     for group, metrics in manifest.get("groups", {}).items():
         for name, metric in metrics.items():
-            table.add_row(f"[bold]{escape(group)}[/bold]", escape(name), *_metric_cells(metric))
+            table.add_row(f"[bold]{escape(group)}[/bold]", escape(_label(name, metric)), *_metric_cells(metric))
     return table
+
+
+def _label(name: str, metric: dict[str, Any]) -> str:
+    """The metric name, marked ↓ when lower is better (its declared semantics)."""
+    return name + (" ↓" if (metric.get("semantics") or {}).get("direction") == "lower" else "")
 
 
 def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -90,6 +95,8 @@ def _cost(stats: dict[str, Any]) -> str:
 def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: Console | None = None) -> None:
     console = console or Console()
     console.print(metrics_table(manifest))
+    if any((m.get("semantics") or {}).get("direction") == "lower" for ms in manifest.get("metrics", {}).values() for m in ms.values()):
+        console.print("↓: lower is better", highlight=False)
     for line in summary_lines(manifest):  # raw judge replies and errors: no markup, never wrapped mid-word
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     if run_dir:

@@ -166,7 +166,7 @@ def write_run(
         SAMPLES,
         SampleWriter,
         read_manifest,
-        write_json_atomic,
+        write_manifest,
     )
     from mteval.runner import RunConfig, Runner, _iso, _task_info
     from mteval.scoring.jury import JuryConfig
@@ -214,5 +214,5 @@ def write_run(
             writer.append(sample)
     finally:
         writer.close()
-    write_json_atomic(run_dir / MANIFEST, manifest)
+    write_manifest(run_dir, manifest)  # validated against mteval.manifest.RunManifest
     return run_dir, manifest

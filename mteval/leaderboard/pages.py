@@ -89,7 +89,8 @@ def write_task_pages(site: Site, board: Leaderboard) -> None:
         primary = [(e, c) for e, c in primary if c is not None]
         if primary:
             charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [c.value for _, c in primary], [c.ci for _, c in primary],  # type: ignore[misc]
-                             site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)", xlabel=meta.primary)
+                             site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)",
+                             xlabel=meta.primary + (" (lower is better)" if primary[0][1].lower_is_better else ""))
         write_json(site.out / base / "scores.json", [
             {"model": e["row"].model.label, "model_id": e["row"].model.id, "history": e["row"].history, "version": e["version"],
              "sha256": e["sha256"], "metrics": {m: c.as_json() for m, c in e["cells"].items() if c is not None}}

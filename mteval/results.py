@@ -79,27 +79,46 @@ def write_manifest(run_dir: str | Path, manifest: "RunManifest | dict[str, Any]"
 
 def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
     """Every sample line; a later line for the same (task, conversation) supersedes an
-    earlier one (an errored conversation that was retried on resume)."""
+    earlier one (an errored conversation that was retried on resume).
+
+    Streams: a first pass notes where each conversation's last line starts, the second
+    parses only those lines, one at a time, so memory does not grow with the run."""
     path = Path(run_dir) / SAMPLES
     if not path.is_file():
         return iter(())
     if repair:
         truncate_torn_tail(path)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
+    final = _final_offsets(path)
+    return _read_at(path, final)
+
+
+def _final_offsets(path: Path) -> list[int]:
+    """Byte offsets of the last line of every (task, conversation), in file order."""
+    latest: dict[tuple[str, str], int] = {}
+    offset = 0
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, 1):
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not line.endswith("\n"):
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if not raw.endswith(b"\n"):
                     break  # torn last line of a killed run: that conversation is redone
-                raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+                message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                raise ResultsError(f"{path}:{line_no}: invalid JSON ({message})") from exc
             key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
             latest.pop(key, None)
-            latest[key] = record
-    return iter(latest.values())
+            latest[key] = start
+    return sorted(latest.values())
+
+
+def _read_at(path: Path, offsets: list[int]) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for offset in offsets:
+            handle.seek(offset)
+            yield json.loads(handle.readline())
 
 
 def truncate_torn_tail(path: Path) -> None:

@@ -109,16 +109,9 @@ class Runner:
         self.conversations_override = conversations
         self.scorers_override = scorers
         self.jury: Jury | None = None
-        self.judging = JudgingTally()
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
-        self.rows: list[dict[str, Any]] = []
-        self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
-        self.first_errors: list[str] = []
-        """The first few conversation errors with their causes (manifest and summary)."""
         self.previous_calls: dict[str, Any] | None = None
-        self.verdicts: dict[str, dict[str, Any]] = {}
-        """Per scorer: scored turns, unparsed verdicts and the first unparsed raw reply."""
         """Call counts recorded by earlier invocations of a resumed run."""
 
     # --- setup -----------------------------------------------------------------------------
@@ -252,27 +245,7 @@ class Runner:
             if sample.get("status") != "ok":
                 continue
             done.add((sample["task"], str(sample["conversation"]["id"])))
-            self._account(sample)
         return done
-
-    def _account(self, sample: dict[str, Any]) -> None:
-        self.rows.extend(sample_rows(sample))
-        self.judging.add_sample(sample)
-        self.counts["conversations"] += 1
-        self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
-        if sample.get("status") != "ok":
-            self.counts["errored_conversations"] += 1
-            if len(self.first_errors) < MAX_FIRST_ERRORS:
-                self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {_cause(sample)}")
-        self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
-        for turn in sample["turns"]:
-            for name, score in (turn.get("scores") or {}).items():
-                tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
-                tally["total"] += 1
-                if score.get("status") == "unparsed":
-                    tally["unparsed"] += 1
-                    if tally["example_raw"] is None:
-                        tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
 
     async def _drive(self, pending: Iterator, client, writer: SampleWriter, progress) -> bool:
         """Run the queue; True if it stopped on a signal with conversations left undone."""
@@ -287,7 +260,6 @@ class Runner:
                 sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
                 writer.append(sample)
-                self._account(record)
                 progress.advance(record)
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
@@ -346,7 +318,10 @@ class Runner:
         from mteval.manifest import MetricRecord, RunManifest, lookup
         from mteval.registry import family_aggregate_info
 
-        frame = pd.DataFrame(self.rows)
+        summary = _Summary(self.redactor)
+        for sample in iter_sample_dicts(run_dir):  # streamed: every invocation's samples, latest per conversation
+            summary.add(sample)
+        frame = pd.DataFrame(summary.rows)
         metrics: dict[str, Any] = {}
         turn_curves: dict[str, Any] = {}
         score_status: dict[str, int] = {"ok": 0, "unparsed": 0, "error": 0}
@@ -413,22 +388,57 @@ class Runner:
                 "jury": self._jury_identity(),
                 "tasks": task_info,
                 "totals": {
-                    **self.counts,
-                    "scored_turns": len(self.rows),
+                    **summary.counts,
+                    "scored_turns": len(summary.rows),
                     "scores": score_status,
                     "scored_turn_tokens": {"input": usage_in, "output": usage_out},
                     "calls": calls,
-                    "first_errors": self.first_errors,
-                    "verdicts": self.verdicts,
+                    "first_errors": summary.first_errors,
+                    "verdicts": summary.verdicts,
                 },
                 "metrics": metrics,
                 "groups": groups,
                 "by_turn": turn_curves,
-                "judging": self.judging.summary(),
+                "judging": summary.judging.summary(),
                 "imported": None,
             }
         )
         return manifest.to_json()
+
+
+class _Summary:
+    """Counts, verdict tallies and scored-turn rows of a run, accumulated one sample at a
+    time while streaming samples.jsonl (rows keep no reply text: the manifest needs
+    scores, not transcripts)."""
+
+    def __init__(self, redactor: Redactor):
+        self.redactor = redactor
+        self.rows: list[dict[str, Any]] = []
+        self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
+        self.first_errors: list[str] = []
+        self.verdicts: dict[str, dict[str, Any]] = {}
+        self.judging = JudgingTally()
+
+    def add(self, sample: dict[str, Any]) -> None:
+        for row in sample_rows(sample):
+            row.pop("reply", None)
+            self.rows.append(row)
+        self.judging.add_sample(sample)
+        self.counts["conversations"] += 1
+        self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
+        if sample.get("status") != "ok":
+            self.counts["errored_conversations"] += 1
+            if len(self.first_errors) < MAX_FIRST_ERRORS:
+                self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {_cause(sample)}")
+        self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
+        for turn in sample["turns"]:
+            for name, score in (turn.get("scores") or {}).items():
+                tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
+                tally["total"] += 1
+                if score.get("status") == "unparsed":
+                    tally["unparsed"] += 1
+                    if tally["example_raw"] is None:
+                        tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
 
 
 def _add_calls(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:

@@ -295,3 +295,23 @@ def test_identical_intervals_in_show_site_and_compare(tmp_path, capsys):
     (metric,) = [m for m in report.metrics if m.level == "task"]
     assert metric.candidate_ci == manifest_ci
     assert metric.base_ci == tuple(read_manifest(dirs[0])["metrics"]["example/arithmetic"]["exact"]["ci"])
+
+
+# --- streaming summaries -----------------------------------------------------------------------
+def test_reading_samples_streams_with_flat_memory(tmp_path):
+    """The manifest summary streams samples.jsonl: reading a run holds one sample at a
+    time, not the whole file (10 MB of samples here, < 2 MB peak)."""
+    import tracemalloc
+
+    from mteval.results import iter_sample_dicts
+
+    run_dir = write_run(tmp_path / "big", {"fam/a": {f"c{c:03d}": [1.0] for c in range(200)}})
+    filler = "x" * 50_000
+    lines = (run_dir / SAMPLES).read_text().splitlines()
+    (run_dir / SAMPLES).write_text("".join(line.replace('"reply c', f'"{filler} c') + "\n" for line in lines))
+    assert (run_dir / SAMPLES).stat().st_size > 10_000_000
+    tracemalloc.start()
+    count = sum(1 for _ in iter_sample_dicts(run_dir))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == 200 and peak < 2_000_000

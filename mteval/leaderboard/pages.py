@@ -53,7 +53,8 @@ def write_overview(site: Site, board: Leaderboard) -> None:
 
 
 def _write_overview_data(out: Path, board: Leaderboard) -> None:
-    columns = [{"key": c.key, "kind": c.kind, "label": c.label, "families": c.families, "tasks": c.tasks} for c in board.columns]
+    columns = [{"key": c.key, "kind": c.kind, "label": c.label, "families": c.families, "tasks": c.tasks, "direction": c.direction}
+               for c in board.columns]
     rows = []
     flat = []
     for row in board.rows:

@@ -130,7 +130,9 @@ class ModelClient:
         # the endpoint decides which server answers: a local stand-in and the real API
         # must never share cached replies (base_url from args or the environment)
         self.endpoint = endpoint_of(adapter)
-        if self.endpoint is not None:  # default-endpoint keys stay as before: existing caches remain valid
+        if self.endpoint is not None and not any(name in self._key_args for name in _ENDPOINT_ARGS):
+            # set by the environment: key it; a base_url argument is already in the key, and keys
+            # of default-endpoint requests stay as they were, so existing caches remain valid
             self._key_args["__endpoint__"] = self.endpoint
         self._backoff = _backoff(retry)
 

@@ -213,7 +213,7 @@ def _method(report: CompareReport) -> str:
         return f"threshold: {o.agreement} >= {o.min_agreement} per task and scorer"
     return (
         f"difference = candidate - base (lower-is-better metrics, marked ↓, regress when they rise); {1 - o.alpha:.0%} CI by cluster bootstrap over conversations; "
-        f"one-sided paired tests of a drop > {o.max_drop:g} at alpha {o.alpha:g}, Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
+        f"one-sided paired tests of getting worse by > {o.max_drop:g} at alpha {o.alpha:g}, Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
     )
 
 

@@ -315,3 +315,17 @@ def test_reading_samples_streams_with_flat_memory(tmp_path):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert count == 200 and peak < 2_000_000
+
+
+def test_invalid_manifest_is_a_clear_user_error(tmp_path, capsys):
+    run_dir = v1_run(tmp_path / "bad", "openai/m", {"rad_bench/reasoning": {"score": 8.0}})
+    manifest = json.loads((run_dir / MANIFEST).read_text())
+    manifest["totals"] = {"conversations": "many"}
+    (run_dir / MANIFEST).write_text(json.dumps(manifest))
+    assert main(["show", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "run.json: field 'totals.conversations'" in err and "Traceback" not in err
+    manifest["schema"] = "mteval.run/9"
+    (run_dir / MANIFEST).write_text(json.dumps(manifest))
+    assert main(["show", str(run_dir)]) == 2
+    assert "field 'schema' is 'mteval.run/9'" in capsys.readouterr().err

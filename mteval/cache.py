@@ -3,6 +3,7 @@
 Every successful model reply is committed the moment it arrives, so a run killed with
 SIGKILL loses nothing: re-running it replays finished turns from here and only asks the
 model for what never came back. Keys hash what determines the reply (provider, model,
+endpoint (base_url from args or the environment, see `mteval.client.endpoint_of`),
 non-secret model args, generation parameters, messages) and nothing else: API keys,
 timeouts and the request context are not part of a key.
 """

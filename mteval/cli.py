@@ -21,6 +21,8 @@ from mteval.cli_options import (
 from mteval.models.errors import ConfigurationError
 
 EXIT_USAGE = 2
+EXIT_RUN_ERRORS = 3
+"""`mteval run`: some conversations errored (unless --allow-errors); distinct from usage errors (2)."""
 
 
 def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task-args", default="", help="key=value,... passed to every task")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal, no progress lines otherwise")
     run.add_argument("--json", action="store_true", help="print the manifest as JSON instead of the table")
+    run.add_argument("--allow-errors", action="store_true", help=f"exit 0 even if conversations errored (default: exit {EXIT_RUN_ERRORS})")
     from mteval.commands.compare import add_gate_arguments
 
     add_gate_arguments(run)  # --baseline RUN_DIR and the gate's options
@@ -158,11 +161,20 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if outcome.interrupted:
         print("interrupted: finished conversations are saved; run the same command again to resume", file=sys.stderr)
         return 130
+    code = 0
     if args.baseline is not None:
         from mteval.commands.compare import run_gate
 
-        return run_gate(args, outcome.run_dir)  # 0 no regression, 1 regression, 2 not comparable
-    return 0
+        code = run_gate(args, outcome.run_dir)  # 0 no regression, 1 regression, 2 not comparable
+    errored = outcome.manifest["totals"]["errored_conversations"]
+    if errored and not args.allow_errors and code == 0:
+        print(
+            f"mteval run: {errored} conversation(s) errored (see the errors above); exit {EXIT_RUN_ERRORS}. "
+            "Re-run the same command to retry them, or pass --allow-errors to accept them.",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_ERRORS
+    return code
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -7,10 +7,12 @@ judge are ModelClients, so they share one policy, one cache and separate counter
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -69,6 +71,29 @@ _HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
 _NOT_IN_CACHE_KEY = frozenset({"timeout"})
 
 
+# Environment variables the provider SDKs read for their base URL when none is given.
+_ENDPOINT_ENV = {"openai": ("OPENAI_BASE_URL",), "anthropic": ("ANTHROPIC_BASE_URL",), "litellm": ()}
+_ENDPOINT_ARGS = ("base_url", "api_base", "endpoint")
+
+
+def endpoint_of(adapter: ModelAdapter) -> str | None:
+    """Where requests of `adapter` go: its `base_url` (or `api_base`) argument, else the
+    provider's base-URL environment variable, else None (the provider's default).
+    Credentials (user:password@, query strings) are removed: this goes into cache keys
+    and manifests."""
+    raw = next((adapter.args.get(name) for name in _ENDPOINT_ARGS if adapter.args.get(name)), None)
+    if raw is None:
+        raw = next((os.environ[v] for v in _ENDPOINT_ENV.get(adapter.provider, ()) if os.environ.get(v)), None)
+    return _without_credentials(str(raw)) if raw else None
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
 def _backoff(retry: RetryPolicy) -> wait_exponential_jitter:
     """Exponential backoff with jitter; tenacity renamed `initial` to `multiplier` in 9.x."""
     import inspect
@@ -102,6 +127,13 @@ class ModelClient:
         self.role = role
         self.stats = ClientStats()
         self._key_args = {k: v for k, v in adapter.public_args().items() if k not in _NOT_IN_CACHE_KEY}
+        # the endpoint decides which server answers: a local stand-in and the real API
+        # must never share cached replies (base_url from args or the environment)
+        self.endpoint = endpoint_of(adapter)
+        if self.endpoint is not None and not any(name in self._key_args for name in _ENDPOINT_ARGS):
+            # set by the environment: key it; a base_url argument is already in the key, and keys
+            # of default-endpoint requests stay as they were, so existing caches remain valid
+            self._key_args["__endpoint__"] = self.endpoint
         self._backoff = _backoff(retry)
 
     @property

@@ -1,5 +1,9 @@
 """Paired comparison of two runs: did the candidate regress? Do two judges agree?
 
+The statistics (paired cluster bootstrap, permutation / Wilcoxon / sign tests, Holm)
+live in `mteval.stats`; this module pairs the runs, applies each metric's declared
+direction, checks error rates and decides.
+
 Scores are paired by (task, conversation_id, turn_id). Turns of one conversation are
 correlated, so every statistic treats the conversation as the unit: confidence
 intervals come from a paired cluster bootstrap (resample conversations, recompute the
@@ -25,20 +29,32 @@ cannot be compared) plus a `CompareReport` to render.
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
 from mteval.results import ResultsError, load, read_manifest
-from mteval.stats import DEFAULT_SEED
+from mteval.stats import (  # noqa: F401  (the paired statistics live in mteval.stats; re-exported)
+    DEFAULT_SEED,
+    Clusters,
+    DiffResult,
+    TestName,
+    bootstrap_distribution,
+    drop_pvalue,
+    holm,
+    is_binary,
+    paired_difference,
+    permutation_pvalue,
+    sign_pvalue,
+    wilcoxon_pvalue,
+)
 
 KEY = ["task", "conversation_id", "turn_id"]
 EXIT_OK = 0
@@ -46,8 +62,9 @@ EXIT_REGRESSION = 1
 EXIT_ERROR = 2
 DEFAULT_MIN_PAIRS = 10
 DEFAULT_MIN_AGREEMENT = 0.8
+DEFAULT_MAX_ERROR_RATE_INCREASE = 0.02
+"""Tolerated rise (absolute, 0-1) of the errored-conversation and unparsed-verdict rates."""
 
-TestName = Literal["auto", "permutation", "wilcoxon", "sign"]
 AgreementMeasure = Literal["alpha", "kappa", "exact", "pearson", "spearman"]
 _ATOL = 1e-9
 
@@ -79,6 +96,9 @@ class CompareOptions(BaseModel):
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     agreement: AgreementMeasure = "alpha"
     """Agreement measure that `min_agreement` applies to (alpha = Krippendorff's)."""
+    max_error_rate_increase: float = Field(DEFAULT_MAX_ERROR_RATE_INCREASE, ge=0.0, le=1.0)
+    """The gate fails when the candidate's errored-conversation or unparsed-verdict rate
+    exceeds the base's by more than this (absolute share, 0-1)."""
     base_scorer: str | None = None
     candidate_scorer: str | None = None
     """Judge comparison: compare these two scorers instead of same-named ones."""
@@ -113,6 +133,8 @@ class MetricComparison(BaseModel):
     task: str
     scorer: str
     scale: Literal["binary", "scale"]
+    direction: Literal["higher", "lower", "neither"] = "higher"
+    """Which way is better (declared by the task); a lower-is-better metric regresses when it rises."""
     test: str
     n_pairs: int
     n_conversations: int
@@ -123,7 +145,11 @@ class MetricComparison(BaseModel):
     base: float
     candidate: float
     diff: float
+    """candidate - base in the metric's own units (positive = it rose)."""
     ci: tuple[float, float] | None = None
+    base_ci: tuple[float, float] | None = None
+    candidate_ci: tuple[float, float] | None = None
+    """Each run's own interval of the metric (`mteval.stats`, the same as `show` and the site)."""
     confidence: float = 0.95
     p_value: float
     p_adjusted: float | None = None
@@ -157,6 +183,18 @@ class JudgeAgreement(BaseModel):
     below: bool = False
 
 
+class RunHealth(BaseModel):
+    """Error and unparsed-verdict rates of one run, from its manifest totals."""
+
+    conversations: int = 0
+    errored_conversations: int = 0
+    errored_rate: float = 0.0
+    verdicts: int = 0
+    unparsed_verdicts: int = 0
+    unparsed_rate: float = 0.0
+    scored_ok: int = 0
+
+
 class CompareReport(BaseModel):
     mode: Literal["scores", "judges"] = "scores"
     base: RunRef
@@ -166,218 +204,14 @@ class CompareReport(BaseModel):
     metrics: list[MetricComparison] = Field(default_factory=list)
     agreements: list[JudgeAgreement] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    health: dict[str, RunHealth] = Field(default_factory=dict)
+    """`base` and `candidate` error rates."""
+    failures: list[str] = Field(default_factory=list)
+    """Why the gate failed besides metric regressions (error rates, nothing scored)."""
     regression: bool = False
     """Scores: some metric regressed. Judges: some agreement is below the threshold."""
     exit_code: int = EXIT_OK
     error: str | None = None
-
-
-# --- array-level statistics ----------------------------------------------------------------
-@dataclass(frozen=True)
-class Clusters:
-    """Per-conversation sums of one metric's paired scores."""
-
-    ids: np.ndarray
-    base: np.ndarray
-    candidate: np.ndarray
-    counts: np.ndarray
-
-    @classmethod
-    def from_arrays(cls, base: Sequence[float], candidate: Sequence[float], clusters: Sequence[object]) -> Clusters:
-        """Sum paired turn scores per cluster (conversation)."""
-        base_arr = np.asarray(base, dtype=float)
-        cand_arr = np.asarray(candidate, dtype=float)
-        if base_arr.shape != cand_arr.shape or base_arr.ndim != 1:
-            raise ValueError("base and candidate must be 1-d arrays of equal length")
-        ids, index = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
-        return cls(
-            ids=ids,
-            base=np.bincount(index, weights=base_arr, minlength=ids.size),
-            candidate=np.bincount(index, weights=cand_arr, minlength=ids.size),
-            counts=np.bincount(index, minlength=ids.size).astype(float),
-        )
-
-    @property
-    def k(self) -> int:
-        return int(self.ids.size)
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def diff_sums(self) -> np.ndarray:
-        return self.candidate - self.base
-
-    def mean_diff(self) -> float:
-        """Pooled mean over turns of candidate - base."""
-        return float(self.diff_sums.sum() / self.counts.sum())
-
-    def cluster_mean_diffs(self, margin: float = 0.0) -> np.ndarray:
-        """Per-conversation mean difference plus `margin`, rounded against float noise."""
-        return np.round(self.diff_sums / self.counts + margin, 12)
-
-
-@dataclass(frozen=True)
-class DiffResult:
-    """A paired difference with its interval and one-sided p-value for a drop."""
-
-    diff: float
-    base: float
-    candidate: float
-    ci: tuple[float, float]
-    p_value: float
-    test: str
-    scale: Literal["binary", "scale"]
-    n: int
-    k: int
-
-
-def _rng_kwargs(fn: Callable[..., Any], seed: int) -> dict[str, Any]:
-    """`rng=` on SciPy >= 1.15, `random_state=` before."""
-    name = "rng" if "rng" in inspect.signature(fn).parameters else "random_state"
-    return {name: np.random.default_rng(seed)}
-
-
-def is_binary(*arrays: Sequence[float]) -> bool:
-    """Whether every value is 0 or 1."""
-    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
-    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))
-
-
-def _ratio(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.sum(sums, axis=axis) / np.sum(counts, axis=axis)
-
-
-def bootstrap_distribution(clusters: Clusters, *, n_resamples: int, seed: int, confidence: float = 0.95) -> tuple[tuple[float, float], np.ndarray]:
-    """Paired cluster bootstrap of the pooled mean difference: percentile interval and
-    the resampled differences (scipy.stats.bootstrap, conversations resampled)."""
-    from scipy import stats
-
-    point = clusters.mean_diff()
-    if clusters.k < 2 or np.allclose(clusters.diff_sums / clusters.counts, point):
-        return (point, point), np.full(n_resamples, point)
-    result = stats.bootstrap(
-        (clusters.diff_sums, clusters.counts),
-        _ratio,
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=max(1, min(n_resamples, 8_000_000 // max(clusters.k, 1))),
-        confidence_level=confidence,
-        method="percentile",
-        **_rng_kwargs(stats.bootstrap, seed),
-    )
-    low, high = result.confidence_interval
-    return (float(low), float(high)), np.asarray(result.bootstrap_distribution, dtype=float)
-
-
-def permutation_pvalue(parts: Sequence[tuple[Clusters, float]], *, margin: float = 0.0, n_resamples: int = 9999, seed: int = DEFAULT_SEED) -> float:
-    """One-sided p-value of "weighted mean difference >= -margin" by swapping base and
-    candidate within whole conversations (flipping the sign of a conversation's summed
-    difference; scipy.stats.permutation_test, exact for up to log2(n_resamples)
-    conversations). `parts` are (clusters, weight) with weights summing to one: one
-    part for a task, one per task for a family mean."""
-    from scipy import stats
-
-    shifted = np.concatenate([w * (c.diff_sums + margin * c.counts) / c.counts.sum() for c, w in parts])
-    if np.allclose(shifted, 0.0, atol=_ATOL, rtol=0.0):
-        return 1.0
-
-    def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.sum(x, axis=axis)
-
-    result = stats.permutation_test(
-        (shifted,),
-        statistic,
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=max(1, min(n_resamples, 8_000_000 // max(shifted.size, 1))),
-        alternative="less",
-        **_rng_kwargs(stats.permutation_test, seed),
-    )
-    return float(min(1.0, result.pvalue))
-
-
-def wilcoxon_pvalue(clusters: Clusters, *, margin: float = 0.0) -> float:
-    """One-sided Wilcoxon signed-rank p-value on per-conversation mean differences
-    shifted by `margin` (scipy.stats.wilcoxon; zero differences dropped)."""
-    from scipy import stats
-
-    shifted = clusters.cluster_mean_diffs(margin)
-    if not np.any(shifted != 0):
-        return 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        result = stats.wilcoxon(shifted, alternative="less", zero_method="wilcox")
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def sign_pvalue(clusters: Clusters, *, margin: float = 0.0) -> float:
-    """One-sided sign test over conversations (scipy.stats.binomtest)."""
-    from scipy import stats
-
-    shifted = clusters.cluster_mean_diffs(margin)
-    worse, better = int(np.sum(shifted < 0)), int(np.sum(shifted > 0))
-    if worse + better == 0:
-        return 1.0
-    return float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue)
-
-
-def drop_pvalue(clusters: Clusters, *, binary: bool, margin: float, test: TestName, n_resamples: int, seed: int) -> tuple[str, float]:
-    """The chosen (or automatic) paired test of "difference >= -margin"."""
-    chosen = test if test != "auto" else ("permutation" if binary else "wilcoxon")
-    if chosen == "permutation":
-        return "permutation", permutation_pvalue([(clusters, 1.0)], margin=margin, n_resamples=n_resamples, seed=seed)
-    if chosen == "wilcoxon":
-        return "wilcoxon", wilcoxon_pvalue(clusters, margin=margin)
-    return "sign", sign_pvalue(clusters, margin=margin)
-
-
-def paired_difference(
-    base: Sequence[float],
-    candidate: Sequence[float],
-    clusters: Sequence[object],
-    *,
-    max_drop: float = 0.0,
-    confidence: float = 0.95,
-    test: TestName = "auto",
-    bootstrap_resamples: int = 2000,
-    permutation_resamples: int = 9999,
-    seed: int = DEFAULT_SEED,
-) -> DiffResult:
-    """Difference candidate - base of paired turn scores, clustered by conversation:
-    bootstrap interval and the one-sided p-value of a drop larger than `max_drop`."""
-    grouped = Clusters.from_arrays(base, candidate, clusters)
-    if grouped.n == 0:
-        raise ValueError("no paired scores")
-    binary = is_binary(base, candidate)
-    ci, _ = bootstrap_distribution(grouped, n_resamples=bootstrap_resamples, seed=seed, confidence=confidence)
-    name, p = drop_pvalue(grouped, binary=binary, margin=max_drop, test=test, n_resamples=permutation_resamples, seed=seed)
-    return DiffResult(
-        diff=grouped.mean_diff(),
-        base=float(grouped.base.sum() / grouped.n),
-        candidate=float(grouped.candidate.sum() / grouped.n),
-        ci=ci,
-        p_value=p,
-        test=name,
-        scale="binary" if binary else "scale",
-        n=grouped.n,
-        k=grouped.k,
-    )
-
-
-def holm(p_values: Sequence[float], alpha: float) -> tuple[list[bool], list[float]]:
-    """Holm step-down correction (statsmodels.stats.multitest.multipletests)."""
-    if not p_values:
-        return [], []
-    from statsmodels.stats.multitest import multipletests
-
-    reject, adjusted, _, _ = multipletests(np.asarray(p_values, dtype=float), alpha=alpha, method="holm")
-    return [bool(r) for r in reject], [float(p) for p in adjusted]
 
 
 # --- pairing -------------------------------------------------------------------------------
@@ -557,11 +391,11 @@ def _seed(seed: int, *parts: str) -> int:
     return (seed + zlib.crc32("\0".join(parts).encode())) % (2**32)
 
 
-def _clusters(data: _MetricData) -> Clusters:
+def _clusters(data: _MetricData, sign: float = 1.0) -> Clusters:
     rows = data.rows
     return Clusters.from_arrays(
-        rows[f"score_{data.base_scorer}_base"].to_numpy(float),
-        rows[f"score_{data.cand_scorer}_cand"].to_numpy(float),
+        sign * rows[f"score_{data.base_scorer}_base"].to_numpy(float),
+        sign * rows[f"score_{data.cand_scorer}_cand"].to_numpy(float),
         rows["conversation_id"].to_numpy(),
     )
 
@@ -576,13 +410,21 @@ def _verdict(diff: float, ci: tuple[float, float] | None, regression: bool, max_
     return "no significant drop"
 
 
-def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> list[MetricComparison]:
-    """Task metrics, then family means, Holm-corrected together."""
+def _compare_metrics(
+    datas: Sequence[_MetricData], options: CompareOptions, directions: dict[tuple[str, str], str] | None = None
+) -> list[MetricComparison]:
+    """Task metrics, then family means, Holm-corrected together.
+
+    Tests run on "improvement" (the score, negated for lower-is-better metrics), so a
+    one-sided test of a drop is a test of getting worse either way; the report shows
+    values, differences and intervals in the metric's own units."""
     confidence = 1.0 - options.alpha
     metrics: list[MetricComparison] = []
     distributions: dict[tuple[str, str], tuple[Clusters, np.ndarray, bool]] = {}
+    directions = directions or {}
     for data in datas:
-        grouped = _clusters(data)
+        direction = directions.get((data.task, data.scorer), "higher")
+        grouped = _clusters(data, -1.0 if direction == "lower" else 1.0)
         binary = is_binary(data.rows[f"score_{data.base_scorer}_base"], data.rows[f"score_{data.cand_scorer}_cand"])
         seed = _seed(options.seed, data.task, data.scorer)
         ci, dist = bootstrap_distribution(grouped, n_resamples=options.bootstrap_resamples, seed=seed, confidence=confidence)
@@ -594,6 +436,7 @@ def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> l
                 task=data.task,
                 scorer=data.scorer,
                 scale="binary" if binary else "scale",
+                direction=direction,  # type: ignore[arg-type]
                 test=test,
                 n_pairs=grouped.n,
                 n_conversations=grouped.k,
@@ -610,11 +453,19 @@ def _compare_metrics(datas: Sequence[_MetricData], options: CompareOptions) -> l
         )
     if options.groups:
         metrics.extend(_family_metrics(metrics, distributions, options))
-    reject, adjusted = holm([m.p_value for m in metrics], options.alpha)
-    for metric, rejected, p_adj in zip(metrics, reject, adjusted):
+    gated = [m for m in metrics if m.direction != "neither"]
+    reject, adjusted = holm([m.p_value for m in gated], options.alpha)
+    for metric, rejected, p_adj in zip(gated, reject, adjusted):
         metric.p_adjusted = p_adj
         metric.regression = bool(rejected and metric.diff < -options.max_drop)
         metric.verdict = _verdict(metric.diff, metric.ci, metric.regression, options.max_drop)
+    for metric in metrics:
+        if metric.direction == "neither":
+            metric.verdict = "descriptive (not gated)"
+        if metric.direction == "lower":  # back from improvement to the metric's own units
+            metric.base, metric.candidate, metric.diff = -metric.base, -metric.candidate, -metric.diff
+            if metric.ci is not None:
+                metric.ci = (-metric.ci[1], -metric.ci[0])
     return metrics
 
 
@@ -626,8 +477,8 @@ def _family_metrics(task_metrics: Sequence[MetricComparison], distributions: dic
         by_group.setdefault((metric.task.split("/", 1)[0], metric.scorer), []).append(metric)
     out = []
     for (family, scorer), members in sorted(by_group.items()):
-        if len(members) < 2:
-            continue
+        if len(members) < 2 or len({m.direction for m in members}) > 1:
+            continue  # a mean over metrics that point different ways means nothing
         parts = [(distributions[(m.task, m.scorer)][0], 1.0 / len(members)) for m in members]
         dists = np.vstack([distributions[(m.task, m.scorer)][1] for m in members])
         pooled = dists.mean(axis=0)
@@ -642,6 +493,7 @@ def _family_metrics(task_metrics: Sequence[MetricComparison], distributions: dic
                 task=family,
                 scorer=scorer,
                 scale="binary" if binary else "scale",
+                direction=members[0].direction,
                 test="permutation",
                 n_pairs=sum(m.n_pairs for m in members),
                 n_conversations=sum(m.n_conversations for m in members),
@@ -671,8 +523,85 @@ def compare_frames(
     candidate_path: str | Path = "candidate",
 ) -> CompareReport:
     """Compare two runs given as `mteval.results.load` frames and their manifests.
-    Raises CompareError when they cannot be compared."""
+    Raises CompareError when they cannot be compared, unless the candidate already
+    fails on its error rates (then the report says so, exit 1)."""
     options = options or CompareOptions()
+    health = {"base": run_health(base), "candidate": run_health(candidate)}
+    failures = [] if options.judges else health_failures(health["base"], health["candidate"], options.max_error_rate_increase)
+    try:
+        report = _compare_frames(base, candidate, base_manifest, cand_manifest, options, base_path, candidate_path)
+    except CompareError as exc:
+        if not failures:
+            raise
+        report = CompareReport(
+            base=_run_ref(base_path, base_manifest),
+            candidate=_run_ref(candidate_path, cand_manifest),
+            options=options,
+            notes=[f"metrics not compared: {exc}"],
+        )
+    report.health, report.failures = health, failures
+    if failures:
+        report.regression = True
+        report.exit_code = EXIT_REGRESSION
+    return report
+
+
+def run_health(frame: pd.DataFrame) -> RunHealth:
+    """Error and unparsed-verdict rates of a run's scored-turn rows: a conversation
+    errored if any of its scored turns has an error (or was never reached) or a
+    scorer failed; a verdict is one scorer's status on one turn."""
+    if frame.empty:
+        return RunHealth()
+    status_columns = [c for c in frame.columns if c.startswith("status_")]
+    statuses = frame[status_columns].stack() if status_columns else pd.Series(dtype=object)
+    bad_row = frame["error"].notna() if "error" in frame else pd.Series(False, index=frame.index)
+    for column in status_columns:
+        bad_row = bad_row | (frame[column] == "error")
+    conv = frame["task"].astype(str) + "\0" + frame["conversation_id"].astype(str)
+    errored = conv[bad_row].nunique()
+    conversations = conv.nunique()
+    verdicts = int(statuses.size)
+    unparsed = int((statuses == "unparsed").sum())
+    ok_rows = pd.Series(False, index=frame.index)
+    for column in status_columns:
+        ok_rows = ok_rows | (frame[column] == "ok")
+    return RunHealth(
+        conversations=int(conversations),
+        errored_conversations=int(errored),
+        errored_rate=errored / conversations if conversations else 0.0,
+        verdicts=verdicts,
+        unparsed_verdicts=unparsed,
+        unparsed_rate=unparsed / verdicts if verdicts else 0.0,
+        scored_ok=int(ok_rows.sum()),
+    )
+
+
+def health_failures(base: RunHealth, candidate: RunHealth, tolerance: float) -> list[str]:
+    """Reasons the candidate fails regardless of its scores: nothing scored, or more
+    errored conversations / unparsed verdicts than the base beyond `tolerance`."""
+    out = []
+    if candidate.scored_ok == 0:
+        out.append(
+            f"the candidate has no scored turns ({candidate.errored_conversations} of {candidate.conversations} conversations errored)"
+        )
+    for label, b, c in (
+        ("errored-conversation rate", base.errored_rate, candidate.errored_rate),
+        ("unparsed-verdict rate", base.unparsed_rate, candidate.unparsed_rate),
+    ):
+        if c - b > tolerance + _ATOL:
+            out.append(f"{label} rose from {b:.1%} to {c:.1%} (more than --max-error-rate-increase {tolerance:g})")
+    return out
+
+
+def _compare_frames(
+    base: pd.DataFrame,
+    candidate: pd.DataFrame,
+    base_manifest: dict[str, Any],
+    cand_manifest: dict[str, Any],
+    options: CompareOptions,
+    base_path: str | Path,
+    candidate_path: str | Path,
+) -> CompareReport:
     tasks, notes = _common_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
     notes += check_compatible(base_manifest, cand_manifest, tasks)
     notes += _context_notes(base_manifest, cand_manifest, options.judges)
@@ -713,10 +642,36 @@ def compare_frames(
             "the runs have no scorer in common on their common tasks "
             f"(base: {', '.join(sorted(base_names)) or 'none'}; candidate: {', '.join(sorted(cand_names)) or 'none'})"
         )
-    report.metrics = _compare_metrics(datas, options)
+    report.metrics = _compare_metrics(datas, options, _directions(base_manifest, cand_manifest, datas))
+    for metric in report.metrics:
+        if metric.level == "task":
+            metric.base_ci = _own_ci(base, metric.task, metric.scorer)
+            metric.candidate_ci = _own_ci(candidate, metric.task, metric.scorer)
     report.regression = any(m.regression for m in report.metrics)
     report.exit_code = EXIT_REGRESSION if report.regression else EXIT_OK
     return report
+
+
+def _directions(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[_MetricData]) -> dict[tuple[str, str], str]:
+    """Declared direction of each compared score (the candidate's record, else the base's)."""
+    out = {}
+    for data in datas:
+        found = None
+        for manifest in (cand_manifest, base_manifest):
+            semantics = (((manifest.get("tasks") or {}).get(data.task) or {}).get("scores") or {}).get(data.base_scorer)
+            if semantics:
+                found = semantics.get("direction")
+                break
+        out[(data.task, data.scorer)] = found or "higher"
+    return out
+
+
+def _own_ci(frame: pd.DataFrame, task: str, scorer: str) -> tuple[float, float] | None:
+    """One run's interval of a score's mean, computed exactly as its manifest's (`mteval.stats`)."""
+    from mteval.stats import mean_metrics
+
+    rows = frame[frame["task"].astype(str) == task]
+    return mean_metrics(rows, [scorer])[scorer].ci if not rows.empty else None
 
 
 def compare_runs(base_dir: str | Path, candidate_dir: str | Path, options: CompareOptions | None = None) -> CompareReport:

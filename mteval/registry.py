@@ -14,7 +14,8 @@ import pkgutil
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.models.errors import ConfigurationError
 from mteval.task import Task, TaskSpec
@@ -51,14 +52,43 @@ def register_task(cls: T) -> T:
     return cls
 
 
-def register_family_aggregate(family: str, aggregate: Callable) -> None:
+@dataclass(frozen=True)
+class FamilyAggregate:
+    """A family summary function with the meaning of its metrics: which one is the
+    family's headline (the leaderboard's family cell) and each metric's semantics."""
+
+    aggregate: Callable
+    headline: str | None = None
+    semantics: Mapping[str, Any] = field(default_factory=dict)
+    """metric name (or prefix before '/') -> `mteval.manifest.Semantics`."""
+
+
+_FAMILY_INFO: dict[str, FamilyAggregate] = {}
+
+
+def register_family_aggregate(
+    family: str, aggregate: Callable, *, headline: str | None = None, semantics: Mapping[str, Any] | None = None
+) -> None:
     """A family-level summary (e.g. MT-Eval's overall score) computed from its tasks'
-    per-turn rows and task instances: `aggregate(frame, tasks) -> dict[str, Metric]`."""
+    per-turn rows and task instances: `aggregate(frame, tasks) -> dict[str, Metric]`.
+    `headline` names the metric that stands for the family; `semantics` declares every
+    metric's direction and scale."""
     _FAMILY_AGGREGATES[family] = aggregate
+    _FAMILY_INFO[family] = FamilyAggregate(aggregate, headline, dict(semantics or {}))
 
 
 def family_aggregates() -> Mapping[str, Callable]:
     return _FAMILY_AGGREGATES
+
+
+def family_aggregate_info(family: str) -> FamilyAggregate | None:
+    load_builtin()
+    return _FAMILY_INFO.get(family)
+
+
+def get_task_spec(name: str) -> TaskSpec | None:
+    """The registered task `name`, or None (not installed)."""
+    return all_tasks().get(name)
 
 
 def _import_family_packages(package_name: str, origin: str) -> None:

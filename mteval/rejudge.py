@@ -143,7 +143,7 @@ def rejudge(
         "fingerprint": manifest.get("fingerprint"),
         "against": str(against) if against else None,
     }
-    from mteval.results import MANIFEST, write_json_atomic
+    from mteval.results import write_manifest
 
-    write_json_atomic(outcome.run_dir / MANIFEST, outcome.manifest)
+    write_manifest(outcome.run_dir, outcome.manifest)
     return outcome

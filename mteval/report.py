@@ -22,11 +22,16 @@ def metrics_table(manifest: dict[str, Any]) -> Table:
         table.add_column(column, justify=justify)
     for task, metrics in manifest.get("metrics", {}).items():
         for name, metric in metrics.items():
-            table.add_row(escape(task), escape(name), *_metric_cells(metric))
+            table.add_row(escape(task), escape(_label(name, metric)), *_metric_cells(metric))
     for group, metrics in manifest.get("groups", {}).items():
         for name, metric in metrics.items():
-            table.add_row(f"[bold]{escape(group)}[/bold]", escape(name), *_metric_cells(metric))
+            table.add_row(f"[bold]{escape(group)}[/bold]", escape(_label(name, metric)), *_metric_cells(metric))
     return table
+
+
+def _label(name: str, metric: dict[str, Any]) -> str:
+    """The metric name, marked ↓ when lower is better (its declared semantics)."""
+    return name + (" ↓" if (metric.get("semantics") or {}).get("direction") == "lower" else "")
 
 
 def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -45,7 +50,7 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     model_calls = calls.get("model")
     if model_calls:
         lines.append(
-            f"model calls this invocation: {model_calls['requests']} requests, {model_calls['cache_hits']} cache hits, "
+            f"model calls: {model_calls['requests']} requests, {model_calls['cache_hits']} cache hits, "
             f"{model_calls['retries']} retries, {model_calls['errors']} errors{_cost(model_calls)}"
         )
     for judge, stats in (calls.get("judges") or {}).items():
@@ -59,7 +64,29 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
             f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved{audit}){may_differ}"
             + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
         )
+    for error in totals.get("first_errors") or []:
+        lines.append(f"error: {error}")
+    lines.extend(unparsed_warnings(manifest))
     return lines
+
+
+UNPARSED_WARNING_SHARE = 0.5
+
+
+def unparsed_warnings(manifest: dict[str, Any]) -> list[str]:
+    """A warning per scorer whose verdicts are mostly unparsed (> 50%): its judge's
+    replies do not match the expected format, so its scores mean little."""
+    judges = ", ".join(j.get("model", "?") for j in ((manifest.get("jury") or {}).get("jurors") or [])) or "no judge recorded"
+    out = []
+    for scorer, tally in ((manifest.get("totals") or {}).get("verdicts") or {}).items():
+        total, unparsed = tally.get("total", 0), tally.get("unparsed", 0)
+        if total and unparsed / total > UNPARSED_WARNING_SHARE:
+            raw = (tally.get("example_raw") or "").replace("\n", " ")[:200]
+            out.append(
+                f"warning: {unparsed} of {total} verdicts of scorer {scorer!r} (judge {judges}) are unparsed; "
+                f"one raw reply: {raw!r}"
+            )
+    return out
 
 
 def _cost(stats: dict[str, Any]) -> str:
@@ -73,7 +100,9 @@ def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: 
 
         console = output_console()  # full names and run directories when stdout is a log or a pipe
     console.print(metrics_table(manifest))
-    for line in summary_lines(manifest):
-        console.print(line, highlight=False)
+    if any((m.get("semantics") or {}).get("direction") == "lower" for ms in manifest.get("metrics", {}).values() for m in ms.values()):
+        console.print("↓: lower is better", highlight=False)
+    for line in summary_lines(manifest):  # raw judge replies and errors: no markup, never wrapped mid-word
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if run_dir:
         console.print(f"run directory: {run_dir}", highlight=False)

@@ -12,11 +12,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mteval.transcript import Sample
 
-RUN_SCHEMA = "mteval.run/1"
+if TYPE_CHECKING:
+    from mteval.manifest import RunManifest
+
+from mteval.manifest import SCHEMA as RUN_SCHEMA  # noqa: E402  (the one schema constant)
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
 
@@ -42,42 +45,80 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+def load_manifest(run_dir: str | Path) -> "RunManifest":
+    """The typed manifest of a run, migrated from older schemas (see `mteval.manifest`)."""
+    from mteval.manifest import ManifestError, parse
+
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise ResultsError(f"{run_dir}: not a run directory (no {MANIFEST})")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
-    if manifest.get("schema") != RUN_SCHEMA:
-        raise ResultsError(f"{path}: field 'schema' is {manifest.get('schema')!r}, expected {RUN_SCHEMA!r}")
-    return manifest
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object")
+    try:
+        return parse(data, str(path))
+    except ManifestError as exc:
+        raise ResultsError(str(exc)) from None
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """The manifest as a plain dict in the current schema (validated and migrated)."""
+    return load_manifest(run_dir).to_json()
+
+
+def write_manifest(run_dir: str | Path, manifest: "RunManifest | dict[str, Any]") -> None:
+    """Validate and write run.json atomically (every writer goes through here)."""
+    from mteval.manifest import RunManifest
+
+    typed = manifest if isinstance(manifest, RunManifest) else RunManifest.model_validate(manifest)
+    write_json_atomic(Path(run_dir) / MANIFEST, typed.to_json())
 
 
 def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
     """Every sample line; a later line for the same (task, conversation) supersedes an
-    earlier one (an errored conversation that was retried on resume)."""
+    earlier one (an errored conversation that was retried on resume).
+
+    Streams: a first pass notes where each conversation's last line starts, the second
+    parses only those lines, one at a time, so memory does not grow with the run."""
     path = Path(run_dir) / SAMPLES
     if not path.is_file():
         return iter(())
     if repair:
         truncate_torn_tail(path)
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
+    final = _final_offsets(path)
+    return _read_at(path, final)
+
+
+def _final_offsets(path: Path) -> list[int]:
+    """Byte offsets of the last line of every (task, conversation), in file order."""
+    latest: dict[tuple[str, str], int] = {}
+    offset = 0
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, 1):
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not line.endswith("\n"):
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if not raw.endswith(b"\n"):
                     break  # torn last line of a killed run: that conversation is redone
-                raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+                message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+                raise ResultsError(f"{path}:{line_no}: invalid JSON ({message})") from exc
             key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
             latest.pop(key, None)
-            latest[key] = record
-    return iter(latest.values())
+            latest[key] = start
+    return sorted(latest.values())
+
+
+def _read_at(path: Path, offsets: list[int]) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for offset in offsets:
+            handle.seek(offset)
+            yield json.loads(handle.readline())
 
 
 def truncate_torn_tail(path: Path) -> None:
@@ -177,9 +218,8 @@ def load(run_dir: str | Path):
     """One pandas row per scored turn of a run (native or imported)."""
     import pandas as pd
 
-    manifest = read_manifest(run_dir)
-    run_id = manifest.get("run_id", Path(run_dir).name)
-    model = manifest.get("model", {}).get("id", "")
+    manifest = load_manifest(run_dir)
+    run_id, model = manifest.run_id, manifest.model.id
     rows: list[dict[str, Any]] = []
     for sample in iter_sample_dicts(run_dir):
         rows.extend(sample_rows(sample, run_id, model))

@@ -24,7 +24,7 @@ from aiolimiter import AsyncLimiter
 
 from mteval import __version__
 from mteval.cache import DEFAULT_CACHE_DIR, ResponseCache
-from mteval.client import ModelClient, RetryPolicy
+from mteval.client import ModelClient, RetryPolicy, endpoint_of
 from mteval.conversation import Conversation
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
@@ -113,12 +113,11 @@ class Runner:
         self.conversations_override = conversations
         self.scorers_override = scorers
         self.jury: Jury | None = None
-        self.judging = JudgingTally()
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
         self._loaded_ids: dict[str, list[str]] = {}
-        self.rows: list[dict[str, Any]] = []
-        self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
+        self.previous_calls: dict[str, Any] | None = None
+        """Call counts recorded by earlier invocations of a resumed run."""
 
     # --- setup -----------------------------------------------------------------------------
     def _limiter(self, provider: str) -> AsyncLimiter | None:
@@ -215,6 +214,7 @@ class Runner:
                 raise ConfigurationError(
                     f"{run_dir} holds a run with a different configuration; choose another --run-id or --output-dir"
                 )
+            self.previous_calls = (previous.get("totals") or {}).get("calls")
         done = self._resume(run_dir)
         cache = None
         if self.config.use_cache:
@@ -258,17 +258,7 @@ class Runner:
             if sample.get("status") != "ok":
                 continue
             done.add((sample["task"], str(sample["conversation"]["id"])))
-            self._account(sample)
         return done
-
-    def _account(self, sample: dict[str, Any]) -> None:
-        self.rows.extend(sample_rows(sample))
-        self.judging.add_sample(sample)
-        self.counts["conversations"] += 1
-        self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
-        if sample.get("status") != "ok":
-            self.counts["errored_conversations"] += 1
-        self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
 
     async def _drive(self, pending: Iterator, client, writer: SampleWriter, progress) -> bool:
         """Run the queue; True if it stopped on a signal with conversations left undone."""
@@ -283,7 +273,6 @@ class Runner:
                 sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
                 writer.append(sample)
-                self._account(record)
                 progress.advance(record)
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
@@ -336,9 +325,16 @@ class Runner:
 
     # --- manifest --------------------------------------------------------------------------
     def _manifest(self, run_dir: Path, fingerprint: str, task_info, started: float, *, status: str, clients=None) -> dict[str, Any]:
+        """The run manifest (validated by `mteval.manifest.RunManifest`), as a JSON dict."""
         import pandas as pd
 
-        frame = pd.DataFrame(self.rows)
+        from mteval.manifest import MetricRecord, RunManifest, lookup
+        from mteval.registry import family_aggregate_info
+
+        summary = _Summary(self.redactor)
+        for sample in iter_sample_dicts(run_dir):  # streamed: every invocation's samples, latest per conversation
+            summary.add(sample)
+        frame = pd.DataFrame(summary.rows)
         metrics: dict[str, Any] = {}
         turn_curves: dict[str, Any] = {}
         score_status: dict[str, int] = {"ok": 0, "unparsed": 0, "error": 0}
@@ -346,7 +342,10 @@ class Runner:
             task_frame = frame[frame["task"] == task.name] if not frame.empty else frame
             names = [s.name for s in self._scorers(task)]
             task_metrics = mean_metrics(task_frame, names) if self.scorers_override is not None else task.metrics(task_frame)
-            metrics[task.name] = {k: v.model_dump(mode="json") for k, v in task_metrics.items()}
+            declared, headline = task.metric_semantics(), task_info[task.name].get("headline")
+            metrics[task.name] = {
+                k: MetricRecord(**v.model_dump(), semantics=lookup(declared, k, headline)) for k, v in task_metrics.items()
+            }
             turn_curves[task.name] = by_turn(task_frame, names)
             for name in names:
                 column = f"status_{name}"
@@ -358,7 +357,12 @@ class Runner:
         for family, aggregate in family_aggregates().items():
             if family in families and not frame.empty and self.scorers_override is None:
                 family_frame = frame[frame["task"].str.startswith(family + "/")]
-                groups[family] = {k: v.model_dump(mode="json") for k, v in aggregate(family_frame, self.tasks).items()}
+                info = family_aggregate_info(family)
+                group_headline, group_declared = (info.headline, info.semantics) if info else (None, {})
+                groups[family] = {
+                    k: MetricRecord(**v.model_dump(), semantics=lookup(group_declared, k, group_headline))
+                    for k, v in aggregate(family_frame, self.tasks).items()
+                }
         usage_in = int(frame["input_tokens"].sum()) if not frame.empty else 0
         usage_out = int(frame["output_tokens"].sum()) if not frame.empty else 0
         calls = None
@@ -369,42 +373,106 @@ class Runner:
                 "judges": {c.model_id: _priced(c) for c in judge_clients},
                 "jury": self.jury.stats.as_dict() if self.jury else None,
             }
-        return {
-            "schema": RUN_SCHEMA,
-            "run_id": run_dir.name,
-            "status": status,
-            "fingerprint": fingerprint,
-            "mteval_version": __version__,
-            "command": [self.redactor(part) for part in self.config.command],
-            "started_at": _iso(started),
-            "finished_at": _iso(time.time()) if status != "running" else None,
-            "model": {
-                "id": self.model.model_id,
-                "provider": self.model.provider,
-                "args": self.model.public_args(),
-                "params_not_sent": self.model.not_sent(),
-            },
-            "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
-            "history": self.config.history,
-            "limit": self.config.limit,
-            "ids": self.config.ids,
-            "task_options": self.config.task_options,
-            "max_concurrency": self.config.max_concurrency,
-            "jury": self._jury_identity(),
-            "tasks": task_info,
-            "totals": {
-                **self.counts,
-                "scored_turns": len(self.rows),
-                "scores": score_status,
-                "scored_turn_tokens": {"input": usage_in, "output": usage_out},
-                "calls": calls,
-            },
-            "metrics": metrics,
-            "groups": groups,
-            "by_turn": turn_curves,
-            "judging": self.judging.summary(),
-            "imported": None,
-        }
+            calls = _add_calls(self.previous_calls, calls)
+        elif self.previous_calls is not None:
+            calls = self.previous_calls
+        manifest = RunManifest.model_validate(
+            {
+                "schema": RUN_SCHEMA,
+                "run_id": run_dir.name,
+                "status": status,
+                "fingerprint": fingerprint,
+                "mteval_version": __version__,
+                "command": [self.redactor(part) for part in self.config.command],
+                "started_at": _iso(started),
+                "finished_at": _iso(time.time()) if status != "running" else None,
+                "model": {
+                    "id": self.model.model_id,
+                    "provider": self.model.provider,
+                    "args": self.model.public_args(),
+                    "params_not_sent": self.model.not_sent(),
+                    "endpoint": endpoint_of(self.model),
+                },
+                "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
+                "history": self.config.history,
+                "limit": self.config.limit,
+                "ids": self.config.ids,
+                "task_options": self.config.task_options,
+                "max_concurrency": self.config.max_concurrency,
+                "jury": self._jury_identity(),
+                "tasks": task_info,
+                "totals": {
+                    **summary.counts,
+                    "scored_turns": len(summary.rows),
+                    "scores": score_status,
+                    "scored_turn_tokens": {"input": usage_in, "output": usage_out},
+                    "calls": calls,
+                    "first_errors": summary.first_errors,
+                    "verdicts": summary.verdicts,
+                },
+                "metrics": metrics,
+                "groups": groups,
+                "by_turn": turn_curves,
+                "judging": summary.judging.summary(),
+                "imported": None,
+            }
+        )
+        return manifest.to_json()
+
+
+class _Summary:
+    """Counts, verdict tallies and scored-turn rows of a run, accumulated one sample at a
+    time while streaming samples.jsonl (rows keep no reply text: the manifest needs
+    scores, not transcripts)."""
+
+    def __init__(self, redactor: Redactor):
+        self.redactor = redactor
+        self.rows: list[dict[str, Any]] = []
+        self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
+        self.first_errors: list[str] = []
+        self.verdicts: dict[str, dict[str, Any]] = {}
+        self.judging = JudgingTally()
+
+    def add(self, sample: dict[str, Any]) -> None:
+        for row in sample_rows(sample):
+            row.pop("reply", None)
+            self.rows.append(row)
+        self.judging.add_sample(sample)
+        self.counts["conversations"] += 1
+        self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
+        if sample.get("status") != "ok":
+            self.counts["errored_conversations"] += 1
+            if len(self.first_errors) < MAX_FIRST_ERRORS:
+                self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {_cause(sample)}")
+        self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
+        for turn in sample["turns"]:
+            for name, score in (turn.get("scores") or {}).items():
+                tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
+                tally["total"] += 1
+                if score.get("status") == "unparsed":
+                    tally["unparsed"] += 1
+                    if tally["example_raw"] is None:
+                        tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
+
+
+def _add_calls(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, Any]:
+    """Call counts of earlier invocations of a resumed run plus this one's, so the
+    manifest's totals cover the whole run (numbers add; an unknown cost stays unknown)."""
+    if not previous:
+        return current
+
+    def add(a: Any, b: Any) -> Any:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {k: add(a.get(k), b.get(k)) for k in {**a, **b}}
+        if a is None:
+            return b
+        if b is None:
+            return a
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+            return a + b
+        return b
+
+    return add(previous, current)
 
 
 def _priced(client: ModelClient) -> dict[str, Any]:
@@ -427,8 +495,26 @@ def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
         "data": {"source": data.source, "sha256": data.sha256, "files": list(data.files), "version": data.version},
         "conversations": len(conversations),
         "scored_turns": sum(len(c.scored_turns) for c in conversations),
+        "headline": task.headline_metric(),
+        "scores": {name: sem.model_dump(mode="json") for name, sem in task.score_semantics().items()},
         **task.task_info(),
     }
+
+
+MAX_FIRST_ERRORS = 5
+
+
+def _cause(sample: dict[str, Any]) -> str:
+    """The first error message of a sample: its own, a turn's, or a failed score's."""
+    if sample.get("error"):
+        return str(sample["error"])
+    for turn in sample.get("turns", []):
+        if turn.get("error"):
+            return str(turn["error"])
+        for name, score in (turn.get("scores") or {}).items():
+            if score.get("status") == "error":
+                return f"scorer {name}: {score.get('explanation') or score.get('error') or 'failed'}"
+    return "unknown error"
 
 
 def _slug(text: str) -> str:

@@ -149,8 +149,32 @@ class Task:
         return flattened
 
     # --- scoring -------------------------------------------------------------------------
+    headline: ClassVar[str | None] = None
+    """The metric that stands for the task (default: the first scorer's mean)."""
+    semantics: ClassVar[Mapping[str, Any]] = {}
+    """Metric and score name (or prefix before '/') -> `mteval.manifest.Semantics`:
+    direction, scale, unit. Undeclared names are recorded as unknown (higher is better,
+    unbounded), which the leaderboard never averages with anything."""
+
     def scorers(self) -> list["Scorer"]:
         raise NotImplementedError
+
+    def headline_metric(self) -> str | None:
+        if self.headline:
+            return self.headline
+        scorers = self.scorers()
+        return scorers[0].name if scorers else None
+
+    def metric_semantics(self) -> Mapping[str, Any]:
+        """Declared semantics of this task's metrics (override when they depend on options)."""
+        return self.semantics
+
+    def score_semantics(self) -> dict[str, Any]:
+        """Semantics of each per-turn score, for paired comparisons (`mteval compare`)."""
+        from mteval.manifest import lookup
+
+        declared = self.metric_semantics()
+        return {s.name: lookup(declared, s.name) for s in self.scorers()}
 
     def metrics(self, frame: "pd.DataFrame") -> dict[str, "Metric"]:
         """Metrics over this task's scored-turn rows. Default: the mean of every scorer,

@@ -253,6 +253,16 @@ def test_mostly_unparsed_metric_refuses(tmp_path):
     base_scores = binary_scores(rng, 20, 2, np.full(20, 0.5))
     cand_scores = {"fam/a": {cid: [None, None] if i >= 5 else v for i, (cid, v) in enumerate(base_scores["fam/a"].items())}}
     code, report = gate(write_run(tmp_path / "b", base_scores), write_run(tmp_path / "c", cand_scores), options())
+    # too few valid pairs to compare the metric, but 75% unparsed verdicts is itself a failure
+    assert code == EXIT_REGRESSION and any("valid score in both runs" in n for n in report.notes)
+    assert any("unparsed-verdict rate rose from 0.0% to 75.0%" in f for f in report.failures)
+
+
+def test_mostly_unparsed_metric_within_tolerance_refuses(tmp_path):
+    rng = np.random.default_rng(0)
+    base_scores = binary_scores(rng, 20, 2, np.full(20, 0.5))
+    cand_scores = {"fam/a": {cid: [None, None] if i >= 5 else v for i, (cid, v) in enumerate(base_scores["fam/a"].items())}}
+    code, report = gate(write_run(tmp_path / "b", base_scores), write_run(tmp_path / "c", cand_scores), options(max_error_rate_increase=1.0))
     assert code == EXIT_ERROR and "valid score in both runs" in report.error
 
 

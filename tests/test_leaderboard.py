@@ -22,6 +22,7 @@ from mteval.cli import main
 from mteval.client import RetryPolicy
 from mteval.conversation import Conversation, Turn
 from mteval.leaderboard import build_site
+from mteval.manifest import higher
 from mteval.models.errors import ServerError
 from mteval.models.scripted import register_script
 from mteval.registry import register_task
@@ -47,6 +48,7 @@ class JudgedProbe(Task):
     version = "2"
     description = "Leaderboard test task <b>judged</b> by a scripted jury."
     category = "instruction following"
+    semantics = {"rubric": higher(1, 10, "judge points")}
 
     def load(self) -> list[Conversation]:
         return [
@@ -96,6 +98,8 @@ def make_results(root: Path) -> Path:
     jury = JuryConfig.from_models(["scripted/lbtest_judge_a", "scripted/lbtest_judge_b"])
     _run(results, cache, tasks="lbtest/judged", model="scripted/constant", model_args={"text": PAYLOAD}, jury=jury)
     flaky = _run(results, cache, tasks="lbtest/judged", model="scripted/lbtest_flaky", jury=jury)
+    # the one row that covers every family on the board, so it alone gets an overall score
+    _run(results, cache, tasks="lbtest/judged", model="scripted/calculator", model_args={"memory": 3}, jury=jury)
     assert json.loads((flaky / "run.json").read_text())["totals"]["errored_conversations"] == 1
     # An imported run: a run directory whose manifest says where it came from.
     source = next(results.glob("scripted-calculator__example__own__*"))
@@ -161,9 +165,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_site_has_every_page(site: Path, results: Path) -> None:
     runs = sorted(p.parent for p in results.rglob("run.json"))
-    assert len(runs) == 7
+    assert len(runs) == 8
     copied = sorted(site.glob("runs/*/run.json"))
-    assert len(copied) == 7
+    assert len(copied) == 8
     assert {p.read_bytes() for p in copied} == {(r / "run.json").read_bytes() for r in runs}
     for page in ("index.html", "tasks/index.html", "runs/index.html", "tasks/example-arithmetic/index.html", "tasks/lbtest-judged/index.html"):
         assert (site / page).is_file(), page
@@ -222,11 +226,15 @@ def test_tables_hold_the_right_numbers(site: Path) -> None:
     own = rows[("scripted/calculator (memory=3)", "own")]["cells"]
     single = rows[("scripted/calculator (memory=3)", "single")]["cells"]
     assert single["task:example/arithmetic"]["value"] == 1.0
-    assert own["overall"]["value"] == pytest.approx(own["task:example/arithmetic"]["value"])
+    # overall: family headlines mapped to 0-1 on their declared ranges (accuracy 0-1, rubric 1-10), averaged
+    rubric = own["task:lbtest/judged"]["value"]
+    assert own["overall"]["value"] == pytest.approx((own["task:example/arithmetic"]["value"] + (rubric - 1) / 9) / 2)
     assert own["overall"]["manifests"][0].startswith("runs/scripted-calculator__example__own__")
+    # rows that did not run every family on the board are not ranked overall
+    assert "overall" not in single and "overall" not in rows[("replay/gold", "own")]["cells"]
     assert rows[("lmeval/tiny-imported", "own")]["source"] == "imported"
     flaky = rows[("scripted/lbtest_flaky", "own")]["cells"]
-    assert set(flaky) == {"overall", "family:lbtest", "category:instruction following", "task:lbtest/judged"}
+    assert set(flaky) == {"family:lbtest", "category:instruction following", "task:lbtest/judged"}
     index = (site / "index.html").read_text()
     assert 'class="badge imported"' in index
     model_page = (site / "models/scripted-calculator-memory-3/index.html").read_text()
@@ -351,15 +359,16 @@ def test_overview_sorts_and_filters_in_the_browser(browser, base_url: str) -> No
         page.goto(base_url + "index.html", wait_until="load")
         assert page.title().startswith("Leaderboard")
         headers = page.eval_on_selector_all("#leaderboard thead th", "ths => ths.map(t => t.querySelector('button').textContent)")
-        overall = headers.index("Overall")
+        column = headers.index("example/arithmetic")
         assert page.locator("#leaderboard tbody tr").count() == 7  # six models, one of them in two modes
 
-        page.locator("#leaderboard thead th").nth(overall).locator("button").click()
-        values = column_values(page, overall)
-        assert values == sorted(values, reverse=True) and len(set(values)) > 1
-        assert page.locator("#leaderboard thead th").nth(overall).get_attribute("aria-sort") == "descending"
-        page.locator("#leaderboard thead th").nth(overall).locator("button").click()
-        assert column_values(page, overall) == sorted(values)
+        page.locator("#leaderboard thead th").nth(column).locator("button").click()
+        values = column_values(page, column)
+        present = [v for v in values if v is not None]
+        assert values == sorted(present, reverse=True) + [None] * (len(values) - len(present)) and len(set(present)) > 1
+        assert page.locator("#leaderboard thead th").nth(column).get_attribute("aria-sort") == "descending"
+        page.locator("#leaderboard thead th").nth(column).locator("button").click()
+        assert column_values(page, column) == sorted(present) + [None] * (len(values) - len(present))
 
         page.fill("#filter-model", "calculator")
         visible = page.eval_on_selector_all("#leaderboard tbody tr:not([hidden])", "rows => rows.map(r => r.dataset.model)")

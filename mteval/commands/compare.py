@@ -24,7 +24,7 @@ MARKER = "<!-- mteval-compare -->"
 """First line of the markdown report, so a CI job can find and update its PR comment."""
 EXIT_ERROR = 2
 # Help texts only; the defaults themselves are CompareOptions' (tests keep them equal).
-HELP_DEFAULTS = {"alpha": 0.05, "max_drop": 0.0, "min_pairs": 10, "min_agreement": 0.8}
+HELP_DEFAULTS = {"alpha": 0.05, "max_drop": 0.0, "min_pairs": 10, "min_agreement": 0.8, "max_error_rate_increase": 0.02}
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -57,6 +57,13 @@ def add_statistics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-pairs", type=_positive_int, default=None,
         help=f"fewest conversations in both runs per task and metric; fewer refuses with exit 2 (default {d['min_pairs']})",
+    )
+    parser.add_argument(
+        "--max-error-rate-increase", type=_non_negative, default=None,
+        help=(
+            "fail (exit 1) when the candidate's errored-conversation or unparsed-verdict rate exceeds the base's by more "
+            f"than this share, 0-1 (default {d['max_error_rate_increase']:g}); a candidate with no scored turns always fails"
+        ),
     )
 
 
@@ -105,14 +112,14 @@ def gate_options(args: argparse.Namespace) -> CompareOptions:
     """CompareOptions from the `run --baseline` arguments (unset ones keep their defaults)."""
     from mteval.compare import CompareOptions
 
-    return CompareOptions(**_given(args, ["alpha", "max_drop", "min_pairs"]))
+    return CompareOptions(**_given(args, ["alpha", "max_drop", "min_pairs", "max_error_rate_increase"]))
 
 
 def options_from_args(args: argparse.Namespace) -> CompareOptions:
     """CompareOptions from the `compare` arguments (unset ones keep their defaults)."""
     from mteval.compare import CompareOptions
 
-    values = _given(args, ["alpha", "max_drop", "min_pairs", "test", "seed", "min_agreement", "agreement", "base_scorer", "candidate_scorer"])
+    values = _given(args, ["alpha", "max_drop", "min_pairs", "max_error_rate_increase", "test", "seed", "min_agreement", "agreement", "base_scorer", "candidate_scorer"])
     if args.tasks:
         values["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
     return CompareOptions(**values, groups=not args.no_groups, judges=args.judges)
@@ -204,8 +211,8 @@ def _method(report: CompareReport) -> str:
     if report.mode == "judges":
         return f"threshold: {o.agreement} >= {o.min_agreement} per task and scorer"
     return (
-        f"difference = candidate - base; {1 - o.alpha:.0%} CI by cluster bootstrap over conversations; "
-        f"one-sided paired tests of a drop > {o.max_drop:g} at alpha {o.alpha:g}, Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
+        f"difference = candidate - base (lower-is-better metrics, marked ↓, regress when they rise); {1 - o.alpha:.0%} CI by cluster bootstrap over conversations; "
+        f"one-sided paired tests of getting worse by > {o.max_drop:g} at alpha {o.alpha:g}, Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
     )
 
 
@@ -216,7 +223,7 @@ def _score_header(report: CompareReport) -> list[str]:
 def _score_rows(report: CompareReport) -> list[list[str]]:
     return [
         [
-            m.name,
+            m.name + {"lower": " ↓", "neither": " (descriptive)"}.get(m.direction, ""),
             _num(m.base),
             _num(m.candidate),
             _num(m.diff, signed=True),
@@ -285,6 +292,8 @@ def print_table(report: CompareReport, console: Console) -> None:
         table.add_row(*[escape(cell) for cell in row], style=style)
     console.print(table)
     console.print(escape(_method(report)), highlight=False)
+    for failure in report.failures:
+        console.print(f"[bold red]FAIL:[/bold red] {escape(failure)}", highlight=False)
     for note in report.notes:
         console.print(f"note: {escape(note)}", highlight=False)
 
@@ -320,6 +329,9 @@ def markdown(report: CompareReport) -> str:
                 row[-1] = f"**{row[-1]}**"
         lines += _md_table(_score_header(report), rows)
     lines += ["", f"_{_method(report)}._"]
+    if report.failures:
+        lines.append("")
+        lines += [f"- **FAIL:** {_md_cell(failure)}" for failure in report.failures]
     if report.notes:
         lines.append("")
         lines += [f"- {_md_cell(note)}" for note in report.notes]

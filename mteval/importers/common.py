@@ -166,7 +166,7 @@ def write_run(
         SAMPLES,
         SampleWriter,
         read_manifest,
-        write_json_atomic,
+        write_manifest,
     )
     from mteval.runner import RunConfig, Runner, _iso, _task_info
     from mteval.scoring.jury import JuryConfig
@@ -196,16 +196,10 @@ def write_run(
         task.name: _task_info(task, [c.conversation for c in ordered if c.task == task.name]) for task in runner.tasks
     }
     samples = asyncio.run(_solve(runner, ordered))
-    for sample in samples:
-        runner._account(sample.model_dump(mode="json", by_alias=True))
     identity = {"run": runner._fingerprint(task_info), "imported": imported.get("files", {})}
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     started = min((s.started_at for s in samples), default=0.0)
     finished = max((s.finished_at for s in samples), default=started)
-    manifest = runner._manifest(run_dir, fingerprint, task_info, started, status="complete")
-    manifest["finished_at"] = _iso(finished)
-    manifest["imported"] = imported
-    manifest["task_options"] = dict(task_options)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SAMPLES).unlink(missing_ok=True)
     writer = SampleWriter(run_dir)
@@ -214,5 +208,9 @@ def write_run(
             writer.append(sample)
     finally:
         writer.close()
-    write_json_atomic(run_dir / MANIFEST, manifest)
+    manifest = runner._manifest(run_dir, fingerprint, task_info, started, status="complete")  # summarises samples.jsonl
+    manifest["finished_at"] = _iso(finished)
+    manifest["imported"] = imported
+    manifest["task_options"] = dict(task_options)
+    write_manifest(run_dir, manifest)  # validated against mteval.manifest.RunManifest
     return run_dir, manifest

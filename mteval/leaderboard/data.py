@@ -2,11 +2,21 @@
 
 A row is a model (its id and public arguments) in one history mode. For each task the
 row shows the best run of that model and mode: a complete run before an interrupted
-one, then the most recently finished, then the run id. Task cells are the manifest's
-own numbers; family, category and overall cells are the unweighted mean of the row's
-task scores (each task's primary metric, the first it reports) with a stratified
-cluster-bootstrap interval, unless a single run reports the family's own aggregate
-under `groups`. Every cell keeps the runs it came from, for the provenance links.
+one, then the most recently finished, then the run id. Every number carries the
+semantics its manifest records (direction, scale), and no cell mixes kinds:
+
+* task cells: the task's headline metric, straight from the manifest;
+* family cells: the family's headline aggregate (`groups`, e.g. MT-Eval overall,
+  RAD-Bench average) from the one run that holds the row's family tasks; a family
+  without a registered aggregate shows the unweighted mean of its tasks' headlines
+  only when they share direction and scale;
+* category cells: the same mean over a category's tasks, under the same rule;
+* overall: the mean, over every family on the board, of the family cell mapped to
+  0 (worst) .. 1 (best) on its declared range (direction-adjusted). Shown only for rows
+  with a bounded family cell in every family on the board, so rows that ran different
+  task sets are never ranked side by side.
+
+Every cell keeps the runs it came from, for the provenance links.
 """
 
 from __future__ import annotations
@@ -17,10 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from mteval.leaderboard.intervals import macro_ci
 from mteval.leaderboard.samples import RunSamples, natural_key, read_run_samples
 from mteval.leaderboard.util import is_number, unique_slugs
+from mteval.manifest import UNKNOWN, Scale, Semantics
 from mteval.results import MANIFEST, read_manifest
+from mteval.stats import difference_ci, stratified_mean_ci
+
+OVERALL_SEMANTICS = Semantics(direction="higher", scale=Scale(low=0.0, high=1.0, unit="normalised"))
 
 HISTORY_ORDER = {"own": 0, "gold": 1, "single": 2}
 
@@ -97,6 +110,9 @@ class Run:
         found = ((self.manifest.get("metrics") or {}).get(task) or {}).get(name)
         return found if isinstance(found, dict) else None
 
+    def headline(self, task: str) -> str | None:
+        return (self.tasks.get(task) or {}).get("headline")
+
     def task_names(self) -> list[str]:
         return sorted(set(self.tasks) | set(self.manifest.get("metrics") or {}))
 
@@ -125,6 +141,7 @@ class TaskMeta:
     category: str | None = None
     description: str = ""
     primary: str = ""
+    """The headline metric the runs declare (else the first metric they report)."""
     metrics: list[str] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
     """One entry per distinct (version, sha256): with the runs that used it."""
@@ -141,6 +158,11 @@ class Cell:
     metric: str = ""
     runs: list[Run] = field(default_factory=list)
     note: str | None = None
+    semantics: Semantics = UNKNOWN
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.semantics.direction == "lower"
 
     @property
     def href(self) -> str:
@@ -154,6 +176,7 @@ class Cell:
         return {
             "value": self.value, "ci": list(self.ci) if self.ci else None, "n": self.n, "metric": self.metric,
             "note": self.note, "runs": [r.run_id for r in self.runs], "manifests": [r.href for r in self.runs],
+            "direction": self.semantics.direction, "scale": self.semantics.scale.describe(),
         }
 
 
@@ -166,6 +189,8 @@ class Column:
     label: str
     families: list[str]
     tasks: list[str]
+    direction: str = "higher"
+    """Which way is better in this column (the sort order follows; "lower" is labelled)."""
 
 
 @dataclass
@@ -247,7 +272,7 @@ def collect(results: Path, exclude: Iterable[Path] = ()) -> Leaderboard:
     rows = _rows(runs)
     columns = _columns(tasks, rows)
     for row in rows:
-        row.cells = _cells(row, columns, tasks)
+        row.cells = _cells(row, columns, tasks, rows)
     return Leaderboard(runs=runs, tasks=tasks, models=dict(sorted(models.items(), key=lambda kv: kv[1].slug)), columns=columns, rows=rows)
 
 
@@ -262,8 +287,9 @@ def _task_metas(runs: list[Run]) -> dict[str, TaskMeta]:
             meta.category = info.get("category") or meta.category
             meta.description = info.get("description") or meta.description
             metric_names = list((run.manifest.get("metrics") or {}).get(name) or {})
-            if metric_names:
-                firsts[name][metric_names[0]] += 1
+            headline = run.headline(name)
+            if headline or metric_names:
+                firsts[name][headline or metric_names[0]] += 1
             meta.metrics = sorted(set(meta.metrics) | set(metric_names))
             data = info.get("data") or {}
             key = (str(info.get("version", "")), str(data.get("sha256", "")), str(data.get("version") or ""))
@@ -307,7 +333,22 @@ def _columns(tasks: dict[str, TaskMeta], rows: list[Row]) -> list[Column]:
         columns.append(Column(f"category:{category}", "category", category, sorted({tasks[t].family for t in members}), members))
     for task in present:
         columns.append(Column(f"task:{task}", "task", task, [tasks[task].family], [task]))
+    for column in columns:  # a column's direction is its cells' (they never mix)
+        directions = {c.semantics.direction for row in rows if (c := _cell_for(row, column, tasks, rows)) is not None}
+        column.direction = directions.pop() if len(directions) == 1 else "higher"
+        if column.direction == "lower":
+            column.label += " ↓"
     return columns
+
+
+def _cell_for(row: Row, column: Column, tasks: dict[str, TaskMeta], rows: list[Row]) -> Cell | None:
+    if column.kind == "task":
+        return task_cell(row, column.tasks[0], tasks[column.tasks[0]].primary)
+    if column.kind == "family":
+        return family_cell(row, column, tasks, rows)
+    if column.kind == "category":
+        return aggregate_cell(row, column.tasks, tasks)
+    return None
 
 
 def task_cell(row: Row, task: str, metric: str) -> Cell | None:
@@ -321,41 +362,46 @@ def run_metric_cell(run: Run, task: str, metric: str) -> Cell | None:
     found = run.metric(task, metric)
     if found is None or not is_number(found.get("value")):
         return None
+    return _record_cell(found, metric, run)
+
+
+def _record_cell(found: dict[str, Any], metric: str, run: Run, note: str | None = None) -> Cell:
     ci = found.get("ci")
     ci = (float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(is_number(c) for c in ci) else None
-    return Cell(value=float(found["value"]), ci=ci, n=int(found.get("n") or 0), metric=metric, runs=[run])
+    semantics = Semantics.model_validate(found["semantics"]) if isinstance(found.get("semantics"), dict) else UNKNOWN
+    return Cell(value=float(found["value"]), ci=ci, n=int(found.get("n") or 0), metric=metric, runs=[run], note=note, semantics=semantics)
 
 
-def _cells(row: Row, columns: list[Column], tasks: dict[str, TaskMeta]) -> dict[str, Cell]:
+def _cells(row: Row, columns: list[Column], tasks: dict[str, TaskMeta], rows: list[Row] | None = None) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     for column in columns:
-        if column.kind == "task":
-            cell = task_cell(row, column.tasks[0], tasks[column.tasks[0]].primary)
-        elif column.kind == "family":
-            cell = _family_cell(row, column, tasks) or aggregate_cell(row, column.tasks, tasks)
-        else:
-            cell = aggregate_cell(row, column.tasks, tasks)
+        cell = _cell_for(row, column, tasks, rows or [row])
         if cell is not None:
             cells[column.key] = cell
+    overall = overall_cell(row, [c for c in columns if c.kind == "family"], cells)
+    if overall is not None:
+        cells["overall"] = overall
     return cells
 
 
-def _family_cell(row: Row, column: Column, tasks: dict[str, TaskMeta]) -> Cell | None:
-    """The family's own aggregate when one run holds all of the row's family tasks."""
+def family_cell(row: Row, column: Column, tasks: dict[str, TaskMeta], rows: list[Row] | None = None) -> Cell | None:
+    """The family's headline aggregate when one run holds all of the row's family tasks.
+    A family whose runs report no aggregate falls back to the mean of its tasks'
+    headlines (same kind only); a family that has one never shows anything else."""
     mine = [t for t in column.tasks if t in row.runs]
     runs = {row.runs[t].sid: row.runs[t] for t in mine}
-    if len(runs) != 1:
-        return None
-    run = next(iter(runs.values()))
-    group = (run.manifest.get("groups") or {}).get(column.families[0]) or {}
-    for name, metric in group.items():
-        if isinstance(metric, dict) and is_number(metric.get("value")):
-            ci = metric.get("ci")
-            return Cell(
-                value=float(metric["value"]), ci=(float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None,
-                n=int(metric.get("n") or 0), metric=name, runs=[run], note=_partial(mine, column.tasks),
-            )
-    return None
+    family = column.families[0]
+    if len(runs) == 1:
+        run = next(iter(runs.values()))
+        group = (run.manifest.get("groups") or {}).get(family) or {}
+        for name, metric in group.items():
+            semantics = metric.get("semantics") if isinstance(metric, dict) else None
+            if isinstance(semantics, dict) and semantics.get("headline") and is_number(metric.get("value")):
+                return _record_cell(metric, name, run, note=_partial(mine, column.tasks))
+    has_aggregate = any((r.manifest.get("groups") or {}).get(family) for other in (rows or [row]) for r in other.runs.values())
+    if has_aggregate:
+        return None  # the family's own headline is not available for this row: no stand-in
+    return aggregate_cell(row, column.tasks, tasks)
 
 
 def _partial(have: list[str], want: list[str]) -> str | None:
@@ -363,19 +409,52 @@ def _partial(have: list[str], want: list[str]) -> str | None:
 
 
 def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> Cell | None:
-    """Unweighted mean over the row's tasks among `members`, each its primary metric."""
+    """Unweighted mean over the row's tasks among `members`, each its headline metric,
+    with a stratified cluster-bootstrap interval (`mteval.stats`). None when the
+    headlines differ in direction or scale: such numbers are never averaged."""
     parts = [(t, task_cell(row, t, tasks[t].primary)) for t in members]
     parts = [(t, c) for t, c in parts if c is not None]
     if not parts:
         return None
     if len(parts) == 1 and len(members) == 1:
         return parts[0][1]
+    first = parts[0][1].semantics
+    if any(not c.semantics.same_kind(first) for _, c in parts) or first.direction == "neither":
+        return None
     groups = [row.runs[t].samples.groups(t, tasks[t].primary) for t, _ in parts]
     value = sum(c.value for _, c in parts) / len(parts)  # type: ignore[misc]
     runs = sorted({c.runs[0].sid: c.runs[0] for _, c in parts}.values(), key=lambda r: r.sid)
     metric = "mean of " + ", ".join(sorted({tasks[t].primary for t, _ in parts}))
-    ci = macro_ci(groups) if all(groups) else None
-    return Cell(value=value, ci=ci, n=sum(c.n for _, c in parts), metric=metric, runs=runs, note=_partial([t for t, _ in parts], members))
+    ci = stratified_mean_ci([_strata(g) for g in groups]) if all(groups) else None
+    return Cell(value=value, ci=ci, n=sum(c.n for _, c in parts), metric=metric, runs=runs,
+                note=_partial([t for t, _ in parts], members), semantics=first.model_copy(update={"headline": False}))
+
+
+def _strata(group: list[tuple[str, float]]) -> tuple[list[float], list[str]]:
+    return [v for _, v in group], [c for c, _ in group]
+
+
+def overall_cell(row: Row, family_columns: list[Column], cells: dict[str, Cell]) -> Cell | None:
+    """Direction-adjusted, range-normalised mean of the row's family cells over every
+    family on the board (0 worst .. 1 best); None unless each is present and bounded."""
+    if not family_columns:
+        return None
+    parts = [cells.get(c.key) for c in family_columns]
+    if any(c is None or c.value is None for c in parts):
+        return None
+    normalised = [c.semantics.normalised(c.value) for c in parts]  # type: ignore[union-attr, arg-type]
+    if any(v is None for v in normalised):
+        return None
+    runs = sorted({r.sid: r for c in parts for r in c.runs}.values(), key=lambda r: r.sid)  # type: ignore[union-attr]
+    ci = None
+    if len(parts) == 1 and parts[0].ci is not None:  # one family: the same interval, mapped linearly
+        ends = sorted(parts[0].semantics.normalised(x) for x in parts[0].ci)  # type: ignore[union-attr, misc]
+        ci = (float(ends[0]), float(ends[1]))
+    label = ", ".join(c.label for c in family_columns)
+    return Cell(
+        value=sum(normalised) / len(normalised), ci=ci, n=sum(c.n for c in parts), runs=runs,  # type: ignore[arg-type, union-attr]
+        metric=f"mean of family headlines ({label}) on 0-1, 1 = best end of each range", semantics=OVERALL_SEMANTICS,
+    )
 
 
 # --- model pages -----------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def write_overview(site: Site, board: Leaderboard) -> None:
     if ranked:
         cells = [r.cells["overall"] for r in ranked]
         charts.bar_chart([_row_label(r) for r in ranked], [c.value for c in cells], [c.ci for c in cells],  # type: ignore[misc]
-                         site.out / "charts" / "overall.svg", title="Overall score (95% interval)", xlabel="mean of task scores")
+                         site.out / "charts" / "overall.svg", title="Overall score (95% interval where defined)",
+                         xlabel="mean of family headlines, each mapped to 0 (worst) .. 1 (best) on its range")
         data = [{"model": r.model.label, "model_id": r.model.id, "history": r.history, **c.as_json()} for r, c in zip(ranked, cells)]
         write_json(site.out / "charts" / "overall.json", data)
         write_csv(site.out / "charts" / "overall.csv", ["model", "history", "value", "ci_low", "ci_high", "n", "runs"],
@@ -52,7 +53,8 @@ def write_overview(site: Site, board: Leaderboard) -> None:
 
 
 def _write_overview_data(out: Path, board: Leaderboard) -> None:
-    columns = [{"key": c.key, "kind": c.kind, "label": c.label, "families": c.families, "tasks": c.tasks} for c in board.columns]
+    columns = [{"key": c.key, "kind": c.kind, "label": c.label, "families": c.families, "tasks": c.tasks, "direction": c.direction}
+               for c in board.columns]
     rows = []
     flat = []
     for row in board.rows:
@@ -83,12 +85,13 @@ def write_task_pages(site: Site, board: Leaderboard) -> None:
                 "row": row, "run": run, "cells": cells, "version": str(info.get("version", "")),
                 "sha256": str((info.get("data") or {}).get("sha256", "")),
             })
-        entries.sort(key=lambda e: (-(e["cells"].get(meta.primary).value if e["cells"].get(meta.primary) else float("-inf")), e["row"].id))
+        entries.sort(key=lambda e: (_rank_key(e["cells"].get(meta.primary)), e["row"].id))
         primary = [(e, e["cells"].get(meta.primary)) for e in entries]
         primary = [(e, c) for e, c in primary if c is not None]
         if primary:
             charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [c.value for _, c in primary], [c.ci for _, c in primary],  # type: ignore[misc]
-                             site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)", xlabel=meta.primary)
+                             site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)",
+                             xlabel=meta.primary + (" (lower is better)" if primary[0][1].lower_is_better else ""))
         write_json(site.out / base / "scores.json", [
             {"model": e["row"].model.label, "model_id": e["row"].model.id, "history": e["row"].history, "version": e["version"],
              "sha256": e["sha256"], "metrics": {m: c.as_json() for m, c in e["cells"].items() if c is not None}}
@@ -184,6 +187,13 @@ def _price(prices: Prices, model: str, tokens_in: int, tokens_out: int) -> float
     return (tokens_in * price.get("input_per_million", 0.0) + tokens_out * price.get("output_per_million", 0.0)) / 1e6
 
 
+def _rank_key(cell: Cell | None) -> float:
+    """Best first: high values of higher-is-better metrics, low values of lower-is-better ones."""
+    if cell is None or cell.value is None:
+        return float("inf")
+    return cell.value if cell.lower_is_better else -cell.value
+
+
 def _usage(run: Run, prices: Prices) -> dict[str, Any]:
     totals = run.manifest.get("totals") or {}
     scored = totals.get("scored_turn_tokens") or {}
@@ -193,7 +203,9 @@ def _usage(run: Run, prices: Prices) -> dict[str, Any]:
     scored_in, scored_out = int(scored.get("input") or 0), int(scored.get("output") or 0)
     judge_in = sum(int(j.get("input_tokens") or 0) for j in judges.values())
     judge_out = sum(int(j.get("output_tokens") or 0) for j in judges.values())
-    recorded = totals.get("cost_usd")
+    from mteval.manifest import Totals
+
+    recorded = Totals.model_validate(totals).cost_usd  # the runner's totals.calls.*.cost_usd
     if is_number(recorded):
         cost: float | None = float(recorded)
     else:

@@ -12,6 +12,8 @@ mteval's own conversation JSONL format, which any custom task can reuse.
 
 from __future__ import annotations
 
+from mteval.manifest import higher
+
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -42,6 +44,7 @@ class Arithmetic(Task):
     description = "Running arithmetic across turns: each turn applies one operation to the previous result."
     category = "state tracking"
     generation = {"temperature": 0.0, "max_tokens": 16}
+    semantics = {"exact": higher(0, 1, "accuracy")}
 
     def data_files(self) -> list[Path]:
         return [Path(self.options.get("data_path", DATA))]

@@ -9,6 +9,7 @@ or an event log) without calling a model. Thresholds and rule variants are
 """
 
 from __future__ import annotations
+from mteval.manifest import descriptive, higher, lower
 
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,6 +86,8 @@ class FullDuplexTask(Task):
 class PauseHandling(FullDuplexTask):
     name = "full_duplex/pause_handling"
     kind = "pause_handling"
+    headline = "tor"
+    semantics = {"tor": lower(0, 1, "rate"), "takeover": lower(0, 1, "rate")}
     description = "FDB v1 pause handling: the model should not take the turn during a user's mid-turn pause (TOR, lower is better)."
 
     def scorers(self) -> list:
@@ -98,6 +101,16 @@ class PauseHandling(FullDuplexTask):
 class Backchannel(FullDuplexTask):
     name = "full_duplex/backchannel"
     kind = "backchannel"
+    headline = "tor"
+    semantics = {
+        "tor": lower(0, 1, "rate"),
+        "takeover": lower(0, 1, "rate"),
+        "tor_std": descriptive("rate"),
+        "bc_frequency": higher(unit="per second"),
+        "bc_frequency_std": descriptive("per second"),
+        "jsd": lower(0, 1, "JSD"),
+        "jsd_std": descriptive("JSD"),
+    }
     description = (
         "FDB v1 backchannel: while the user keeps talking the model should backchannel, not take over "
         "(TOR lower, frequency higher, JSD of backchannel timing lower are better)."
@@ -122,6 +135,8 @@ class Backchannel(FullDuplexTask):
 class SmoothTurnTaking(FullDuplexTask):
     name = "full_duplex/smooth_turn_taking"
     kind = "smooth_turn_taking"
+    headline = "tor"
+    semantics = {"tor": higher(0, 1, "rate"), "takeover": higher(0, 1, "rate"), "latency": lower(0, None, "seconds")}
     description = "FDB v1 smooth turn-taking: the model should take the turn when the user ends it, quickly (TOR higher, latency lower)."
 
     def scorers(self) -> list:
@@ -139,6 +154,13 @@ class SmoothTurnTaking(FullDuplexTask):
 class UserInterruption(FullDuplexTask):
     name = "full_duplex/user_interruption"
     kind = "user_interruption"
+    headline = "tor"
+    semantics = {
+        "tor": higher(0, 1, "rate"),
+        "takeover": higher(0, 1, "rate"),
+        "latency": lower(0, None, "seconds"),
+        "relevance": higher(0, 5, "judge points"),
+    }
     description = (
         "FDB v1 user interruption: after the user interrupts, the model should respond to the interruption "
         "(TOR higher, relevance 0-5 higher, latency lower)."

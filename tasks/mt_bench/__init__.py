@@ -15,6 +15,7 @@ answers and judgments) have a native counterpart to compare with. Options:
 """
 
 from __future__ import annotations
+from mteval.manifest import descriptive, higher, lower
 
 import hashlib
 from functools import cached_property
@@ -100,6 +101,8 @@ class MtBench(Task):
     category = "multi-turn chat"
     description = "MT-Bench: 80 two-turn questions in 8 categories, single-answer grading (FastChat prompts)."
     generation = {"max_tokens": 1024}
+    headline = "score"
+    semantics = {"score": higher(1, 10, "judge points")}
 
     def data_files(self) -> list[Path]:
         return [Path(self.options.get("questions") or QUESTIONS), Path(self.options.get("references") or REFERENCES)]

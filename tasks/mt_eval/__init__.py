@@ -14,12 +14,18 @@ from typing import Any, Mapping, Sequence
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.scripted import register_script
+from mteval.manifest import higher
 from mteval.registry import register_family_aggregate
 
 from . import tasks  # noqa: F401  (registers the tasks)
-from .aggregate import FAMILY, mt_eval_aggregate
+from .aggregate import CATEGORIES, FAMILY, mt_eval_aggregate
 
-register_family_aggregate(FAMILY, mt_eval_aggregate)
+register_family_aggregate(
+    FAMILY,
+    mt_eval_aggregate,
+    headline="overall",
+    semantics={name: higher(0, 10, "points") for name in ("overall", *CATEGORIES)},
+)
 
 
 def scripted_judge(messages: Sequence[Message], params: GenerationParams, context: RequestContext, args: Mapping[str, Any]) -> str:

@@ -9,11 +9,11 @@ averaged.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
-from mteval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Metric, metric_from_rows
+from mteval.stats import Metric, metric_from_rows, stratified_mean_ci  # noqa: F401  (re-exported)
 
 CATEGORIES = ("Recollection", "Expansion", "Refinement", "Follow-up")
 FAMILY = "mt_eval"
@@ -46,29 +46,6 @@ def category_values(frame: Any, tasks: Iterable[Any]) -> dict[str, tuple[list[fl
         bucket[0].extend(values)
         bucket[1].extend(clusters)
     return {c: out[c] for c in CATEGORIES if c in out}
-
-
-def stratified_mean_ci(
-    groups: Sequence[tuple[Sequence[float], Sequence[str]]],
-    *,
-    confidence: float = 0.95,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> tuple[float, float]:
-    """Percentile interval of the unweighted mean of group means, resampling each group's
-    clusters with replacement independently."""
-    rng = np.random.default_rng(seed)
-    total = np.zeros(n_resamples)
-    for values, clusters in groups:
-        _, index = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
-        sums = np.bincount(index, weights=np.asarray(values, dtype=float))
-        counts = np.bincount(index).astype(float)
-        picks = rng.integers(0, sums.size, size=(n_resamples, sums.size))
-        total += sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    means = total / len(groups)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(low), float(high)
 
 
 def overall_metric(per_category: dict[str, tuple[list[float | None], list[str]]], complete: bool = True) -> Metric:

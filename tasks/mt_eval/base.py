@@ -13,6 +13,7 @@ Task options (`--task-args key=value,...`, given to every task of the run):
 """
 
 from __future__ import annotations
+from mteval.manifest import descriptive, higher, lower
 
 import hashlib
 from pathlib import Path
@@ -56,6 +57,8 @@ class MTEvalTask(Task):
 
     version = "1"
     generation = {"temperature": 0.0, "max_tokens": 1024}
+    # rule turns score 0 or 10, judge turns 1-10 (BENCHMARKS 1.5.4): one 0-10 scale
+    semantics = {"cls_match": higher(0, 10, "points"), "instruction": higher(0, 10, "points"), "judge": higher(0, 10, "points")}
     multi_config: ClassVar[str] = ""
     single_config: ClassVar[str | None] = None
     """The published single-turn file (None: `--history single` flattens the dialogue)."""

@@ -7,12 +7,18 @@ Data: the Hugging Face dataset `Glaciohound/Multi-Turn-Instruct` or a local file
 with `--task-args data_path=...` (see README.md).
 """
 
+from mteval.manifest import higher
 from mteval.registry import register_family_aggregate
 
-from .aggregate import family_aggregate
+from .aggregate import OVERALL, family_aggregate
 from .categories import CATEGORIES, FAMILY, LEVELS
 from .tasks import MultiTurnInstructTask
 
-register_family_aggregate(FAMILY, family_aggregate)
+register_family_aggregate(
+    FAMILY,
+    family_aggregate,
+    headline=OVERALL,
+    semantics={"level": higher(0, 1, "fraction"), "mteval_own": higher(0, 1, "fraction")},
+)
 
 __all__ = ["CATEGORIES", "FAMILY", "LEVELS", "MultiTurnInstructTask", "family_aggregate"]

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
-from mteval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Metric
+from mteval.stats import Metric
+from mteval.stats import mean_of_means as stats_mean_of_means
 
 from .categories import CATEGORIES, FAMILY, LEVELS
 from .scoring import SCORE
@@ -51,26 +50,7 @@ def _group(frame: Any, category: str) -> Group:
     return values, clusters, missing
 
 
-def mean_of_means(
-    groups: Sequence[Group], *, confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
-) -> Metric:
-    """Unweighted mean of the groups' pooled means, with a stratified cluster bootstrap
-    interval. None when a group has no values."""
-    n = sum(len(values) for values, _, _ in groups)
-    n_conversations = sum(len(set(clusters)) for _, clusters, _ in groups)
-    excluded = sum(missing for _, _, missing in groups)
-    if not groups or any(not values for values, _, _ in groups):
-        return Metric(value=None, n=n, n_conversations=n_conversations, excluded=excluded)
-    point = float(np.mean([np.mean(values) for values, _, _ in groups]))
-    rng = np.random.default_rng(seed)
-    resampled = np.zeros(n_resamples)
-    for values, clusters, _ in groups:
-        _, index = np.unique(np.asarray(clusters), return_inverse=True)
-        sums = np.bincount(index, weights=np.asarray(values, dtype=float))
-        counts = np.bincount(index).astype(float)
-        picks = rng.integers(0, sums.size, size=(n_resamples, sums.size))
-        resampled += sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    resampled /= len(groups)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(resampled, [alpha, 1.0 - alpha])
-    return Metric(value=point, ci=(float(low), float(high)), n=n, n_conversations=n_conversations, excluded=excluded)
+def mean_of_means(groups: Sequence[Group]) -> Metric:
+    """Unweighted mean of the groups' pooled means with a stratified cluster bootstrap
+    interval (`mteval.stats.mean_of_means`); None when a group has no values."""
+    return stats_mean_of_means([(values, clusters) for values, clusters, _ in groups], excluded=sum(m for _, _, m in groups))

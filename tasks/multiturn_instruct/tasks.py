@@ -1,6 +1,7 @@
 """The nine MultiTurnInstruct tasks, one per category (`multiturn_instruct/<category>`)."""
 
 from __future__ import annotations
+from mteval.manifest import descriptive, higher, lower
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +33,8 @@ class MultiTurnInstructTask(Task):
     """The benchmark's task key (its category)."""
     version = "1"
     generation = {"max_tokens": 1024}  # upstream --max-tokens-per-turn default
+    headline = "score"
+    semantics = {"score": higher(0, 1, "fraction")}
 
     def __init__(self, **options: Any):
         super().__init__(**options)

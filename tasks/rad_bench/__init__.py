@@ -5,6 +5,7 @@ per-scenario scores `score/<category>` and the family Average of the 6 categorie
 See README.md in this folder.
 """
 
+from mteval.manifest import higher
 from mteval.registry import register_family_aggregate, register_task
 from mteval_tasks.rad_bench.metrics import family_average
 from mteval_tasks.rad_bench.tasks import (
@@ -15,6 +16,6 @@ from mteval_tasks.rad_bench.tasks import (
 
 register_task(RetrievalSynthesis)
 register_task(RetrievalReasoning)
-register_family_aggregate("rad_bench", family_average)
+register_family_aggregate("rad_bench", family_average, headline="average", semantics={"average": higher(1, 10, "judge points")})
 
 __all__ = ["RadBenchTask", "RetrievalReasoning", "RetrievalSynthesis"]

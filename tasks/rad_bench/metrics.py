@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from mteval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Metric, metric_from_rows
+from mteval.stats import Metric, metric_from_rows, stratified_mean_ci
 from mteval_tasks.rad_bench.questions import CATEGORIES, category_of
 
 SCORER = "score"
@@ -55,32 +55,6 @@ def task_metrics(frame, categories: Sequence[str], unparsed_as: float | None = N
         picked = [(v, c) for v, c, k in zip(values, clusters, cats) if k == category]
         metrics[f"{SCORER}/{category}"] = metric_from_rows([v for v, _ in picked], [c for _, c in picked]) if picked else Metric(value=None)
     return metrics
-
-
-def stratified_mean_ci(
-    strata: Sequence[tuple[Sequence[float], Sequence[object]]],
-    *,
-    confidence: float = 0.95,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> tuple[float, float] | None:
-    """Interval of the unweighted mean of per-stratum pooled means, resampling whole
-    conversations within each stratum."""
-    if not strata:
-        return None
-    rng = np.random.default_rng(seed)
-    totals = np.zeros(n_resamples)
-    for values, clusters in strata:
-        values_arr = np.asarray(values, dtype=float)
-        _, index = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
-        sums = np.bincount(index, weights=values_arr)
-        counts = np.bincount(index).astype(float)
-        picks = rng.integers(0, sums.size, size=(n_resamples, sums.size))
-        totals += sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    means = totals / len(strata)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return (float(low), float(high))
 
 
 def family_average(frame, tasks: Iterable[Any] = ()) -> dict[str, Metric]:

@@ -11,6 +11,7 @@ Task options (`--task-args key=value,...`):
 """
 
 from __future__ import annotations
+from mteval.manifest import descriptive, higher, lower
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,6 +49,8 @@ class RadBenchTask(Task):
     version = "1"
     categories: ClassVar[tuple[str, ...]] = ()
     generation = {"temperature": 0.7, "max_tokens": 2048}
+    headline = "score"
+    semantics = {"score": higher(1, 10, "judge points")}
     """Upstream API defaults; a question's `required_temperature` overrides the temperature."""
 
     def __init__(self, **options: Any):

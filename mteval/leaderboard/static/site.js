@@ -29,7 +29,9 @@
     var numeric = header.getAttribute("data-type") === "num";
     var current = header.getAttribute("aria-sort");
     /* numbers start high-to-low, text A-to-Z; a second click reverses */
-    var descending = current ? current === "ascending" : numeric;
+    var lowerBetter = header.getAttribute("data-lower") === "1";
+    /* best first: lower-is-better columns (data-lower) start low-to-high */
+    var descending = current ? current === "ascending" : (numeric && !lowerBetter);
     var direction = descending ? -1 : 1;
     var rows = Array.prototype.slice.call(body.rows).map(function (row, position) {
       return { row: row, position: position, key: sortValue(row.cells[index], numeric) };

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("run_own", type=Path, help="a run with --history own (the dialogue)")
     parser.add_argument("run_single", type=Path, help="the same model and tasks with --history single")
     parser.add_argument("--metric", action="append", default=[], help="TASK=SCORE: only this score of the task (default: every score both runs have)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the penalties as JSON instead of a table")
     parser.set_defaults(handler=run)
 
 

@@ -31,7 +31,7 @@ from mteval.leaderboard.samples import RunSamples, natural_key, read_run_samples
 from mteval.leaderboard.util import is_number, unique_slugs
 from mteval.manifest import UNKNOWN, Scale, Semantics
 from mteval.results import MANIFEST, read_manifest
-from mteval.stats import difference_ci, stratified_mean_ci
+from mteval.stats import stratified_mean_ci
 
 OVERALL_SEMANTICS = Semantics(direction="higher", scale=Scale(low=0.0, high=1.0, unit="normalised"))
 

@@ -15,7 +15,7 @@ answers and judgments) have a native counterpart to compare with. Options:
 """
 
 from __future__ import annotations
-from mteval.manifest import descriptive, higher, lower
+from mteval.manifest import higher
 
 import hashlib
 from functools import cached_property

@@ -13,7 +13,7 @@ Task options (`--task-args key=value,...`, given to every task of the run):
 """
 
 from __future__ import annotations
-from mteval.manifest import descriptive, higher, lower
+from mteval.manifest import higher
 
 import hashlib
 from pathlib import Path

@@ -1,7 +1,7 @@
 """The nine MultiTurnInstruct tasks, one per category (`multiturn_instruct/<category>`)."""
 
 from __future__ import annotations
-from mteval.manifest import descriptive, higher, lower
+from mteval.manifest import higher
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar

@@ -11,7 +11,7 @@ Task options (`--task-args key=value,...`):
 """
 
 from __future__ import annotations
-from mteval.manifest import descriptive, higher, lower
+from mteval.manifest import higher
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from mteval.stats import cluster_bootstrap_ci
+from mteval.stats import cluster_bootstrap_ci, stratified_mean_ci
 
 SIGN = "single-turn minus own-history score on the same turns (positive: the dialogue costs score)"
 
@@ -116,20 +116,18 @@ def penalty_of(name: str, metric: str, paired: Sequence[Pair]) -> Penalty:
 def mean_penalty(name: str, members: Mapping[str, Sequence[Pair]], metric: str = "") -> Penalty:
     """Unweighted mean of the members' penalties (each member a task or category), with a
     bootstrap that resamples source conversations within each member."""
-    from mteval.leaderboard.intervals import macro_ci
-
     parts = {k: v for k, v in members.items() if v}
     if not parts:
         return Penalty(name, metric, None, None, None, None, 0, 0, members=list(members), note="no turn scored in both runs")
     each = [penalty_of(k, metric, v) for k, v in parts.items()]
-    groups = [[(p.cluster, p.single - p.own) for p in v] for v in parts.values()]
+    strata = [([p.single - p.own for p in v], [p.cluster for p in v]) for v in parts.values()]
     return Penalty(
         name=name,
         metric=metric or "mean of " + ", ".join(sorted({p.metric for p in each if p.metric})),
         own=float(np.mean([p.own for p in each])),  # type: ignore[arg-type]
         single=float(np.mean([p.single for p in each])),  # type: ignore[arg-type]
         penalty=float(np.mean([p.penalty for p in each])),  # type: ignore[arg-type]
-        ci=macro_ci(groups),
+        ci=stratified_mean_ci(strata),
         n_pairs=sum(p.n_pairs for p in each),
         n_conversations=sum(p.n_conversations for p in each),
         members=list(parts),

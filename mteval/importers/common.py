@@ -164,6 +164,7 @@ def write_run(
     from mteval.results import (
         MANIFEST,
         SAMPLES,
+        ResultsError,
         SampleWriter,
         read_manifest,
         write_manifest,
@@ -172,8 +173,13 @@ def write_run(
     from mteval.scoring.jury import JuryConfig
 
     run_dir = Path(output_dir) / run_id
-    if (run_dir / MANIFEST).exists() and not read_manifest(run_dir).get("imported"):
-        raise ConfigurationError(f"{run_dir} holds a native run; it is not replaced by an import")
+    if (run_dir / MANIFEST).exists():
+        try:
+            imported = read_manifest(run_dir).get("imported")
+        except ResultsError as exc:  # unreadable: never overwrite what we cannot identify
+            raise ConfigurationError(f"{run_dir} holds a native run or an unreadable run.json ({exc}); it is not replaced by an import") from None
+        if not imported:
+            raise ConfigurationError(f"{run_dir} holds a native run; it is not replaced by an import")
     config = RunConfig(
         tasks=tasks,
         model=f"imported/{model}",

@@ -251,6 +251,12 @@ def _task_info(manifest: dict[str, Any], task: str) -> tuple[str | None, str | N
 def check_compatible(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     """Refuse differing task versions or data hashes; notes for what cannot be checked."""
     notes: list[str] = []
+    histories = (base_manifest.get("history"), cand_manifest.get("history"))
+    if histories[0] != histories[1] and "single" in histories:
+        raise CompareError(
+            f"the base run's history is {histories[0]} and the candidate's {histories[1]}: a single-turn rendering against "
+            "a multi-turn history measures the multi-turn penalty, not a regression; use `mteval penalty RUN_OWN RUN_SINGLE`"
+        )
     for task in tasks:
         base_version, base_sha = _task_info(base_manifest, task)
         cand_version, cand_sha = _task_info(cand_manifest, task)

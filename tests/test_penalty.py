@@ -72,3 +72,11 @@ def test_refusals_say_why(runs, capsys, tmp_path):
         check_runs({"history": "own"}, {"history": "own"})
     results, problems = run_penalties(runs["own"], runs["single"], metrics={"example/arithmetic": ["nonexistent"]})
     assert results == [] and problems == ["example/arithmetic: no turn scored on 'nonexistent' in both runs (are they runs of the same data?)"]
+
+
+def test_compare_refuses_own_against_single_in_both_orders(runs, capsys):
+    """The multi-turn drop is the penalty, not a regression or an improvement: the gate says
+    so (exit 2, not comparable) whichever run is the base."""
+    for base, candidate in (("own", "single"), ("single", "own")):
+        assert cli_main(["compare", str(runs[base]), str(runs[candidate])]) == 2
+        assert "mteval penalty" in capsys.readouterr().err

@@ -111,6 +111,7 @@ class Runner:
         self.jury: Jury | None = None
         self.judging = JudgingTally()
         self._stop = asyncio.Event()
+        self._judge_clients: list[ModelClient] = []
         self._limiters: dict[str, AsyncLimiter] = {}
         self.rows: list[dict[str, Any]] = []
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
@@ -133,6 +134,9 @@ class Runner:
         if self.conversations_override is not None:
             return self.conversations_override.get(task.name, [])
         conversations = task.load()
+        if not conversations:  # a "complete" run of nothing would look like a result
+            files = ", ".join(str(p) for p in task.data_files()) or "its data source"
+            raise ConfigurationError(f"task {task.name}: no conversations in {files}")
         if self.config.limit is not None:
             conversations = conversations[: self.config.limit]
         if self.config.history == "single":
@@ -173,7 +177,7 @@ class Runner:
 
     def _run_dir(self, fingerprint: str) -> Path:
         if self.config.run_id:
-            return Path(self.config.output_dir) / self.config.run_id
+            return Path(self.config.output_dir) / check_run_id(self.config.run_id)
         model_slug = _slug(Path(self.model.model).name if self.model.provider == "replay" else self.model.model)
         tasks_slug = _slug(self.config.tasks if isinstance(self.config.tasks, str) else ",".join(self.config.tasks))[:40]
         return Path(self.config.output_dir) / f"{self.model.provider}-{model_slug}__{tasks_slug}__{self.config.history}__{fingerprint[:8]}"
@@ -196,6 +200,17 @@ class Runner:
         task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
+        from mteval.locks import lock_run_dir
+
+        if Path(self.config.output_dir).exists() and not Path(self.config.output_dir).is_dir():
+            raise ConfigurationError(f"--output-dir {self.config.output_dir}: exists and is not a directory")
+        run_lock = lock_run_dir(run_dir)  # a second process on this directory refuses here
+        try:
+            return await self._arun_locked(run_dir, fingerprint, datasets, task_info)
+        finally:
+            run_lock.release()
+
+    async def _arun_locked(self, run_dir: Path, fingerprint: str, datasets, task_info) -> RunOutcome:
         if (run_dir / MANIFEST).exists():
             previous = read_manifest(run_dir)
             if previous.get("fingerprint") != fingerprint:
@@ -208,6 +223,7 @@ class Runner:
             cache = ResponseCache(self.config.cache_dir or DEFAULT_CACHE_DIR)
         client = self._client(self.model, cache, "model")
         judge_clients = [self._client(adapter, cache, "judge") for adapter in self.judge_adapters]
+        self._judge_clients = judge_clients
         self.jury = Jury.build(self.config.jury, judge_clients) if self.config.jury else None
         started = time.time()
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status="running")
@@ -233,6 +249,9 @@ class Runner:
                 await judge_client.aclose()
             if cache is not None:
                 cache.close()
+        write_error = client.write_error or next((c.write_error for c in judge_clients if c.write_error), None)
+        if write_error is not None:
+            raise write_error  # the samples of finished conversations are on disk; the CLI names the file
         status = "interrupted" if interrupted else "complete"
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status=status, clients=(client, judge_clients))
         write_json_atomic(run_dir / MANIFEST, manifest)
@@ -272,6 +291,8 @@ class Runner:
                 writer.append(sample)
                 self._account(record)
                 progress.advance(record)
+                if any(c.write_error is not None for c in (client, *self._judge_clients)):
+                    return  # the cache cannot be written: finish what is in flight, start nothing new
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
         stop_wait = asyncio.create_task(self._stop.wait())
@@ -415,6 +436,13 @@ def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
         "scored_turns": sum(len(c.scored_turns) for c in conversations),
         **task.task_info(),
     }
+
+
+def check_run_id(run_id: str) -> str:
+    """--run-id names one directory inside --output-dir: no separators, no `..`, not absolute."""
+    if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or "\0" in run_id or Path(run_id).is_absolute():
+        raise ConfigurationError(f"--run-id {run_id!r}: must be a plain directory name (no '/', '..' or absolute path)")
+    return run_id
 
 
 def _slug(text: str) -> str:

@@ -122,7 +122,7 @@ class KeyedAdapter(ModelAdapter):
             )
 
 
-_SECRET_MARKERS = ("key", "token", "secret", "password", "auth", "credential")
+_SECRET_MARKERS = ("key", "token", "secret", "password", "passwd", "auth", "credential", "signature", "cookie")
 # Names with a marker that hold token counts or tokenizer settings, not credentials.
 _NOT_SECRET = re.compile(r"tokens|tokenizer|(?:bos|eos|pad|unk|sep|cls|mask)_token")
 
@@ -132,23 +132,39 @@ def is_secret_name(name: str) -> bool:
     return any(marker in lowered for marker in _SECRET_MARKERS) and not _NOT_SECRET.search(lowered)
 
 
-def _secret_values(args: Mapping[str, Any]) -> list[str]:
+def _secret_values(args: Mapping[str, Any], *, all_values: bool = False) -> list[str]:
+    from mteval.redact import is_header_name, url_secrets
+
     values: list[str] = []
     for name, value in args.items():
-        if is_secret_name(str(name)):
+        if isinstance(value, Mapping):
+            values.extend(_secret_values(value, all_values=all_values or is_header_name(str(name))))
+        elif all_values or is_secret_name(str(name)):
             if value:
                 values.append(str(value))
                 _scheme, _, credential = str(value).partition(" ")  # "Bearer <token>"
                 if credential:
                     values.append(credential)
-        elif isinstance(value, Mapping):
-            values.extend(_secret_values(value))
+        else:
+            values.extend(url_secrets(value))
     return values
 
 
-def _without_secrets(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: _without_secrets(value) if isinstance(value, Mapping) else value
-        for name, value in sorted(args.items())
-        if not is_secret_name(str(name))
-    }
+def _without_secrets(args: Mapping[str, Any], *, mask_values: bool = False) -> dict[str, Any]:
+    """Secret-named args dropped, header values masked (their names stay, so a reader sees
+    which headers were set), URL userinfo removed."""
+    from mteval.redact import MASK, is_header_name, scrub_url_userinfo
+
+    public: dict[str, Any] = {}
+    for name, value in sorted(args.items()):
+        if isinstance(value, Mapping):
+            public[name] = _without_secrets(value, mask_values=mask_values or is_header_name(str(name)))
+        elif is_secret_name(str(name)):
+            continue
+        elif mask_values:
+            public[name] = MASK
+        elif isinstance(value, str):
+            public[name] = scrub_url_userinfo(value)
+        else:
+            public[name] = value
+    return public

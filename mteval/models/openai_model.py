@@ -106,7 +106,13 @@ def parse_chat_completion(response: Any) -> ModelOutput:
     except (AttributeError, IndexError, TypeError, KeyError) as exc:
         raise MalformedResponse(f"response has no choices[0].message: {str(response)[:200]}") from exc
     if text is None:
-        text = ""
+        # not an empty answer: scoring "" as wrong would hide a provider fault. Retried like
+        # any malformed reply; if it persists the turn is an error with this reason.
+        refusal = getattr(choice.message, "refusal", None)
+        reason = f"refusal {str(refusal)[:200]!r}" if refusal else f"finish_reason {getattr(choice, 'finish_reason', None)!r}"
+        raise MalformedResponse(f"reply has content: null ({reason})")
+    if not isinstance(text, str):
+        raise MalformedResponse(f"reply content is a {type(text).__name__}, not a string")
     usage = getattr(response, "usage", None)
     return ModelOutput(
         text=text,

@@ -30,7 +30,7 @@ from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.models.errors import ConfigurationError
 from mteval.redact import Redactor
-from mteval.registry import family_aggregates, resolve
+from mteval.registry import check_task_options, family_aggregates, resolve
 from mteval.results import (
     MANIFEST,
     RUN_SCHEMA,
@@ -99,7 +99,9 @@ class Runner:
             from mteval.registry import load_include_path
 
             load_include_path(path)
-        self.tasks: list[Task] = [cls(**config.task_options) for cls in resolve(config.tasks)]
+        task_classes = resolve(config.tasks)
+        check_task_options(task_classes, config.task_options)
+        self.tasks: list[Task] = [cls(**config.task_options) for cls in task_classes]
         self.model = model or create_model(config.model, config.model_args)
         jurors = config.jury.jurors if config.jury else []
         self.judge_adapters: list[ModelAdapter] = judges if judges is not None else [create_model(j.model, j.args) for j in jurors]

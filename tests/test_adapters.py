@@ -642,7 +642,7 @@ def test_redactor_prefers_the_longest_secret():
 
 
 def test_adapter_secrets_and_public_args():
-    adapter = create_model("openai/gpt-test", {"api_key": API_KEY, "base_url": "http://h/v1", "max_tokens": 5, "auth_token": "tok-123456"})
+    adapter = create_model("scripted/echo", {"api_key": API_KEY, "base_url": "http://h/v1", "max_tokens": 5, "auth_token": "tok-123456"})
     assert sorted(adapter.secrets()) == sorted([API_KEY, "tok-123456"])
     assert adapter.public_args() == {"base_url": "http://h/v1", "max_tokens": 5}
 

@@ -13,6 +13,15 @@ from mteval.conversation import Message
 from mteval.transcript import Usage
 
 
+BODY_PREFIX = "body."
+
+
+def request_extras(args: Mapping[str, Any], client_args: frozenset[str] | set[str]) -> dict[str, Any]:
+    """Model args that go into the request body: everything but the client's own settings,
+    with the `body.` escape prefix removed."""
+    return {str(k).removeprefix(BODY_PREFIX): v for k, v in args.items() if k not in client_args}
+
+
 class GenerationParams(BaseModel):
     """Explicit sampling parameters. Recorded in the manifest and part of the cache key."""
 
@@ -64,10 +73,30 @@ class ModelAdapter(abc.ABC):
     provider: ClassVar[str]
     cacheable: ClassVar[bool] = True
     secret_arg_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    known_args: ClassVar[frozenset[str] | None] = None
+    """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
+    must not send the run to the provider's public endpoint). None: not checked."""
+    passthrough_prefixes: ClassVar[tuple[str, ...]] = (BODY_PREFIX,)
+    """Args starting with these are passed on unchecked (`body.top_k=40` sends `top_k`)."""
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         self.model = model
         self.args = dict(args)
+        self._check_args()
+
+    def _check_args(self) -> None:
+        if self.known_args is None:
+            return
+        for name in self.args:
+            if name in self.known_args or str(name).startswith(self.passthrough_prefixes):
+                continue
+            from mteval.models.errors import ConfigurationError
+            from mteval.registry import close_matches_message
+
+            raise ConfigurationError(
+                f"{self.model_id}: unknown model arg {name!r}. {close_matches_message(str(name), self.known_args)} "
+                f"(to send a provider-specific request field anyway, write {BODY_PREFIX}{name}=...)"
+            )
 
     @property
     def model_id(self) -> str:

@@ -38,6 +38,7 @@ def exact_number(reply: str, turn) -> float:
 @register_task
 class Arithmetic(Task):
     name = "example/arithmetic"
+    option_names = frozenset({"data_path"})
     version = "1"
     description = "Running arithmetic across turns: each turn applies one operation to the previous result."
     category = "state tracking"

@@ -96,6 +96,7 @@ class MtBenchJudge(JudgeScorer):
 @register_task
 class MtBench(Task):
     name = "mt_bench/mt_bench"
+    option_names = frozenset({"questions", "references"})
     version = "1"
     category = "multi-turn chat"
     description = "MT-Bench: 80 two-turn questions in 8 categories, single-answer grading (FastChat prompts)."

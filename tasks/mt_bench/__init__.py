@@ -60,15 +60,21 @@ def read_references(path: Path) -> dict[str, list[str]]:
     return refs
 
 
+RATING_RULES = {"final": "rating", "first": "rating_first"}
+"""Task option `rating_rule`: `final` (default) reads the judge's own last verdict; `first`
+is FastChat's first-match rule, for exact reproduction of published numbers."""
+
+
 class MtBenchJudge(JudgeScorer):
     """Scorer `score`: single-v1 / single-v1-multi-turn (math variants for reference categories)."""
 
-    def __init__(self, name: str = "score"):
+    def __init__(self, name: str = "score", rating_rule: str = "final"):
         super().__init__(name, "mt_bench/single-v1", self._variables)
+        self.rating_parser = RATING_RULES[rating_rule]
 
-    @staticmethod
-    def spec_for(state: TurnState) -> JudgeSpec:
-        return load_spec("mt_bench/" + prompt_name(state.conversation.metadata.get("category", ""), state.index + 1))
+    def spec_for(self, state: TurnState) -> JudgeSpec:
+        spec = load_spec("mt_bench/" + prompt_name(state.conversation.metadata.get("category", ""), state.index + 1))
+        return spec if spec.parser == self.rating_parser else spec.model_copy(update={"parser": self.rating_parser})
 
     @staticmethod
     def _variables(state: TurnState) -> dict[str, Any]:
@@ -96,7 +102,7 @@ class MtBenchJudge(JudgeScorer):
 @register_task
 class MtBench(Task):
     name = "mt_bench/mt_bench"
-    option_names = frozenset({"questions", "references"})
+    option_names = frozenset({"questions", "references", "rating_rule"})
     version = "1"
     category = "multi-turn chat"
     description = "MT-Bench: 80 two-turn questions in 8 categories, single-answer grading (FastChat prompts)."
@@ -155,8 +161,18 @@ class MtBench(Task):
             )
         return conversations
 
+    @property
+    def rating_rule(self) -> str:
+        rule = str(self.options.get("rating_rule", "final"))
+        if rule not in RATING_RULES:
+            raise ConfigurationError(f"mt_bench: task option rating_rule must be one of {', '.join(RATING_RULES)}, got {rule!r}")
+        return rule
+
+    def task_info(self) -> dict[str, Any]:
+        return {"rating_rule": self.rating_rule}
+
     def scorers(self) -> list[JudgeScorer]:
-        return [MtBenchJudge("score")]
+        return [MtBenchJudge("score", self.rating_rule)]
 
     def metrics(self, frame: "pd.DataFrame") -> dict[str, "Metric"]:
         """`score` (mean over all turns) and `score/<category>`."""

@@ -198,7 +198,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from mteval.report import print_report
     from mteval.results import read_manifest
 
-    manifest = read_manifest(args.run_dir)
+    from mteval.redact import Redactor
+
+    manifest = Redactor().deep(read_manifest(args.run_dir))  # older runs may hold URL passwords
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:

@@ -34,6 +34,7 @@ from mteval.registry import check_task_options, family_aggregates, resolve
 from mteval.results import (
     MANIFEST,
     RUN_SCHEMA,
+    SampleWriteError,
     SampleWriter,
     iter_sample_dicts,
     read_manifest,
@@ -114,6 +115,7 @@ class Runner:
         self.judging = JudgingTally()
         self._stop = asyncio.Event()
         self._judge_clients: list[ModelClient] = []
+        self._sample_error: Exception | None = None
         self._limiters: dict[str, AsyncLimiter] = {}
         self.rows: list[dict[str, Any]] = []
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
@@ -251,7 +253,7 @@ class Runner:
                 await judge_client.aclose()
             if cache is not None:
                 cache.close()
-        write_error = client.write_error or next((c.write_error for c in judge_clients if c.write_error), None)
+        write_error = self._write_failure(client)
         if write_error is not None:
             raise write_error  # the samples of finished conversations are on disk; the CLI names the file
         status = "interrupted" if interrupted else "complete"
@@ -288,17 +290,24 @@ class Runner:
                 if self._stop.is_set():
                     left_undone = True
                     return
+                if self._write_failure(client) is not None:
+                    return  # a write failed: finish the conversations in flight (their replies get cached), start none
                 sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
-                writer.append(sample)
+                try:
+                    writer.append(sample)
+                except SampleWriteError as exc:
+                    self._sample_error = self._sample_error or exc
+                    return
                 self._account(record)
                 progress.advance(record)
-                if any(c.write_error is not None for c in (client, *self._judge_clients)):
-                    return  # the cache cannot be written: finish what is in flight, start nothing new
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
         stop_wait = asyncio.create_task(self._stop.wait())
         all_done = asyncio.gather(*workers)
+        # on a stop the workers are cancelled; mark the gathered outcome as seen, or asyncio
+        # prints "exception was never retrieved" with a traceback at exit
+        all_done.add_done_callback(lambda f: f.cancelled() or f.exception())
         await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
         if self._stop.is_set() and not all_done.done():
@@ -308,6 +317,10 @@ class Runner:
             return True
         await all_done  # re-raise a bug in a worker after finished samples are on disk
         return left_undone
+
+    def _write_failure(self, client: ModelClient) -> Exception | None:
+        """The first failed write of samples.jsonl or of the cache, if any."""
+        return self._sample_error or next((c.write_error for c in (client, *self._judge_clients) if c.write_error), None)
 
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()

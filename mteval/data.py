@@ -71,6 +71,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line_no, obj
 
 
+def yaml_message(path: str | Path, exc: Exception) -> str:
+    """`file:line: invalid YAML (problem)` on one line, from a yaml.YAMLError."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    return f"{where}: invalid YAML ({getattr(exc, 'problem', None) or exc})"
+
+
 def validation_message(exc: ValidationError) -> str:
     """'field turns.2.user: Field required' for the first problem pydantic found."""
     first = exc.errors()[0]

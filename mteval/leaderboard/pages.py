@@ -183,7 +183,9 @@ def load_prices(path: Path | None) -> Prices:
     except json.JSONDecodeError as exc:
         raise ConfigurationError(f"--prices {path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
     except Exception as exc:  # yaml.YAMLError carries its own line
-        raise ConfigurationError(f"--prices {path}: invalid YAML ({exc})") from None
+        from mteval.data import yaml_message
+
+        raise ConfigurationError(f"--prices {yaml_message(path, exc)}") from None
     if not isinstance(data, dict):
         raise ConfigurationError(f"--prices {path}: expected a mapping of model id to prices, got a {type(data).__name__}")
     prices: Prices = {}

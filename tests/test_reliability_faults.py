@@ -229,8 +229,8 @@ def _cli_process(*argv: str) -> subprocess.Popen:
 
 
 def test_second_process_on_the_same_run_directory_refuses(tmp_path, capfd):
-    with FaultyServer(delay=0.3) as server:
-        args = ["run", "--tasks", "example/arithmetic", "--limit", "3", "--model", "openai/m",
+    with FaultyServer(delay=0.2) as server:
+        args = ["run", "--tasks", "example/arithmetic", "--limit", "2", "--model", "openai/m",
                 "--model-args", f"base_url={server.openai_base_url}", "--output-dir", str(tmp_path / "out"),
                 "--run-id", "r", "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--max-concurrency", "1"]
         first = _cli_process(*args)
@@ -245,7 +245,7 @@ def test_second_process_on_the_same_run_directory_refuses(tmp_path, capfd):
         assert first.returncode == 0, first_err
         prompts = sum(len(s["turns"]) for s in _samples(str(tmp_path / "out" / "r")))
         assert server.count == prompts  # asked once each
-    assert len(_samples(str(tmp_path / "out" / "r"))) == 3
+    assert len(_samples(str(tmp_path / "out" / "r"))) == 2
 
 
 # --- item 12: exits without tracebacks ------------------------------------------------------------

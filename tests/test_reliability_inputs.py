@@ -165,6 +165,7 @@ CASES = [
     # unknown keys (defect 9)
     Case("model-args-typo", run_with("--model-args", "base_ur=http://127.0.0.1:9/v1", model="openai/m"), 2, ("unknown model arg 'base_ur'", "base_url")),
     Case("model-args-anthropic-typo", run_with("--model-args", "api_versoin=2023-06-01", model="anthropic/m"), 2, ("unknown model arg 'api_versoin'", "api_version")),
+    Case("scripted-args-typo", run_with("--model-args", "memroy=3", model="scripted/calculator", tasks="example"), 2, ("unknown model arg 'memroy'", "memory")),
     Case("task-args-typo", run_with("--task-args", "memroy=3"), 2, ("--task-args: unknown key 'memroy'",)),
     Case("task-args-near-miss", run_with("--task-args", "data_pth=x.jsonl"), 2, ("unknown key 'data_pth'", "'data_path'")),
     Case("task-args-bad-rule", run_with("--task-args", "rating_rule=middle", "--judge", "scripted/constant", "--limit", "1", tasks="mt_bench"), 2, ("rating_rule must be one of final, first", "'middle'")),

@@ -95,4 +95,4 @@ def calculator(messages: Sequence[Message], params: GenerationParams, context: R
     return str(value)
 
 
-register_script("calculator", calculator)
+register_script("calculator", calculator, args={"memory"})

@@ -4,14 +4,16 @@
 BENCHMARKS 2 describes: turn 1 `single-v1`, turn 2 `single-v1-multi-turn` (both turns
 shown, focus on the second); math, reasoning and coding use the reference-guided
 `single-math-v1[-multi-turn]` with the GPT-4 reference answers
-(data/reference_answer/gpt-4.jsonl). Rating parse `[[x]]` then `[x]`, not clipped
-(FastChat's). Generation: temperature by category (writing/roleplay 0.7,
+(data/reference_answer/gpt-4.jsonl). Rating parse, not clipped: by default the judge's
+own final verdict (the last `Rating: [[x]]`, else the last `[[x]]`, else the last `[x]`),
+so a judge quoting the candidate's `[[10]]` before its `Rating: [[3]]` gives 3;
+`rating_rule=first` restores FastChat's first `[[x]]` then `[x]` for exact reproduction. Generation: temperature by category (writing/roleplay 0.7,
 extraction/math/coding/reasoning 0.0, stem/humanities 0.1), 1024 new tokens (FastChat's
 default), no system message (FastChat uses each model's own chat template's).
 
 It exists so that runs imported with `mteval import fastchat` (published FastChat
 answers and judgments) have a native counterpart to compare with. Options:
-`questions=PATH`, `references=PATH` (defaults: the shipped files).
+`questions=PATH`, `references=PATH` (defaults: the shipped files), `rating_rule=final|first`.
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ class ResponseCache:
             raise ConfigurationError(f"--cache-dir {self.directory}: cannot create ({exc.strerror})") from exc
         self.path = self.directory / "responses.sqlite"
         self._lock = threading.Lock()
+        self._read_warned = False
         # one process at a time opens, checks and (if broken) replaces the file
         with FileLock(str(self.directory / "responses.sqlite.lock"), timeout=60):
             try:
@@ -113,9 +114,15 @@ class ResponseCache:
 
     def get(self, key: str) -> ModelOutput | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT text, input_tokens, output_tokens, finish_reason FROM responses WHERE key = ?", (key,)
-            ).fetchone()
+            try:
+                row = self._conn.execute(
+                    "SELECT text, input_tokens, output_tokens, finish_reason FROM responses WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:  # damage the open-time check did not reach
+                if not self._read_warned:
+                    self._read_warned = True
+                    log.warning("mteval: cache %s is damaged (%s); asking the model instead. Delete or move the file.", self.path, exc)
+                return None
         if row is None:
             return None
         return ModelOutput(text=row[0], usage=Usage(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])

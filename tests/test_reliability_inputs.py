@@ -105,6 +105,15 @@ def with_file(path: str, content: bytes | str, builder: Callable[[Path], list[st
     return build
 
 
+def judge_def(content: bytes) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        run_dir = finished_run(tmp)
+        path = write(tmp / "judge.yaml", content)
+        return ["judge", str(run_dir), "--judge", "scripted/constant", "--judge-def", str(path), "--output-dir", str(tmp / "judged"), "--no-cache"]
+
+    return build
+
+
 def fastchat_answers(content: bytes) -> Callable[[Path], list[str]]:
     def build(tmp: Path) -> list[str]:
         write(tmp / "answers" / "model-a.jsonl", content)
@@ -175,6 +184,7 @@ CASES = [
     Case("replay-not-utf8", with_file("replay.jsonl", b'{"conversation_id": "c", "turn_id": "1", "reply": "\xff"}\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:1: not UTF-8",)),
     Case("replay-invalid-json", with_file("replay.jsonl", '{"conversation_id": "c", "turn_id": "1", "reply": "x"}\n{"a"\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:2: invalid JSON",)),
     Case("rad-bench-questions-not-utf8", with_file("q.jsonl", b'{"question_id": "\xfe"}\n', run_with("--task-args", "questions={tmp}/q.jsonl", "--judge", "scripted/constant", tasks="rad_bench/synthesis")), 2, ("{tmp}/q.jsonl:1: not UTF-8",)),
+    Case("judge-def-not-utf8", judge_def(b"name: j\ntemplate: \xff\n"), 2, ("{tmp}/judge.yaml:2: not UTF-8",)),
     Case("imported-answers-not-utf8", fastchat_answers(b'{"question_id": 81, "choices": [{"turns": ["\xff"]}]}\n'), 1, ("{tmp}/answers/model-a.jsonl:1: not UTF-8",)),
 ]
 

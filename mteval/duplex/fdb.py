@@ -24,7 +24,9 @@ GT_FILE = "icc_gt_distribution.json"
 
 def _read(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        from mteval.data import read_utf8
+
+        return json.loads(read_utf8(path))  # bad bytes: DataError with file:line
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
 

@@ -106,7 +106,12 @@ class Runner:
         self.model = model or create_model(config.model, config.model_args)
         jurors = config.jury.jurors if config.jury else []
         self.judge_adapters: list[ModelAdapter] = judges if judges is not None else [create_model(j.model, j.args) for j in jurors]
-        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()])
+        from mteval.models.base import public_values, secret_values
+
+        # task options can hold credentials too (hf_token=, a data URL with user:pass@)
+        self.public_task_options = public_values(config.task_options)
+        task_secrets = secret_values(config.task_options)
+        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()] + task_secrets)
         self.solver = ChatSolver()
         self.solver_override = solver
         self.conversations_override = conversations
@@ -166,7 +171,7 @@ class Runner:
             "generation": self.config.generation,
             "history": self.config.history,
             "limit": self.config.limit,
-            "task_options": self.config.task_options,
+            "task_options": self.public_task_options,
             "jury": self._jury_identity(),
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
@@ -410,7 +415,7 @@ class Runner:
             "generation": {"defaults": GenerationParams().model_dump(mode="json"), "explicit": self.config.generation},
             "history": self.config.history,
             "limit": self.config.limit,
-            "task_options": self.config.task_options,
+            "task_options": self.public_task_options,
             "max_concurrency": self.config.max_concurrency,
             "jury": self._jury_identity(),
             "tasks": task_info,

@@ -153,3 +153,29 @@ def test_old_run_with_a_password_in_its_manifest_is_scrubbed_by_show_and_the_sit
     assert "gateway.example" in printed[2]  # the run is shown, only the credential is gone
     leaks = _leaks(tmp_path / "site") + [f"{URL_PASS!r} printed" for text in printed if URL_PASS in text]
     assert not leaks, leaks
+
+
+def test_task_options_with_credentials_are_kept_out_of_the_manifest(tmp_path, capfd, planted_env):
+    """`--task-args` reach plugin tasks that may need a token or a URL with a password."""
+    from mteval.registry import register_task
+    from mteval_tasks.example import Arithmetic
+
+    @register_task
+    class TokenTask(Arithmetic):  # a plugin that declares no option names (any key accepted)
+        name = "reliability/token_task"
+        option_names = None
+
+    args = f"hf_token={ENV_TOKEN}x,mirror=http://{URL_USER}:{URL_PASS}@mirror.example/data"
+    try:
+        code, out, err = _cli(capfd, "run", "--tasks", "reliability/token_task", "--limit", "1", "--model", "replay/gold",
+                              "--task-args", args, "--output-dir", str(tmp_path / "results"), "--run-id", "t",
+                              "--cache-dir", str(tmp_path / "c"), "--no-progress", "--json")
+    finally:
+        from mteval import registry
+
+        registry._TASKS.pop(TokenTask.name, None)  # other tests list the registered tasks
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "results" / "t" / "run.json").read_text())
+    assert manifest["task_options"] == {"mirror": "http://***@mirror.example/data"}
+    leaks = _leaks(tmp_path / "results") + [s for s in (URL_PASS, f"{ENV_TOKEN}x") if s in out + err]
+    assert not leaks, leaks

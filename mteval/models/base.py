@@ -197,3 +197,13 @@ def _without_secrets(args: Mapping[str, Any], *, mask_values: bool = False) -> d
         else:
             public[name] = value
     return public
+
+
+def public_values(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Any user-given key=value options (model args, task options) as they may be recorded."""
+    return _without_secrets(args)
+
+
+def secret_values(args: Mapping[str, Any]) -> list[str]:
+    """The credential values inside user-given options, for the `Redactor`."""
+    return _secret_values(args)

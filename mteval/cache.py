@@ -6,12 +6,18 @@ model for what never came back. Keys hash what determines the reply (provider, m
 endpoint (base_url from args or the environment, see `mteval.client.endpoint_of`),
 non-secret model args, generation parameters, messages) and nothing else: API keys,
 timeouts and the request context are not part of a key.
+
+Robustness (see SECURITY.md): a cache file that SQLite cannot read is moved aside
+(named in a warning) and a fresh one is started; the first write of a key wins
+(`INSERT OR IGNORE`), so processes sharing a cache never store one request twice; a
+write that fails (full disk, read-only file) is a `CacheWriteError` naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,11 +25,19 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from filelock import FileLock
+
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelOutput
+from mteval.models.errors import ConfigurationError
 from mteval.transcript import Usage
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("MTEVAL_CACHE_DIR", Path.home() / ".cache" / "mteval"))
+log = logging.getLogger("mteval.cache")
+
+
+class CacheWriteError(OSError):
+    """A reply could not be committed to the cache (the message names the file)."""
 
 
 def cache_key(model_id: str, args: Mapping[str, Any], params: GenerationParams, messages: Sequence[Message]) -> str:
@@ -34,7 +48,15 @@ def cache_key(model_id: str, args: Mapping[str, Any], params: GenerationParams, 
         separators=(",", ":"),
         default=str,
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS responses ("
+    " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL,"
+    " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+    " finish_reason TEXT, created REAL NOT NULL)"
+)
 
 
 class ResponseCache:
@@ -42,42 +64,89 @@ class ResponseCache:
 
     def __init__(self, directory: str | os.PathLike[str]):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigurationError(f"--cache-dir {self.directory}: exists and is not a directory")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"--cache-dir {self.directory}: cannot create ({exc.strerror})") from exc
         self.path = self.directory / "responses.sqlite"
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS responses ("
-            " key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL,"
-            " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
-            " finish_reason TEXT, created REAL NOT NULL)"
-        )
+        self._read_warned = False
+        # one process at a time opens, checks and (if broken) replaces the file
+        with FileLock(str(self.directory / "responses.sqlite.lock"), timeout=60):
+            try:
+                self._conn = self._open()
+            except sqlite3.DatabaseError as exc:
+                moved = self._move_aside(exc)
+                log.warning("mteval: cache %s is unreadable (%s); moved it to %s and started a new one", self.path, exc, moved)
+                self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            conn.execute("SELECT key FROM responses LIMIT 1").fetchall()
+            row = conn.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, exc: Exception) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        try:
+            os.replace(self.path, target)
+        except OSError as move_error:
+            raise ConfigurationError(
+                f"response cache {self.path} is unreadable ({exc}) and could not be moved aside "
+                f"({move_error.strerror}); delete it or pass another --cache-dir (or --no-cache)"
+            ) from None
+        for suffix in ("-wal", "-shm"):  # stale journals belong to the broken file
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + suffix))
+        return target
 
     def get(self, key: str) -> ModelOutput | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT text, input_tokens, output_tokens, finish_reason FROM responses WHERE key = ?", (key,)
-            ).fetchone()
+            try:
+                row = self._conn.execute(
+                    "SELECT text, input_tokens, output_tokens, finish_reason FROM responses WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:  # damage the open-time check did not reach
+                if not self._read_warned:
+                    self._read_warned = True
+                    log.warning("mteval: cache %s is damaged (%s); asking the model instead. Delete or move the file.", self.path, exc)
+                return None
         if row is None:
             return None
         return ModelOutput(text=row[0], usage=Usage(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])
 
-    def put(self, key: str, model_id: str, output: ModelOutput) -> None:
+    def put(self, key: str, model_id: str, output: ModelOutput) -> bool:
+        """Commit a reply; False if another process (or request) already stored this key."""
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    model_id,
-                    output.text,
-                    output.usage.input_tokens,
-                    output.usage.output_tokens,
-                    output.finish_reason,
-                    time.time(),
-                ),
-            )
+            try:
+                cursor = self._conn.execute(
+                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        model_id,
+                        output.text,
+                        output.usage.input_tokens,
+                        output.usage.output_tokens,
+                        output.finish_reason,
+                        time.time(),
+                    ),
+                )
+            except (sqlite3.Error, UnicodeEncodeError) as exc:
+                raise CacheWriteError(f"{self.path}: cannot store a reply ({exc})") from exc
+            return cursor.rowcount > 0
 
     def __len__(self) -> int:
         with self._lock:

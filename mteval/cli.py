@@ -217,7 +217,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from mteval.report import print_report
     from mteval.results import read_manifest
 
-    manifest = read_manifest(args.run_dir)
+    from mteval.redact import Redactor
+
+    manifest = Redactor().deep(read_manifest(args.run_dir))  # older runs may hold URL passwords
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:
@@ -228,6 +230,48 @@ def cmd_show(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, argv)
+    except BrokenPipeError:
+        # `mteval show RUN --json | head`: the reader left; say nothing more
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        known = user_error(exc)
+        if known is None:
+            raise  # a bug: keep the traceback
+        from mteval.redact import Redactor
+
+        code, message = known
+        print(f"mteval: error: {Redactor()(message)}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def user_error(exc: BaseException) -> tuple[int, str] | None:
+    """Exit code for errors the user can act on (printed as one line, no traceback):
+    2 for bad input or configuration, 1 for a failed write or a missing optional
+    dependency; None for anything else (a bug, shown with its traceback)."""
+    from mteval.cache import CacheWriteError
+    from mteval.results import ResultsError, SampleWriteError
+
+    if isinstance(exc, (CacheWriteError, SampleWriteError)):
+        return 1, str(exc)
+    if isinstance(exc, (ConfigurationError, ResultsError)):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, ModuleNotFoundError):
+        return 1, f"missing optional dependency {exc.name!r}; for local models install the extra: pip install 'mteval[hf]'"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return 1, f"{exc.filename}: {exc.strerror}"
+    return None
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from mteval.results import ResultsError
 
     try:
@@ -240,12 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "handler"):
             args.argv = argv  # the command line as given, for manifests
             return int(args.handler(args))
-    except (ConfigurationError, ResultsError) as exc:
-        print(f"mteval: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (ConfigurationError, ResultsError):
+        raise
     return EXIT_USAGE
 
 

@@ -7,8 +7,10 @@ judge are ModelClients, so they share one policy, one cache and separate counter
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -17,12 +19,25 @@ from urllib.parse import urlsplit, urlunsplit
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from mteval.cache import ResponseCache, cache_key
+from mteval.cache import CacheWriteError, ResponseCache, cache_key
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ModelError, RequestTimeout
 from mteval.redact import Redactor
 from mteval.transcript import Usage
+
+
+log = logging.getLogger("mteval.client")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def replace_lone_surrogates(text: str) -> tuple[str, int]:
+    """A server may send JSON `"\\ud800"`: a code point no file or database can encode.
+    Each one becomes U+FFFD (documented in SECURITY.md); the count is returned so the
+    caller can say so. Proper pairs were already joined by the JSON decoder."""
+    count = len(_LONE_SURROGATE.findall(text))
+    return (_LONE_SURROGATE.sub(REPLACEMENT, text), count) if count else (text, 0)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,9 @@ class ModelClient:
             # of default-endpoint requests stay as they were, so existing caches remain valid
             self._key_args["__endpoint__"] = self.endpoint
         self._backoff = _backoff(retry)
+        self.write_error: CacheWriteError | None = None
+        """Set when a reply could not be committed to the cache; the runner stops taking new
+        conversations (the reply itself is still returned and ends up in samples.jsonl)."""
 
     @property
     def model_id(self) -> str:
@@ -173,8 +191,16 @@ class ModelClient:
         latency = time.perf_counter() - started
         self.stats.retries += attempts - 1
         self.stats.usage = self.stats.usage + output.usage
-        if key is not None:
-            self.cache.put(key, self.adapter.model_id, output)  # type: ignore[union-attr]
+        text, replaced = replace_lone_surrogates(output.text)
+        if replaced:
+            log.warning("mteval: %s reply held %d lone surrogate(s); stored as U+FFFD", self.model_id, replaced)
+            output = ModelOutput(text, output.usage, output.finish_reason)
+        if key is not None and self.write_error is None:
+            try:
+                self.cache.put(key, self.adapter.model_id, output)  # type: ignore[union-attr]
+            except CacheWriteError as exc:
+                self.write_error = exc
+                log.warning("mteval: %s; finishing the conversations in flight, starting no new ones", exc)
         return Completion(output.text, output.usage, output.finish_reason, latency, attempts - 1, False)
 
     async def _with_retries(

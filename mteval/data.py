@@ -18,24 +18,64 @@ class DataError(ConfigurationError):
     """A malformed data file. The message names file, line and field."""
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-empty line; bad JSON raises `DataError`."""
+def not_utf8_message(path: str | Path, data: bytes, exc: UnicodeDecodeError, first_line: int = 1) -> str:
+    """`file:line: not UTF-8 text (byte 0xff at column 3)` for bytes that failed to decode."""
+    before = data[: exc.start]
+    line = first_line + before.count(b"\n")
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    return f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save the file as UTF-8"
+
+
+def read_utf8(path: str | Path, *, bom: bool = False) -> str:
+    """A whole text file; bad bytes raise `DataError` naming file, line and column."""
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(not_utf8_message(path, data, exc)) from None
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line, decoded one line at a time so that a bad byte
+    is reported with its line; raises `DataError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a file")
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+        for line_no, raw in enumerate(handle, 1):
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
-            yield line_no, obj
+                yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(not_utf8_message(path, raw, exc, first_line=line_no)) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-empty line; bad JSON or bytes raise `DataError`."""
+    for line_no, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
+        yield line_no, obj
+
+
+def yaml_message(path: str | Path, exc: Exception) -> str:
+    """`file:line: invalid YAML (problem)` on one line, from a yaml.YAMLError."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+    return f"{where}: invalid YAML ({getattr(exc, 'problem', None) or exc})"
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -152,6 +152,25 @@ def all_tasks() -> dict[str, TaskSpec]:
     return dict(sorted(_TASKS.items()))
 
 
+def check_task_options(classes: Iterable[type[Task]], options: Mapping[str, object]) -> None:
+    """Reject `--task-args` keys that no task of this run reads (`memroy=3` would be
+    recorded in the manifest and silently ignored). Tasks that declare no `option_names`
+    (third-party plugins) switch the check off, since any key may be theirs."""
+    classes = list(classes)
+    if not options or any(cls.option_names is None for cls in classes):
+        return
+    known = sorted({name for cls in classes for name in (cls.option_names or ())})
+    for key in options:
+        if key not in known:
+            tasks = ", ".join(cls.name for cls in classes)
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+            if close:
+                hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
+            else:
+                hint = ("Known keys: " + ", ".join(known)) if known else "These tasks take no options."
+            raise ConfigurationError(f"--task-args: unknown key {key!r} for {tasks}. {hint}")
+
+
 def resolve(spec: str | Iterable[str]) -> list[type[Task]]:
     """Task names from `a,b` where each is a task (`fam/task`) or a family (`fam`,
     meaning its main tasks). Unknown names raise with the close matches."""

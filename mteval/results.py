@@ -52,12 +52,18 @@ def load_manifest(run_dir: str | Path) -> "RunManifest":
     path = Path(run_dir) / MANIFEST
     if not path.is_file():
         raise ResultsError(f"{run_dir}: not a run directory (no {MANIFEST})")
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ResultsError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
-        raise ResultsError(f"{path}: expected a JSON object")
+        raise ResultsError(f"{path}: expected a JSON object, got a {type(data).__name__}")
     try:
         return parse(data, str(path))
     except ManifestError as exc:
@@ -99,6 +105,12 @@ def _final_offsets(path: Path) -> list[int]:
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, 1):
             start, offset = offset, offset + len(raw)
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if not raw.endswith(b"\n"):
+                    break  # torn last line of a killed run (it may end inside a character)
+                raise ResultsError(f"{path}:{line_no}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
             if not raw.strip():
                 continue
             try:
@@ -108,6 +120,8 @@ def _final_offsets(path: Path) -> list[int]:
                     break  # torn last line of a killed run: that conversation is redone
                 message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
                 raise ResultsError(f"{path}:{line_no}: invalid JSON ({message})") from exc
+            if not isinstance(record, dict) or not isinstance(record.get("conversation", {}), dict):
+                raise ResultsError(f"{path}:{line_no}: expected a sample object, got {type(record).__name__}")
             key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
             latest.pop(key, None)
             latest[key] = start
@@ -136,23 +150,49 @@ def truncate_torn_tail(path: Path) -> None:
         handle.truncate(cut)
 
 
+class SampleWriteError(ResultsError, OSError):
+    """samples.jsonl could not be written (full disk, read-only file): the run stops."""
+
+
 class SampleWriter:
-    """Appends sample lines. Each line is flushed to the OS when written, so a killed
-    process loses at most the conversation it was writing."""
+    """Appends sample lines, each handed to the OS whole when written (unbuffered), so a
+    killed process loses at most the conversation it was writing. Lone surrogates in any
+    text are kept losslessly as JSON `\\udXXX` escapes. A failed write raises
+    `SampleWriteError` naming the file; the replies of that conversation are already in
+    the response cache, so a re-run after the fault does not ask them again."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / SAMPLES
         run_dir.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             truncate_torn_tail(self.path)
-        self._handle = self.path.open("a", encoding="utf-8")
+        try:
+            self._handle = self.path.open("ab", buffering=0)
+        except OSError as exc:
+            raise SampleWriteError(f"{self.path}: cannot open for writing ({exc.strerror})") from None
 
     def append(self, sample: Sample) -> None:
-        self._handle.write(sample.model_dump_json(by_alias=True) + "\n")
-        self._handle.flush()
+        try:
+            line = sample.model_dump_json(by_alias=True)
+        except Exception:  # pydantic refuses lone surrogates; json escapes them losslessly
+            line = json.dumps(sample.model_dump(mode="json", by_alias=True), ensure_ascii=True)
+        data = (line + "\n").encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                written = self._handle.write(view)
+                view = view[written:]
+        except OSError as exc:
+            raise SampleWriteError(
+                f"{self.path}: cannot write a finished conversation ({exc.strerror or exc}). Its replies are in "
+                "the response cache: fix the cause and run the same command again to resume."
+            ) from None
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:
+            pass
 
 
 SCORED_COLUMNS = [

@@ -30,10 +30,11 @@ from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.models.errors import ConfigurationError
 from mteval.redact import Redactor
-from mteval.registry import family_aggregates, resolve
+from mteval.registry import check_task_options, family_aggregates, resolve
 from mteval.results import (
     MANIFEST,
     RUN_SCHEMA,
+    SampleWriteError,
     SampleWriter,
     iter_sample_dicts,
     read_manifest,
@@ -103,17 +104,26 @@ class Runner:
             from mteval.registry import load_include_path
 
             load_include_path(path)
-        self.tasks: list[Task] = [cls(**config.task_options) for cls in resolve(config.tasks)]
+        task_classes = resolve(config.tasks)
+        check_task_options(task_classes, config.task_options)
+        self.tasks: list[Task] = [cls(**config.task_options) for cls in task_classes]
         self.model = model or create_model(config.model, config.model_args)
         jurors = config.jury.jurors if config.jury else []
         self.judge_adapters: list[ModelAdapter] = judges if judges is not None else [create_model(j.model, j.args) for j in jurors]
-        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()])
+        from mteval.models.base import public_values, secret_values
+
+        # task options can hold credentials too (hf_token=, a data URL with user:pass@)
+        self.public_task_options = public_values(config.task_options)
+        task_secrets = secret_values(config.task_options)
+        self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()] + task_secrets)
         self.solver = ChatSolver()
         self.solver_override = solver
         self.conversations_override = conversations
         self.scorers_override = scorers
         self.jury: Jury | None = None
         self._stop = asyncio.Event()
+        self._judge_clients: list[ModelClient] = []
+        self._sample_error: Exception | None = None
         self._limiters: dict[str, AsyncLimiter] = {}
         self._loaded_ids: dict[str, list[str]] = {}
         self.previous_calls: dict[str, Any] | None = None
@@ -141,6 +151,9 @@ class Runner:
         loaded = task.load()
         self._loaded_ids[task.name] = [c.id for c in loaded]
         conversations = select(loaded, self.config.limit, self.config.ids)
+        if not loaded:  # a "complete" run of nothing would look like a result
+            files = ", ".join(str(p) for p in task.data_files()) or "its data source"
+            raise ConfigurationError(f"task {task.name}: no conversations in {files}")
         if self.config.history == "single":
             conversations = task.single_turn(conversations)
         elif self.config.history == "gold":
@@ -164,7 +177,7 @@ class Runner:
             "generation": self.config.generation,
             "history": self.config.history,
             "limit": self.config.limit,
-            "task_options": self.config.task_options,
+            "task_options": self.public_task_options,
             "jury": self._jury_identity(),
         }
         if self.config.ids is not None:  # only when set, so earlier runs keep their fingerprints
@@ -181,7 +194,7 @@ class Runner:
 
     def _run_dir(self, fingerprint: str) -> Path:
         if self.config.run_id:
-            return Path(self.config.output_dir) / self.config.run_id
+            return Path(self.config.output_dir) / check_run_id(self.config.run_id)
         model_slug = _slug(Path(self.model.model).name if self.model.provider == "replay" else self.model.model)
         tasks_slug = _slug(self.config.tasks if isinstance(self.config.tasks, str) else ",".join(self.config.tasks))[:40]
         return Path(self.config.output_dir) / f"{self.model.provider}-{model_slug}__{tasks_slug}__{self.config.history}__{fingerprint[:8]}"
@@ -208,6 +221,17 @@ class Runner:
         task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
+        from mteval.locks import lock_run_dir
+
+        if Path(self.config.output_dir).exists() and not Path(self.config.output_dir).is_dir():
+            raise ConfigurationError(f"--output-dir {self.config.output_dir}: exists and is not a directory")
+        run_lock = lock_run_dir(run_dir)  # a second process on this directory refuses here
+        try:
+            return await self._arun_locked(run_dir, fingerprint, datasets, task_info)
+        finally:
+            run_lock.release()
+
+    async def _arun_locked(self, run_dir: Path, fingerprint: str, datasets, task_info) -> RunOutcome:
         if (run_dir / MANIFEST).exists():
             previous = read_manifest(run_dir)
             if previous.get("fingerprint") != fingerprint:
@@ -221,6 +245,7 @@ class Runner:
             cache = ResponseCache(self.config.cache_dir or DEFAULT_CACHE_DIR)
         client = self._client(self.model, cache, "model")
         judge_clients = [self._client(adapter, cache, "judge") for adapter in self.judge_adapters]
+        self._judge_clients = judge_clients
         self.jury = Jury.build(self.config.jury, judge_clients) if self.config.jury else None
         started = time.time()
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status="running")
@@ -246,6 +271,9 @@ class Runner:
                 await judge_client.aclose()
             if cache is not None:
                 cache.close()
+        write_error = self._write_failure(client)
+        if write_error is not None:
+            raise write_error  # the samples of finished conversations are on disk; the CLI names the file
         status = "interrupted" if interrupted else "complete"
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status=status, clients=(client, judge_clients))
         write_json_atomic(run_dir / MANIFEST, manifest)
@@ -270,14 +298,23 @@ class Runner:
                 if self._stop.is_set():
                     left_undone = True
                     return
+                if self._write_failure(client) is not None:
+                    return  # a write failed: finish the conversations in flight (their replies get cached), start none
                 sample = await self._run_one(task, conversation, client)
                 record = sample.model_dump(mode="json", by_alias=True)
-                writer.append(sample)
+                try:
+                    writer.append(sample)
+                except SampleWriteError as exc:
+                    self._sample_error = self._sample_error or exc
+                    return
                 progress.advance(record)
 
         workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
         stop_wait = asyncio.create_task(self._stop.wait())
         all_done = asyncio.gather(*workers)
+        # on a stop the workers are cancelled; mark the gathered outcome as seen, or asyncio
+        # prints "exception was never retrieved" with a traceback at exit
+        all_done.add_done_callback(lambda f: f.cancelled() or f.exception())
         await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
         stop_wait.cancel()
         if self._stop.is_set() and not all_done.done():
@@ -287,6 +324,10 @@ class Runner:
             return True
         await all_done  # re-raise a bug in a worker after finished samples are on disk
         return left_undone
+
+    def _write_failure(self, client: ModelClient) -> Exception | None:
+        """The first failed write of samples.jsonl or of the cache, if any."""
+        return self._sample_error or next((c.write_error for c in (client, *self._judge_clients) if c.write_error), None)
 
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
@@ -397,7 +438,7 @@ class Runner:
                 "history": self.config.history,
                 "limit": self.config.limit,
                 "ids": self.config.ids,
-                "task_options": self.config.task_options,
+                "task_options": self.public_task_options,
                 "max_concurrency": self.config.max_concurrency,
                 "jury": self._jury_identity(),
                 "tasks": task_info,
@@ -515,6 +556,13 @@ def _cause(sample: dict[str, Any]) -> str:
             if score.get("status") == "error":
                 return f"scorer {name}: {score.get('explanation') or score.get('error') or 'failed'}"
     return "unknown error"
+
+
+def check_run_id(run_id: str) -> str:
+    """--run-id names one directory inside --output-dir: no separators, no `..`, not absolute."""
+    if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or "\0" in run_id or Path(run_id).is_absolute():
+        raise ConfigurationError(f"--run-id {run_id!r}: must be a plain directory name (no '/', '..' or absolute path)")
+    return run_id
 
 
 def _slug(text: str) -> str:

@@ -67,6 +67,9 @@ class Task:
     """Whether the family name alone (e.g. `mt_eval`) runs this task."""
     generation: ClassVar[Mapping[str, Any]] = {}
     """Generation defaults of the benchmark; explicit command-line values win."""
+    option_names: ClassVar[frozenset[str] | None] = None
+    """The `--task-args` keys this task reads. When every task of a run declares its
+    names, a key none of them reads is an error with a did-you-mean (None: not checked)."""
 
     def __init__(self, **options: Any):
         self.options = options

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 def _read(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        from mteval.data import read_utf8
+
+        return json.loads(read_utf8(path))  # bad bytes: DataError with file:line
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
 

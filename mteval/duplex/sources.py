@@ -40,7 +40,9 @@ def read_jsonl(path: Path, *, user_wps: float, ipu_min_silence_s: float) -> list
 
 def read_json(path: Path) -> list[Timeline]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        from mteval.data import read_utf8
+
+        data = json.loads(read_utf8(path))  # bad bytes: DataError with file:line
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
     items = data if isinstance(data, list) else [data]

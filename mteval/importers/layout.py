@@ -55,12 +55,17 @@ class JudgmentRecord:
 def _lines(path: Path, problems: list[Problem], model: str | None = None):
     """(line number, object) of each non-empty line; bad JSON is a problem."""
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         problems.append(Problem(str(path), None, f"cannot read ({exc.strerror})", model))
         return
     with handle:
-        for line_no, text in enumerate(handle, 1):
+        for line_no, raw in enumerate(handle, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(str(path), line_no, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", model))
+                continue
             if not text.strip():
                 continue
             try:

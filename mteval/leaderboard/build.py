@@ -7,6 +7,8 @@ machine or dictionary order, so rebuilding unchanged results gives identical byt
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from dataclasses import dataclass
 from importlib.resources import files
@@ -71,7 +73,11 @@ def build_site(results: Path, out: Path, *, prices: Path | None = None, title: s
     for run in board.runs:
         target = out / run.href
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((run.source / MANIFEST).read_bytes())
+        raw = (run.source / MANIFEST).read_bytes()
+        if json.loads(raw) == run.manifest:
+            target.write_bytes(raw)  # the published copy is the run's own file, byte for byte
+        else:  # collect() scrubbed a credential out of it (a run written by hand or an older mteval)
+            target.write_text(json.dumps(run.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     site = Site(out=out, title=title)
     pages.write_overview(site, board)
     pages.write_task_pages(site, board)

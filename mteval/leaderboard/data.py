@@ -259,7 +259,10 @@ def collect(results: Path, exclude: Iterable[Path] = ()) -> Leaderboard:
     dirs = find_run_dirs(results, exclude)
     root = results.resolve()
     sids = unique_slugs((str(d), "__".join(d.relative_to(root).parts) or d.name) for d in dirs)
-    loaded = [(d, read_manifest(d)) for d in dirs]
+    from mteval.redact import Redactor
+
+    scrub = Redactor()  # runs written by hand or by older versions may hold URL passwords
+    loaded = [(d, scrub.deep(read_manifest(d))) for d in dirs]
     model_slugs = unique_slugs((model_ref(m.get("model") or {}).key, model_ref(m.get("model") or {}).label) for _, m in loaded)
     runs = []
     for run_dir, manifest in loaded:

@@ -165,17 +165,41 @@ def _model_curve(directory: Path, board: Leaderboard, rows: list[Row]) -> dict[s
 
 
 def load_prices(path: Path | None) -> Prices:
-    """`{model id: {input_per_million: USD, output_per_million: USD}}` from JSON or YAML."""
+    """`{model id: {input_per_million: USD, output_per_million: USD}}` from JSON or YAML.
+    Anything else is a `ConfigurationError` naming the file and the entry."""
     if path is None:
         return {}
-    text = Path(path).read_text(encoding="utf-8")
-    if Path(path).suffix.lower() in (".yaml", ".yml"):
-        import yaml
+    from mteval.data import DataError, read_utf8
+    from mteval.models.errors import ConfigurationError
 
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
-    return {str(k): {str(f): float(x) for f, x in (v or {}).items()} for k, v in data.items()}
+    try:
+        text = read_utf8(path)
+    except DataError as exc:
+        raise ConfigurationError(f"--prices {exc}") from None
+    try:
+        if Path(path).suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"--prices {path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except Exception as exc:  # yaml.YAMLError carries its own line
+        from mteval.data import yaml_message
+
+        raise ConfigurationError(f"--prices {yaml_message(path, exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"--prices {path}: expected a mapping of model id to prices, got a {type(data).__name__}")
+    prices: Prices = {}
+    for model, entry in data.items():
+        if not isinstance(entry, dict):
+            raise ConfigurationError(f"--prices {path}: entry {model!r} must map input_per_million/output_per_million to numbers")
+        try:
+            prices[str(model)] = {str(f): float(x) for f, x in entry.items()}
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"--prices {path}: entry {model!r}: prices must be numbers, got {entry!r}") from None
+    return prices
 
 
 def _price(prices: Prices, model: str, tokens_in: int, tokens_out: int) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.models.errors import (
     ConnectionFailed,
     MalformedResponse,
@@ -21,13 +21,15 @@ from mteval.models.errors import (
 )
 from mteval.transcript import Usage
 
-CLIENT_ARGS = {"base_url", "api_key", "timeout", "default_headers", "api_version"}
+CLIENT_ARGS = frozenset({"base_url", "api_key", "timeout", "default_headers", "api_version"})
+BODY_ARGS = frozenset({"top_k", "metadata", "thinking", "tools", "tool_choice", "service_tier"})
 LEGACY_VERSION = "2023-06-01"
 
 
 class AnthropicModel(KeyedAdapter):
     provider = "anthropic"
     env_var = "ANTHROPIC_API_KEY"
+    known_args = CLIENT_ARGS | BODY_ARGS
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
@@ -67,7 +69,7 @@ class AnthropicModel(KeyedAdapter):
             request["system"] = system
         if params.stop:
             request["stop_sequences"] = list(params.stop)
-        extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
+        extra = request_extras(self.args, CLIENT_ARGS)
         if self.sends_sampling_params:
             extra["temperature"] = params.temperature
             if params.top_p is not None:

@@ -13,6 +13,15 @@ from mteval.conversation import Message
 from mteval.transcript import Usage
 
 
+BODY_PREFIX = "body."
+
+
+def request_extras(args: Mapping[str, Any], client_args: frozenset[str] | set[str]) -> dict[str, Any]:
+    """Model args that go into the request body: everything but the client's own settings,
+    with the `body.` escape prefix removed."""
+    return {str(k).removeprefix(BODY_PREFIX): v for k, v in args.items() if k not in client_args}
+
+
 class GenerationParams(BaseModel):
     """Explicit sampling parameters. Recorded in the manifest and part of the cache key."""
 
@@ -64,10 +73,30 @@ class ModelAdapter(abc.ABC):
     provider: ClassVar[str]
     cacheable: ClassVar[bool] = True
     secret_arg_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
+    known_args: ClassVar[frozenset[str] | None] = None
+    """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
+    must not send the run to the provider's public endpoint). None: not checked."""
+    passthrough_prefixes: ClassVar[tuple[str, ...]] = (BODY_PREFIX,)
+    """Args starting with these are passed on unchecked (`body.top_k=40` sends `top_k`)."""
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         self.model = model
         self.args = dict(args)
+        self._check_args()
+
+    def _check_args(self) -> None:
+        if self.known_args is None:
+            return
+        for name in self.args:
+            if name in self.known_args or str(name).startswith(self.passthrough_prefixes):
+                continue
+            from mteval.models.errors import ConfigurationError
+            from mteval.registry import close_matches_message
+
+            raise ConfigurationError(
+                f"{self.model_id}: unknown model arg {name!r}. {close_matches_message(str(name), self.known_args)} "
+                f"(to send a provider-specific request field anyway, write {BODY_PREFIX}{name}=...)"
+            )
 
     @property
     def model_id(self) -> str:
@@ -122,7 +151,7 @@ class KeyedAdapter(ModelAdapter):
             )
 
 
-_SECRET_MARKERS = ("key", "token", "secret", "password", "auth", "credential")
+_SECRET_MARKERS = ("key", "token", "secret", "password", "passwd", "auth", "credential", "signature", "cookie")
 # Names with a marker that hold token counts or tokenizer settings, not credentials.
 _NOT_SECRET = re.compile(r"tokens|tokenizer|(?:bos|eos|pad|unk|sep|cls|mask)_token")
 
@@ -132,23 +161,49 @@ def is_secret_name(name: str) -> bool:
     return any(marker in lowered for marker in _SECRET_MARKERS) and not _NOT_SECRET.search(lowered)
 
 
-def _secret_values(args: Mapping[str, Any]) -> list[str]:
+def _secret_values(args: Mapping[str, Any], *, all_values: bool = False) -> list[str]:
+    from mteval.redact import is_header_name, url_secrets
+
     values: list[str] = []
     for name, value in args.items():
-        if is_secret_name(str(name)):
+        if isinstance(value, Mapping):
+            values.extend(_secret_values(value, all_values=all_values or is_header_name(str(name))))
+        elif all_values or is_secret_name(str(name)):
             if value:
                 values.append(str(value))
                 _scheme, _, credential = str(value).partition(" ")  # "Bearer <token>"
                 if credential:
                     values.append(credential)
-        elif isinstance(value, Mapping):
-            values.extend(_secret_values(value))
+        else:
+            values.extend(url_secrets(value))
     return values
 
 
-def _without_secrets(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: _without_secrets(value) if isinstance(value, Mapping) else value
-        for name, value in sorted(args.items())
-        if not is_secret_name(str(name))
-    }
+def _without_secrets(args: Mapping[str, Any], *, mask_values: bool = False) -> dict[str, Any]:
+    """Secret-named args dropped, header values masked (their names stay, so a reader sees
+    which headers were set), URL userinfo removed."""
+    from mteval.redact import MASK, is_header_name, scrub_url_userinfo
+
+    public: dict[str, Any] = {}
+    for name, value in sorted(args.items()):
+        if isinstance(value, Mapping):
+            public[name] = _without_secrets(value, mask_values=mask_values or is_header_name(str(name)))
+        elif is_secret_name(str(name)):
+            continue
+        elif mask_values:
+            public[name] = MASK
+        elif isinstance(value, str):
+            public[name] = scrub_url_userinfo(value)
+        else:
+            public[name] = value
+    return public
+
+
+def public_values(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Any user-given key=value options (model args, task options) as they may be recorded."""
+    return _without_secrets(args)
+
+
+def secret_values(args: Mapping[str, Any]) -> list[str]:
+    """The credential values inside user-given options, for the `Redactor`."""
+    return _secret_values(args)

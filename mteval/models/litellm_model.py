@@ -6,9 +6,9 @@ import os
 from typing import Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.base import BODY_PREFIX, GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.models.openai_model import chat_completion_request, parse_chat_completion, translate_openai_error
+from mteval.models.openai_model import BODY_ARGS, chat_completion_request, parse_chat_completion, translate_openai_error
 
 
 def import_litellm():
@@ -25,6 +25,12 @@ def import_litellm():
 
 class LiteLLMModel(ModelAdapter):
     provider = "litellm"
+    known_args = frozenset(
+        {"api_key", "api_base", "base_url", "api_version", "timeout", "organization", "custom_llm_provider",
+         "extra_headers", "default_headers", "input_cost_per_token", "output_cost_per_token"}
+    ) | BODY_ARGS
+    # provider-specific settings litellm reads (aws_region_name, vertex_project, ...)
+    passthrough_prefixes = (BODY_PREFIX, "aws_", "vertex_", "azure_", "watsonx_", "bedrock_")
 
     def validate(self) -> None:
         if self.args.get("api_key") or self.args.get("api_base") or self.args.get("base_url"):
@@ -47,7 +53,7 @@ class LiteLLMModel(ModelAdapter):
         request["num_retries"] = 0
         # providers that lack a parameter (e.g. seed) get it dropped rather than failing
         request["drop_params"] = True
-        args = dict(self.args)
+        args = {str(k).removeprefix(BODY_PREFIX): v for k, v in self.args.items()}
         if "base_url" in args:
             args["api_base"] = args.pop("base_url")
         request.update(args)

@@ -42,10 +42,18 @@ class LMEvalModel(ModelAdapter):
         self._load_lock = asyncio.Lock()
 
     def validate(self) -> None:
-        from lm_eval.api.registry import get_model
-
         try:
+            from lm_eval.api.registry import get_model
+
             get_model(self.model)
+            if self.model in ("hf", "huggingface", "hf-auto"):
+                import torch  # noqa: F401  (only the hf extra brings these)
+                import transformers  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"lmeval/{self.model} needs packages that are not installed ({exc.name or exc}); "
+                "install the extra: pip install 'mteval[hf]'"
+            ) from None
         except ValueError as exc:
             raise ConfigurationError(f"lmeval/{self.model}: not in lm-eval's model registry ({exc})") from exc
 

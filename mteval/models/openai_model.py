@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.models.errors import (
     ConnectionFailed,
     MalformedResponse,
@@ -17,7 +17,18 @@ from mteval.models.errors import (
 from mteval.transcript import Usage
 
 # Arguments that configure the client; everything else goes into the request body.
-CLIENT_ARGS = {"base_url", "api_key", "organization", "project", "timeout", "default_headers"}
+CLIENT_ARGS = frozenset({"base_url", "api_key", "organization", "project", "timeout", "default_headers"})
+# Request-body fields of chat completions (OpenAI and the usual OpenAI-compatible servers:
+# vLLM, llama.cpp, Ollama). Anything else must be written `body.<name>=` on purpose.
+BODY_ARGS = frozenset({
+    "frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "n", "response_format",
+    "user", "reasoning_effort", "service_tier", "parallel_tool_calls", "tools", "tool_choice", "store", "metadata",
+    "modalities", "prediction", "verbosity", "max_completion_tokens", "top_k", "min_p", "repetition_penalty",
+    "length_penalty", "min_tokens", "ignore_eos", "skip_special_tokens", "spaces_between_special_tokens",
+    "chat_template", "chat_template_kwargs", "add_generation_prompt", "include_stop_str_in_output",
+    "guided_json", "guided_regex", "guided_choice", "guided_grammar", "truncate_prompt_tokens", "best_of",
+    "typical_p", "mirostat", "num_ctx", "keep_alive", "options",
+})
 
 
 def translate_openai_error(exc: Exception) -> ModelError:
@@ -58,6 +69,7 @@ def chat_completion_request(model: str, messages: Sequence[Message], params: Gen
 class OpenAIModel(KeyedAdapter):
     provider = "openai"
     env_var = "OPENAI_API_KEY"
+    known_args = CLIENT_ARGS | BODY_ARGS
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
@@ -82,7 +94,7 @@ class OpenAIModel(KeyedAdapter):
         import openai
 
         request = chat_completion_request(self.model, messages, params)
-        extra = {k: v for k, v in self.args.items() if k not in CLIENT_ARGS}
+        extra = request_extras(self.args, CLIENT_ARGS)
         if extra:
             request["extra_body"] = extra
         try:
@@ -106,7 +118,13 @@ def parse_chat_completion(response: Any) -> ModelOutput:
     except (AttributeError, IndexError, TypeError, KeyError) as exc:
         raise MalformedResponse(f"response has no choices[0].message: {str(response)[:200]}") from exc
     if text is None:
-        text = ""
+        # not an empty answer: scoring "" as wrong would hide a provider fault. Retried like
+        # any malformed reply; if it persists the turn is an error with this reason.
+        refusal = getattr(choice.message, "refusal", None)
+        reason = f"refusal {str(refusal)[:200]!r}" if refusal else f"finish_reason {getattr(choice, 'finish_reason', None)!r}"
+        raise MalformedResponse(f"reply has content: null ({reason})")
+    if not isinstance(text, str):
+        raise MalformedResponse(f"reply content is a {type(text).__name__}, not a string")
     usage = getattr(response, "usage", None)
     return ModelOutput(
         text=text,

@@ -41,8 +41,14 @@ class ReplayModel(ModelAdapter):
         if not path.is_file():
             raise ConfigurationError(f"replay: no such file: {path}")
         replies: dict[tuple[str, str, str], str] = {}
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
+        from mteval.data import DataError, iter_lines
+
+        try:
+            lines = list(iter_lines(path))
+        except DataError as exc:
+            raise ConfigurationError(f"replay: {exc}") from None
+        if True:
+            for line_no, line in lines:
                 if not line.strip():
                     continue
                 try:

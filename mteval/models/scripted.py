@@ -18,10 +18,15 @@ from mteval.transcript import Usage
 Script = Callable[[Sequence[Message], GenerationParams, RequestContext, Mapping[str, Any]], str]
 
 SCRIPTS: dict[str, Script] = {}
+SCRIPT_ARGS: dict[str, frozenset[str] | None] = {}
+"""The model args each script reads; None: not declared (any key is accepted)."""
 
 
-def register_script(name: str, script: Script) -> Script:
+def register_script(name: str, script: Script, args: frozenset[str] | set[str] | None = None) -> Script:
+    """Make `scripted/<name>` available; `args` names the model args it reads, so a typo
+    (`memroy=3`) is an error instead of a silently ignored setting."""
     SCRIPTS[name] = script
+    SCRIPT_ARGS[name] = frozenset(args) if args is not None else None
     return script
 
 
@@ -37,9 +42,9 @@ def _fail(messages, params, context, args) -> str:
     raise ServerError("scripted failure", status=500)
 
 
-register_script("echo", _echo)
-register_script("constant", _constant)
-register_script("fail", _fail)
+register_script("echo", _echo, args=())
+register_script("constant", _constant, args={"text"})
+register_script("fail", _fail, args=())
 
 
 class ScriptedModel(ModelAdapter):
@@ -51,6 +56,13 @@ class ScriptedModel(ModelAdapter):
             from mteval.registry import close_matches_message
 
             raise ConfigurationError(f"unknown script {self.model!r}. {close_matches_message(self.model, SCRIPTS)}")
+        known = SCRIPT_ARGS.get(self.model)
+        for name in self.args:
+            if known is not None and name not in known:
+                from mteval.registry import close_matches_message
+
+                hint = close_matches_message(str(name), known) if known else "This script takes no model args."
+                raise ConfigurationError(f"{self.model_id}: unknown model arg {name!r}. {hint}")
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         text = SCRIPTS[self.model](messages, params, context, self.args)

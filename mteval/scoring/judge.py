@@ -101,7 +101,9 @@ def load_spec(name_or_path: str | Path) -> JudgeSpec:
     if not path.is_file():
         raise ConfigurationError(f"unknown judge definition {str(name_or_path)!r}. Known: {', '.join(sorted(list_specs()))}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from mteval.data import read_utf8
+
+        data = yaml.safe_load(read_utf8(path))  # bad bytes: DataError (a ConfigurationError) with file:line
         return JudgeSpec.model_validate(data)
     except Exception as exc:
         raise ConfigurationError(f"{path}: invalid judge definition: {exc}") from exc

@@ -64,12 +64,22 @@ class JuryConfig(BaseModel):
     def from_file(cls, path: str | Path) -> "JuryConfig":
         import yaml
 
+        from pydantic import ValidationError
+
+        from mteval.data import DataError, read_utf8, validation_message, yaml_message
+
         path = Path(path)
+        if not path.is_file():
+            raise ConfigurationError(f"--jury {path}: no such file")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(read_utf8(path))
             config = cls.model_validate(data)
-        except FileNotFoundError as exc:
-            raise ConfigurationError(f"--jury {path}: no such file") from exc
+        except DataError as exc:
+            raise ConfigurationError(f"--jury {exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"--jury {yaml_message(path, exc)}") from None
+        except ValidationError as exc:
+            raise ConfigurationError(f"--jury {path}: invalid jury definition: {validation_message(exc)}") from None
         except Exception as exc:
             raise ConfigurationError(f"--jury {path}: invalid jury definition: {exc}") from exc
         if not config.jurors:

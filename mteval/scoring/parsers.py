@@ -45,11 +45,25 @@ def get_parser(name: str) -> Callable[[str], Parsed]:
 _DOUBLE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
 _SINGLE = re.compile(r"\[(\d+\.?\d*)\]")
 _STRICT = re.compile(r"Rating:\s*\[\[(\d+\.?\d*)\]\]")
+_VERDICT = re.compile(r"Rating:\s*\[\[(\d+\.?\d*)\]\]", re.IGNORECASE)
 
 
 @parser("rating")
 def parse_rating(text: str) -> Parsed:
-    """MT-Bench: the first `[[x]]`, else the first `[x]`; the number is not clipped."""
+    """MT-Bench default: the judge's own final verdict. The last `Rating: [[x]]`, else the
+    last `[[x]]`, else the last `[x]`; the number is not clipped. A judge that quotes the
+    candidate's `[[10]]` before its own `Rating: [[3]]` gives 3 (upstream's first match
+    gives 10: use `rating_first` to reproduce published numbers exactly)."""
+    for pattern in (_VERDICT, _DOUBLE, _SINGLE):
+        matches = pattern.findall(text)
+        if matches:
+            return Parsed(value=float(matches[-1]))
+    raise ParseFailure("no [[rating]] in the judge output")
+
+
+@parser("rating_first")
+def parse_rating_first(text: str) -> Parsed:
+    """Upstream FastChat rule, for exact reproduction: the first `[[x]]`, else the first `[x]`."""
     match = _DOUBLE.search(text) or _SINGLE.search(text)
     if not match:
         raise ParseFailure("no [[rating]] in the judge output")

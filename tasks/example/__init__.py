@@ -40,6 +40,7 @@ def exact_number(reply: str, turn) -> float:
 @register_task
 class Arithmetic(Task):
     name = "example/arithmetic"
+    option_names = frozenset({"data_path"})
     version = "1"
     description = "Running arithmetic across turns: each turn applies one operation to the previous result."
     category = "state tracking"
@@ -97,4 +98,4 @@ def calculator(messages: Sequence[Message], params: GenerationParams, context: R
     return str(value)
 
 
-register_script("calculator", calculator)
+register_script("calculator", calculator, args={"memory"})

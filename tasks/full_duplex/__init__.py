@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mteval.conversation import Conversation
+from dataclasses import fields as dataclass_fields
+
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import RecordedSolver, timeline_conversation
 from mteval.duplex.simulation import DuplexSolver
@@ -30,6 +32,7 @@ SCENARIOS = Path(__file__).parent / "data" / "scenarios.jsonl"
 
 class FullDuplexTask(Task):
     """Shared loading, solver choice and option handling of the four tasks."""
+    option_names = frozenset(f.name for f in dataclass_fields(DuplexOptions))
 
     kind: ClassVar[str] = ""
     version = "1"

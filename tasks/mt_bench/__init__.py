@@ -4,14 +4,16 @@
 BENCHMARKS 2 describes: turn 1 `single-v1`, turn 2 `single-v1-multi-turn` (both turns
 shown, focus on the second); math, reasoning and coding use the reference-guided
 `single-math-v1[-multi-turn]` with the GPT-4 reference answers
-(data/reference_answer/gpt-4.jsonl). Rating parse `[[x]]` then `[x]`, not clipped
-(FastChat's). Generation: temperature by category (writing/roleplay 0.7,
+(data/reference_answer/gpt-4.jsonl). Rating parse, not clipped: by default the judge's
+own final verdict (the last `Rating: [[x]]`, else the last `[[x]]`, else the last `[x]`),
+so a judge quoting the candidate's `[[10]]` before its `Rating: [[3]]` gives 3;
+`rating_rule=first` restores FastChat's first `[[x]]` then `[x]` for exact reproduction. Generation: temperature by category (writing/roleplay 0.7,
 extraction/math/coding/reasoning 0.0, stem/humanities 0.1), 1024 new tokens (FastChat's
 default), no system message (FastChat uses each model's own chat template's).
 
 It exists so that runs imported with `mteval import fastchat` (published FastChat
 answers and judgments) have a native counterpart to compare with. Options:
-`questions=PATH`, `references=PATH` (defaults: the shipped files).
+`questions=PATH`, `references=PATH` (defaults: the shipped files), `rating_rule=final|first`.
 """
 
 from __future__ import annotations
@@ -61,15 +63,21 @@ def read_references(path: Path) -> dict[str, list[str]]:
     return refs
 
 
+RATING_RULES = {"final": "rating", "first": "rating_first"}
+"""Task option `rating_rule`: `final` (default) reads the judge's own last verdict; `first`
+is FastChat's first-match rule, for exact reproduction of published numbers."""
+
+
 class MtBenchJudge(JudgeScorer):
     """Scorer `score`: single-v1 / single-v1-multi-turn (math variants for reference categories)."""
 
-    def __init__(self, name: str = "score"):
+    def __init__(self, name: str = "score", rating_rule: str = "final"):
         super().__init__(name, "mt_bench/single-v1", self._variables)
+        self.rating_parser = RATING_RULES[rating_rule]
 
-    @staticmethod
-    def spec_for(state: TurnState) -> JudgeSpec:
-        return load_spec("mt_bench/" + prompt_name(state.conversation.metadata.get("category", ""), state.index + 1))
+    def spec_for(self, state: TurnState) -> JudgeSpec:
+        spec = load_spec("mt_bench/" + prompt_name(state.conversation.metadata.get("category", ""), state.index + 1))
+        return spec if spec.parser == self.rating_parser else spec.model_copy(update={"parser": self.rating_parser})
 
     @staticmethod
     def _variables(state: TurnState) -> dict[str, Any]:
@@ -97,6 +105,7 @@ class MtBenchJudge(JudgeScorer):
 @register_task
 class MtBench(Task):
     name = "mt_bench/mt_bench"
+    option_names = frozenset({"questions", "references", "rating_rule"})
     version = "1"
     category = "multi-turn chat"
     description = "MT-Bench: 80 two-turn questions in 8 categories, single-answer grading (FastChat prompts)."
@@ -157,8 +166,18 @@ class MtBench(Task):
             )
         return conversations
 
+    @property
+    def rating_rule(self) -> str:
+        rule = str(self.options.get("rating_rule", "final"))
+        if rule not in RATING_RULES:
+            raise ConfigurationError(f"mt_bench: task option rating_rule must be one of {', '.join(RATING_RULES)}, got {rule!r}")
+        return rule
+
+    def task_info(self) -> dict[str, Any]:
+        return {"rating_rule": self.rating_rule}
+
     def scorers(self) -> list[JudgeScorer]:
-        return [MtBenchJudge("score")]
+        return [MtBenchJudge("score", self.rating_rule)]
 
     def metrics(self, frame: "pd.DataFrame") -> dict[str, "Metric"]:
         """`score` (mean over all turns) and `score/<category>`."""

@@ -54,6 +54,7 @@ def make_turn(raw: RawTurn, references: dict[str, Any]) -> Turn:
 
 class MTEvalTask(Task):
     """Loading, single-turn mapping and data provenance common to every MT-Eval task."""
+    option_names = frozenset({"source", "hf_dataset", "hf_revision", "data_dir", "system", "cls_match"})
 
     version = "1"
     generation = {"temperature": 0.0, "max_tokens": 1024}

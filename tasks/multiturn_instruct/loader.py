@@ -98,10 +98,9 @@ def read_dataset(path: str | Path) -> tuple[Record, ...]:
 
 @functools.lru_cache(maxsize=4)
 def _read_cached(path: str, size: int, mtime_ns: int) -> tuple[Record, ...]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
+    from mteval.data import read_utf8
+
+    text = read_utf8(path, bom=True)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 class MultiTurnInstructTask(Task):
     """One category. Options: data_path, hf_dataset, hf_revision,
     use_ground_truth_context, turn_window, answer_match (see README.md)."""
+    option_names = frozenset({"data_path", "hf_dataset", "hf_revision", "use_ground_truth_context", "turn_window", "answer_match"})
 
     key: ClassVar[str] = ""
     """The benchmark's task key (its category)."""

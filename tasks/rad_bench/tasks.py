@@ -45,6 +45,7 @@ NO_QUESTIONS = "unavailable: no RAD-Bench question file given"
 
 class RadBenchTask(Task):
     """Shared behaviour of both abilities; subclasses set `name` and `categories`."""
+    option_names = frozenset({"questions", "references", "tr_context", "unparsed_as"})
 
     version = "1"
     categories: ClassVar[tuple[str, ...]] = ()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -139,7 +138,7 @@ def test_null_content_in_a_run_is_an_error_turn_not_an_empty_answer(tmp_path, ca
     with FaultyServer() as server:
         server.inject(Fault("null-content"), Fault("null-content"))  # both attempts of the first request
         code, run_dir = _run(tmp_path, server, "--max-concurrency", "1")
-    assert code == 0
+    assert code == 3  # a run with errored conversations exits 3 (README, exit codes)
     turns = [t for s in _samples(run_dir) for t in s["turns"]]
     errored = [t for t in turns if t.get("error")]
     assert len(errored) == 1 and "content: null" in errored[0]["error"]

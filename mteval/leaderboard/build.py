@@ -19,6 +19,7 @@ from mteval.leaderboard.data import collect
 from mteval.leaderboard.render import Site
 from mteval.leaderboard.util import write_text
 from mteval.models.errors import ConfigurationError
+from mteval.redact import Redactor
 from mteval.results import MANIFEST
 
 MARKER = ".mteval-leaderboard"
@@ -74,7 +75,8 @@ def build_site(results: Path, out: Path, *, prices: Path | None = None, title: s
         target = out / run.href
         target.parent.mkdir(parents=True, exist_ok=True)
         raw = (run.source / MANIFEST).read_bytes()
-        if json.loads(raw) == run.manifest:
+        original = json.loads(raw)
+        if Redactor().deep(original) == original:
             target.write_bytes(raw)  # the published copy is the run's own file, byte for byte
         else:  # collect() scrubbed a credential out of it (a run written by hand or an older mteval)
             target.write_text(json.dumps(run.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

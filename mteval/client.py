@@ -65,8 +65,8 @@ _HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
 
 
 # Model args that configure the connection, not the reply: kept out of cache keys, so a
-# re-run with a longer timeout still replays what the first run got.
-_NOT_IN_CACHE_KEY = frozenset({"timeout"})
+# re-run with a longer timeout (or the other openai transport) still replays what the first run got.
+_NOT_IN_CACHE_KEY = frozenset({"timeout", "transport"})
 
 
 def _backoff(retry: RetryPolicy) -> wait_exponential_jitter:

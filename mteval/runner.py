@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import re
 import signal
@@ -18,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from aiolimiter import AsyncLimiter
 
@@ -113,6 +114,7 @@ class Runner:
         self._stop = asyncio.Event()
         self._limiters: dict[str, AsyncLimiter] = {}
         self.rows: list[dict[str, Any]] = []
+        self._loaded: dict[str, Sequence[Conversation]] = {}
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
 
     # --- setup -----------------------------------------------------------------------------
@@ -129,26 +131,53 @@ class Runner:
             adapter, cache=cache, limiter=self._limiter(adapter.provider), retry=self.config.retry, redactor=self.redactor, role=role
         )
 
-    def _conversations(self, task: Task) -> list[Conversation]:
+    def _source(self, task: Task) -> Iterable[Conversation]:
+        """The task's conversations as `load` gives them. A list is kept for the second
+        pass; an iterator (a generator `load`) is asked for again, so a lazy task is never
+        held in memory whole: only the conversations in flight are."""
         if self.conversations_override is not None:
             return self.conversations_override.get(task.name, [])
-        conversations = task.load()
-        if self.config.limit is not None:
-            conversations = conversations[: self.config.limit]
-        if self.config.history == "single":
-            conversations = task.single_turn(conversations)
-        elif self.config.history == "gold":
-            missing = missing_gold(conversations)
-            if missing:
-                raise ConfigurationError(
-                    f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
-                    f"(first: {missing[0]}). Use --history own or single for this task."
-                )
-        ids = [c.id for c in conversations]
-        if len(set(ids)) != len(ids):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {dupes[:5]}")
-        return conversations
+        if task.name in self._loaded:
+            return self._loaded[task.name]
+        loaded = task.load()
+        if isinstance(loaded, Sequence):
+            self._loaded[task.name] = loaded
+        return loaded
+
+    def _iter_conversations(self, task: Task) -> Iterator[Conversation]:
+        """The conversations to run, after --limit and --history single, one at a time."""
+        conversations: Iterable[Conversation] = self._source(task)
+        if self.conversations_override is None:
+            if self.config.limit is not None:
+                conversations = itertools.islice(conversations, self.config.limit)
+            if self.config.history == "single":  # task overrides may need the whole list
+                conversations = task.single_turn(list(conversations))
+        return iter(conversations)
+
+    def _scan(self, task: Task) -> tuple[int, int, set[str]]:
+        """One streaming pass before any request: (conversations, scored turns, ids),
+        failing on duplicate ids or on gold replies --history gold would need."""
+        count = scored = 0
+        ids: set[str] = set()
+        dupes: set[str] = set()
+        missing: list[str] = []
+        check = self.conversations_override is None
+        for conversation in self._iter_conversations(task):
+            count += 1
+            scored += len(conversation.scored_turns)
+            if conversation.id in ids:
+                dupes.add(conversation.id)
+            ids.add(conversation.id)
+            if check and self.config.history == "gold":
+                missing.extend(missing_gold([conversation]))
+        if missing:
+            raise ConfigurationError(
+                f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
+                f"(first: {missing[0]}). Use --history own or single for this task."
+            )
+        if check and dupes:
+            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {sorted(dupes)[:5]}")
+        return count, scored, ids
 
     def _fingerprint(self, data: dict[str, Any]) -> str:
         identity = {
@@ -192,8 +221,8 @@ class Runner:
         needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in self._scorers(t))]
         if needing and not self.judge_adapters:
             raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
-        datasets = {task.name: self._conversations(task) for task in self.tasks}
-        task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
+        scans = {task.name: self._scan(task) for task in self.tasks}
+        task_info = {task.name: _task_info(task, *scans[task.name][:2]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
         if (run_dir / MANIFEST).exists():
@@ -213,18 +242,23 @@ class Runner:
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status="running")
         write_json_atomic(run_dir / MANIFEST, manifest)
 
-        pending = [(task, conv) for task in self.tasks for conv in datasets[task.name] if (task.name, conv.id) not in done]
-        total = sum(len(v) for v in datasets.values())
+        # the queue is fed lazily: conversations are read as workers free up
+        pending = (
+            (task, conv) for task in self.tasks for conv in self._iter_conversations(task) if (task.name, conv.id) not in done
+        )
+        total = sum(count for count, _, _ in scans.values())
+        already_done = sum(1 for name, conversation_id in done if conversation_id in scans.get(name, (0, 0, set()))[2])
+        del scans
         writer = SampleWriter(run_dir)
         from mteval.progress import RunProgress
 
-        progress = RunProgress(total=total, already_done=total - len(pending), clients=[client, *judge_clients], enabled=self.config.progress)
+        progress = RunProgress(total=total, already_done=already_done, clients=[client, *judge_clients], enabled=self.config.progress)
         interrupted = False
         loop = asyncio.get_running_loop()
         installed = _install_stop_handlers(loop, self._stop)
         try:
             with progress:
-                interrupted = await self._drive(iter(pending), client, writer, progress)
+                interrupted = await self._drive(pending, client, writer, progress)
         finally:
             _remove_stop_handlers(loop, installed)
             writer.close()
@@ -402,7 +436,7 @@ def _priced(client: ModelClient) -> dict[str, Any]:
     return {**stats, "cost_usd": cost_usd(client.adapter, stats["input_tokens"], stats["output_tokens"])}
 
 
-def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
+def _task_info(task: Task, conversations: int, scored_turns: int) -> dict[str, Any]:
     data = task.data_info()
     return {
         "version": task.version,
@@ -411,8 +445,8 @@ def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
         "description": task.description,
         "generation": dict(task.generation),
         "data": {"source": data.source, "sha256": data.sha256, "files": list(data.files), "version": data.version},
-        "conversations": len(conversations),
-        "scored_turns": sum(len(c.scored_turns) for c in conversations),
+        "conversations": conversations,
+        "scored_turns": scored_turns,
         **task.task_info(),
     }
 

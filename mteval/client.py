@@ -15,7 +15,7 @@ from typing import Sequence
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from mteval.cache import ResponseCache, cache_key
+from mteval.cache import CacheKeys, ResponseCache
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ModelError, RequestTimeout
@@ -102,6 +102,7 @@ class ModelClient:
         self.role = role
         self.stats = ClientStats()
         self._key_args = {k: v for k, v in adapter.public_args().items() if k not in _NOT_IN_CACHE_KEY}
+        self._cache_key = CacheKeys(adapter.model_id, self._key_args)
         self._backoff = _backoff(retry)
 
     @property
@@ -120,7 +121,7 @@ class ModelClient:
         """One reply, from the cache if we have it. Raises `ModelError` once retries are spent."""
         key = None
         if self.cache is not None:
-            key = cache_key(self.adapter.model_id, self._key_args, params, messages)
+            key = self._cache_key(params, messages)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1

@@ -46,7 +46,8 @@ class BenchTask(Task):
     description = "synthetic conversations for the performance benches"
 
     def load(self):
-        return [conversation(i) for i in range(SHAPE["conversations"])]
+        # a generator: the runner reads it lazily, as a large dataset should be read
+        return (conversation(i) for i in range(SHAPE["conversations"]))
 
     def scorers(self):
         return [_nonempty]
@@ -100,3 +101,57 @@ def machine() -> str:
                 break
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at start"
+
+
+async def bare_loop(base_url: str, conversations: int, turns: int, concurrency: int, client: str) -> None:
+    """The same workload without the harness: `client` is "aiohttp" or "sdk" (openai)."""
+    import asyncio
+
+    sem = asyncio.Semaphore(concurrency)
+    if client == "sdk":
+        import openai
+
+        sdk = openai.AsyncOpenAI(api_key="EMPTY", base_url=base_url, max_retries=0)
+
+        async def post(messages: list) -> str:
+            r = await sdk.chat.completions.create(model="m", messages=messages, temperature=0.0, max_tokens=1024, seed=0)
+            return r.choices[0].message.content or ""
+
+        close = sdk.close
+    else:
+        import aiohttp
+        import orjson
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        url = base_url.rstrip("/") + "/chat/completions"
+
+        async def post(messages: list) -> str:
+            body = orjson.dumps({"model": "m", "messages": messages, "temperature": 0.0, "max_tokens": 1024, "seed": 0})
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                return orjson.loads(await r.read())["choices"][0]["message"]["content"] or ""
+
+        close = session.close
+
+    async def one(i: int) -> None:
+        async with sem:
+            messages = [{"role": "system", "content": SYSTEM}]
+            for t in range(turns):
+                messages.append({"role": "user", "content": user_text(i, t)})
+                messages.append({"role": "assistant", "content": await post(messages)})
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(conversations)))
+    finally:
+        await close()
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, float, Any]:
+    """(wall s, CPU s of this process, result)."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - wall0, time.process_time() - cpu0, result
+
+
+def note() -> str:
+    return (f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; "
+            "the machine may be shared with other jobs, so wall times are upper bounds")

@@ -137,7 +137,7 @@ class OpenAIModel(KeyedAdapter):
 def parse_chat_completion(response: Any) -> ModelOutput:
     """Read text, usage and finish reason from a chat-completions response: an SDK
     object, or the decoded JSON of the lean transport (read through the same names)."""
-    if isinstance(response, Mapping):
+    if isinstance(response, dict):  # decoded JSON (not typing.Mapping: its isinstance is slow)
         response = _Fields(response)
     try:
         choice = response.choices[0]
@@ -180,4 +180,4 @@ class _Fields:
 
 
 def _fields(value: Any) -> Any:
-    return _Fields(value) if isinstance(value, (Mapping, list)) else value
+    return _Fields(value) if isinstance(value, (dict, list)) else value

@@ -25,8 +25,9 @@ def main() -> None:
         "cached_rerun.py": ["--conversations", "400"],
         "inspect_side_by_side.py": ["--conversations", "100", "--concurrency", "64"],
         "runner_overhead.py": ["--conversations", "100"],
+        "history_growth.py": ["--calls", "1000"],
     }
-    benches = ["latency.py", "memory.py", "cached_rerun.py", "runner_overhead.py", "inspect_side_by_side.py"]
+    benches = ["latency.py", "history_growth.py", "memory.py", "cached_rerun.py", "runner_overhead.py", "inspect_side_by_side.py"]
     if args.skip_inspect:
         benches.remove("inspect_side_by_side.py")
     failed = []

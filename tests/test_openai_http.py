@@ -92,3 +92,27 @@ def test_one_parser_reads_dicts_like_sdk_objects():
     for bad in ({}, {"choices": []}, {"choices": [{}]}, {"choices": "x"}, {"error": {"message": "nope"}}):
         with pytest.raises(MalformedResponse, match="choices"):
             parse_chat_completion(bad)
+
+
+async def test_the_lean_transport_goes_through_the_environment_proxy(fake_server, monkeypatch):
+    """HTTP_PROXY applies as it does for the SDK's httpx client: the fake server plays
+    the proxy and receives the absolute URL of an upstream that does not resolve."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{fake_server.port}")
+    c = client(fake_server, None, base_url="http://upstream.invalid/v1")
+    try:
+        completion = await c.generate(MESSAGES, PARAMS)
+    finally:
+        await c.aclose()
+    assert completion.text == "echo: héllo wörld"
+    assert fake_server.requests[0][0] == "http://upstream.invalid/v1/chat/completions"
+
+
+def test_no_proxy_is_honoured(monkeypatch):
+    from mteval.models.openai_http import env_proxy
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert env_proxy("https://api.example/v1") == "http://proxy.example:3128"
+    assert env_proxy("https://internal.example/v1") is None

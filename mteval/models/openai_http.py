@@ -51,6 +51,7 @@ class ChatCompletionsHTTP:
             headers["OpenAI-Project"] = project
         headers.update(default_headers or {})
         self.headers = headers
+        self.proxy = env_proxy(self.url)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,9 +62,7 @@ class ChatCompletionsHTTP:
             # A session belongs to the loop it was made on; a new asyncio.run needs a new one.
             # limit=0: the runner's worker pool already bounds how many requests are in flight.
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers=self.headers, timeout=self.timeout, skip_auto_headers=("User-Agent",)
-            )
+            self._session = aiohttp.ClientSession(connector=connector, headers=self.headers, timeout=self.timeout)
             self._loop = loop
         return self._session
 
@@ -71,7 +70,7 @@ class ChatCompletionsHTTP:
         """POST one request; the decoded JSON reply, or a `ModelError`."""
         data = orjson.dumps(body)
         try:
-            async with self._get_session().post(self.url, data=data) as response:
+            async with self._get_session().post(self.url, data=data, proxy=self.proxy) as response:
                 raw = await response.read()
                 status = response.status
                 headers = response.headers
@@ -97,3 +96,16 @@ class ChatCompletionsHTTP:
                 pass
         self._session = None
 
+
+
+def env_proxy(url: str) -> str | None:
+    """The HTTP(S)_PROXY that applies to `url` (NO_PROXY honoured), as the SDK's httpx
+    client would use it; looked up once rather than on every request."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy

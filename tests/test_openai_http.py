@@ -116,3 +116,15 @@ def test_no_proxy_is_honoured(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "internal.example")
     assert env_proxy("https://api.example/v1") == "http://proxy.example:3128"
     assert env_proxy("https://internal.example/v1") is None
+
+
+async def test_an_unencodable_model_arg_is_a_bad_request_not_a_crash(fake_server):
+    from mteval.models.errors import BadRequest
+
+    c = client(fake_server, None, logit_bias={1, 2})  # a set: JSON has no such thing
+    try:
+        with pytest.raises(BadRequest, match="not JSON-serialisable"):
+            await c.generate(MESSAGES, PARAMS)
+    finally:
+        await c.aclose()
+    assert fake_server.count == 0

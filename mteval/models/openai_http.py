@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import aiohttp
 import orjson
 
-from mteval.models.errors import ConnectionFailed, MalformedResponse, RequestTimeout, from_status
+from mteval.models.errors import BadRequest, ConnectionFailed, MalformedResponse, RequestTimeout, from_status
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ERROR_BODY_CHARS = 2000
@@ -68,7 +68,10 @@ class ChatCompletionsHTTP:
 
     async def create(self, body: Mapping[str, Any]) -> Any:
         """POST one request; the decoded JSON reply, or a `ModelError`."""
-        data = orjson.dumps(body)
+        try:
+            data = orjson.dumps(body)
+        except TypeError as exc:  # orjson.JSONEncodeError: a model arg or text that JSON cannot carry
+            raise BadRequest(f"request body is not JSON-serialisable: {exc}") from exc
         try:
             async with self._get_session().post(self.url, data=data, proxy=self.proxy) as response:
                 raw = await response.read()

@@ -41,6 +41,7 @@ class CacheWriteError(OSError):
 
 
 def cache_key(model_id: str, args: Mapping[str, Any], params: GenerationParams, messages: Sequence[Message]) -> str:
+    """The reference definition of a key: sha256 of one canonical JSON array."""
     payload = json.dumps(
         [model_id, dict(args), params.model_dump(mode="json"), [[m.role, m.content] for m in messages]],
         sort_keys=True,
@@ -57,6 +58,32 @@ _SCHEMA = (
     " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
     " finish_reason TEXT, created REAL NOT NULL)"
 )
+
+
+class CacheKeys:
+    """`cache_key` for one model and its args, byte for byte, without re-encoding what
+    does not change per call: the model/args prefix once, each params object once, and
+    per call only the messages (which are the request itself, so a key costs no more
+    than the body it stands for)."""
+
+    def __init__(self, model_id: str, args: Mapping[str, Any]):
+        self._prefix = "[" + _canonical(model_id) + "," + _canonical(dict(args)) + ","
+        self._params: dict[GenerationParams, str] = {}
+
+    def __call__(self, params: GenerationParams, messages: Sequence[Message]) -> str:
+        head = self._params.get(params)
+        if head is None:
+            head = self._params[params] = self._prefix + _canonical(params.model_dump(mode="json")) + ","
+        body = _MESSAGES([[m.role, m.content] for m in messages])
+        return hashlib.sha256((head + body + "]").encode("utf-8")).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# lists of [role, content] strings: no dicts to sort, nothing for `default` to convert
+_MESSAGES = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ResponseCache:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from mteval.cache import CacheWriteError, ResponseCache, cache_key
+from mteval.cache import CacheKeys, CacheWriteError, ResponseCache
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ModelError, RequestTimeout
@@ -82,8 +82,8 @@ _HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
 
 
 # Model args that configure the connection, not the reply: kept out of cache keys, so a
-# re-run with a longer timeout still replays what the first run got.
-_NOT_IN_CACHE_KEY = frozenset({"timeout"})
+# re-run with a longer timeout (or the other openai transport) still replays what the first run got.
+_NOT_IN_CACHE_KEY = frozenset({"timeout", "transport"})
 
 
 # Environment variables the provider SDKs read for their base URL when none is given.
@@ -149,6 +149,7 @@ class ModelClient:
             # set by the environment: key it; a base_url argument is already in the key, and keys
             # of default-endpoint requests stay as they were, so existing caches remain valid
             self._key_args["__endpoint__"] = self.endpoint
+        self._cache_key = CacheKeys(adapter.model_id, self._key_args)
         self._backoff = _backoff(retry)
         self.write_error: CacheWriteError | None = None
         """Set when a reply could not be committed to the cache; the runner stops taking new
@@ -170,7 +171,7 @@ class ModelClient:
         """One reply, from the cache if we have it. Raises `ModelError` once retries are spent."""
         key = None
         if self.cache is not None:
-            key = cache_key(self.adapter.model_id, self._key_args, params, messages)
+            key = self._cache_key(params, messages)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import re
 import signal
@@ -18,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from aiolimiter import AsyncLimiter
 
@@ -44,6 +45,7 @@ from mteval.results import (
 from mteval.scoring.agreement import JudgingTally
 from mteval.scoring.base import ScoreContext, TurnState
 from mteval.scoring.jury import Jury, JuryConfig
+from mteval.selection import check_ids_found, limit_count
 from mteval.solver import ChatSolver, HistoryMode, missing_gold
 from mteval.stats import by_turn, mean_metrics
 from mteval.task import Task
@@ -125,7 +127,8 @@ class Runner:
         self._judge_clients: list[ModelClient] = []
         self._sample_error: Exception | None = None
         self._limiters: dict[str, AsyncLimiter] = {}
-        self._loaded_ids: dict[str, list[str]] = {}
+        self._loaded: dict[str, Sequence[Conversation]] = {}
+        self._selected_counts: dict[str, int] = {}
         self.previous_calls: dict[str, Any] | None = None
         """Call counts recorded by earlier invocations of a resumed run."""
 
@@ -143,31 +146,86 @@ class Runner:
             adapter, cache=cache, limiter=self._limiter(adapter.provider), retry=self.config.retry, redactor=self.redactor, role=role
         )
 
-    def _conversations(self, task: Task) -> list[Conversation]:
+    def _source(self, task: Task) -> Iterable[Conversation]:
+        """The task's conversations as `load` gives them. A list is kept for the second
+        pass; an iterator (a generator `load`) is asked for again, so a lazy task is never
+        held in memory whole: only the conversations in flight are."""
         if self.conversations_override is not None:
             return self.conversations_override.get(task.name, [])
-        from mteval.selection import select
-
+        if task.name in self._loaded:
+            return self._loaded[task.name]
         loaded = task.load()
-        self._loaded_ids[task.name] = [c.id for c in loaded]
-        conversations = select(loaded, self.config.limit, self.config.ids)
-        if not loaded:  # a "complete" run of nothing would look like a result
+        if isinstance(loaded, Sequence):
+            self._loaded[task.name] = loaded
+        return loaded
+
+    def _selected(self, task: Task) -> Iterator[Conversation]:
+        """The task's conversations named by --ids (all without it), lazily, in task order."""
+        source = self._source(task)
+        if self.conversations_override is not None or self.config.ids is None:
+            return iter(source)
+        wanted = set(self.config.ids)
+        return (c for c in source if c.id in wanted)
+
+    def _limit_for(self, task: Task) -> int | None:
+        """--limit as a count for this task: a whole number, or a fraction of the selected
+        conversations rounded up (counted in one extra streaming pass)."""
+        if self.config.limit is None or self.conversations_override is not None:
+            return None
+        if task.name not in self._selected_counts and 0 < self.config.limit < 1:
+            self._selected_counts[task.name] = sum(1 for _ in self._selected(task))
+        return limit_count(self._selected_counts.get(task.name, 0), self.config.limit)
+
+    def _iter_conversations(self, task: Task) -> Iterator[Conversation]:
+        """The conversations to run, after --ids, --limit and --history single, one at a time."""
+        conversations: Iterable[Conversation] = self._selected(task)
+        limit = self._limit_for(task)
+        if limit is not None:
+            conversations = itertools.islice(conversations, limit)
+        if self.conversations_override is None and self.config.history == "single":
+            conversations = task.single_turn(list(conversations))  # task overrides may need the whole list
+        return iter(conversations)
+
+    def _check_source(self, task: Task) -> list[str]:
+        """One streaming pass over everything `load` gives: refuse a task with no
+        conversations (a "complete" run of nothing would look like a result); the ids, for
+        checking --ids, only when --ids is given."""
+        if self.conversations_override is not None:
+            return []
+        count, ids = 0, []
+        for conversation in self._source(task):
+            count += 1
+            if self.config.ids is not None:
+                ids.append(conversation.id)
+        if not count:
             files = ", ".join(str(p) for p in task.data_files()) or "its data source"
             raise ConfigurationError(f"task {task.name}: no conversations in {files}")
-        if self.config.history == "single":
-            conversations = task.single_turn(conversations)
-        elif self.config.history == "gold":
-            missing = missing_gold(conversations)
-            if missing:
-                raise ConfigurationError(
-                    f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
-                    f"(first: {missing[0]}). Use --history own or single for this task."
-                )
-        ids = [c.id for c in conversations]
-        if len(set(ids)) != len(ids):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {dupes[:5]}")
-        return conversations
+        return ids
+
+    def _scan(self, task: Task) -> tuple[int, int, set[str]]:
+        """One streaming pass before any request: (conversations, scored turns, ids),
+        failing on duplicate ids or on gold replies --history gold would need."""
+        count = scored = 0
+        ids: set[str] = set()
+        dupes: set[str] = set()
+        missing: list[str] = []
+        check = self.conversations_override is None
+        for conversation in self._iter_conversations(task):
+            count += 1
+            scored += len(conversation.scored_turns)
+            if conversation.id in ids:
+                dupes.add(conversation.id)
+            ids.add(conversation.id)
+            if check and self.config.history == "gold":
+                missing.extend(missing_gold([conversation]))
+        if missing:
+            raise ConfigurationError(
+                f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
+                f"(first: {missing[0]}). Use --history own or single for this task."
+            )
+        if check and dupes:
+            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {sorted(dupes)[:5]}")
+        return count, scored, ids
 
     def _fingerprint(self, data: dict[str, Any]) -> str:
         identity = {
@@ -213,12 +271,12 @@ class Runner:
         needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in self._scorers(t))]
         if needing and not self.judge_adapters:
             raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
-        datasets = {task.name: self._conversations(task) for task in self.tasks}
+        loaded_ids = {task.name: self._check_source(task) for task in self.tasks}
         if self.conversations_override is None:
-            from mteval.selection import check_ids_found
-
-            check_ids_found(self.config.ids, self._loaded_ids)
-        task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
+            check_ids_found(self.config.ids, loaded_ids)
+        del loaded_ids
+        scans = {task.name: self._scan(task) for task in self.tasks}
+        task_info = {task.name: _task_info(task, *scans[task.name][:2]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
         from mteval.locks import lock_run_dir
@@ -227,11 +285,11 @@ class Runner:
             raise ConfigurationError(f"--output-dir {self.config.output_dir}: exists and is not a directory")
         run_lock = lock_run_dir(run_dir)  # a second process on this directory refuses here
         try:
-            return await self._arun_locked(run_dir, fingerprint, datasets, task_info)
+            return await self._arun_locked(run_dir, fingerprint, scans, task_info)
         finally:
             run_lock.release()
 
-    async def _arun_locked(self, run_dir: Path, fingerprint: str, datasets, task_info) -> RunOutcome:
+    async def _arun_locked(self, run_dir: Path, fingerprint: str, scans: dict[str, tuple[int, int, set[str]]], task_info: dict[str, Any]) -> RunOutcome:
         if (run_dir / MANIFEST).exists():
             previous = read_manifest(run_dir)
             if previous.get("fingerprint") != fingerprint:
@@ -251,18 +309,23 @@ class Runner:
         manifest = self._manifest(run_dir, fingerprint, task_info, started, status="running")
         write_json_atomic(run_dir / MANIFEST, manifest)
 
-        pending = [(task, conv) for task in self.tasks for conv in datasets[task.name] if (task.name, conv.id) not in done]
-        total = sum(len(v) for v in datasets.values())
+        # the queue is fed lazily: conversations are read as workers free up
+        pending = (
+            (task, conv) for task in self.tasks for conv in self._iter_conversations(task) if (task.name, conv.id) not in done
+        )
+        total = sum(count for count, _, _ in scans.values())
+        already_done = sum(1 for name, conversation_id in done if conversation_id in scans.get(name, (0, 0, set()))[2])
+        del scans
         writer = SampleWriter(run_dir)
         from mteval.progress import RunProgress
 
-        progress = RunProgress(total=total, already_done=total - len(pending), clients=[client, *judge_clients], enabled=self.config.progress)
+        progress = RunProgress(total=total, already_done=already_done, clients=[client, *judge_clients], enabled=self.config.progress)
         interrupted = False
         loop = asyncio.get_running_loop()
         installed = _install_stop_handlers(loop, self._stop)
         try:
             with progress:
-                interrupted = await self._drive(iter(pending), client, writer, progress)
+                interrupted = await self._drive(pending, client, writer, progress)
         finally:
             _remove_stop_handlers(loop, installed)
             writer.close()
@@ -525,7 +588,7 @@ def _priced(client: ModelClient) -> dict[str, Any]:
     return {**stats, "cost_usd": cost_usd(client.adapter, stats["input_tokens"], stats["output_tokens"])}
 
 
-def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
+def _task_info(task: Task, conversations: int, scored_turns: int) -> dict[str, Any]:
     data = task.data_info()
     return {
         "version": task.version,
@@ -534,8 +597,8 @@ def _task_info(task: Task, conversations: list[Conversation]) -> dict[str, Any]:
         "description": task.description,
         "generation": dict(task.generation),
         "data": {"source": data.source, "sha256": data.sha256, "files": list(data.files), "version": data.version},
-        "conversations": len(conversations),
-        "scored_turns": sum(len(c.scored_turns) for c in conversations),
+        "conversations": conversations,
+        "scored_turns": scored_turns,
         "headline": task.headline_metric(),
         "scores": {name: sem.model_dump(mode="json") for name, sem in task.score_semantics().items()},
         **task.task_info(),

@@ -19,12 +19,18 @@ def select(conversations: Sequence[C], limit: int | float | None = None, ids: Se
     if ids is not None:
         wanted = set(ids)
         chosen = [c for c in chosen if c.id in wanted]
+    count = limit_count(len(chosen), limit)
+    return chosen if count is None else chosen[:count]
+
+
+def limit_count(total: int, limit: int | float | None) -> int | None:
+    """How many conversations `--limit` keeps of `total` (None: all). A fraction needs the
+    total; a whole number does not (pass any total)."""
     if limit is None:
-        return chosen
+        return None
     if isinstance(limit, bool) or limit <= 0 or (limit >= 1 and limit != int(limit)):
         raise ConfigurationError(f"--limit must be a whole number >= 1 or a fraction between 0 and 1, got {limit}")
-    count = math.ceil(len(chosen) * limit) if limit < 1 else int(limit)
-    return chosen[:count]
+    return math.ceil(total * limit) if limit < 1 else int(limit)
 
 
 def check_ids_found(ids: Sequence[str] | None, loaded: dict[str, Sequence[str]]) -> None:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
 
 from mteval.conversation import ContextDocument, Conversation
 
@@ -85,7 +85,8 @@ class Task:
         @functools.wraps(load)
         def remembering_load(self: "Task", *args: Any, **kw: Any) -> list[Conversation]:
             conversations = load(self, *args, **kw)
-            self.__dict__["_loaded_conversations"] = conversations
+            if isinstance(conversations, Sequence):  # a generator is read once, by the runner
+                self.__dict__["_loaded_conversations"] = conversations
             return conversations
 
         remembering_load._remembers_result = True  # type: ignore[attr-defined]

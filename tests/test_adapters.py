@@ -1,5 +1,6 @@
 """Model adapters and `ModelClient` with the real openai, anthropic and litellm SDK
-clients talking to the local `FakeLLMServer`: what goes on the wire, what is parsed back,
+clients (and the lean aiohttp transport of `openai/*`, kind "openai"; the SDK path is
+kind "openai-sdk") talking to the local `FakeLLMServer`: what goes on the wire, what is parsed back,
 retries, errors, the response cache, secrets, rate limiting, replay and scripted models.
 
 No network and no real keys: every request goes to 127.0.0.1, the SDKs are not mocked.
@@ -45,7 +46,9 @@ from tests.servers import Fault, FakeLLMServer
 # Not shaped like a provider key, so only value-based redaction can hide it.
 API_KEY = "test-key-0123456789abcdef"
 FAST = RetryPolicy(max_attempts=4, initial_wait_s=0.01, jitter_s=0.01, max_wait_s=1, timeout_s=5)
-KINDS = ["openai", "anthropic", "litellm-openai", "litellm-anthropic"]
+KINDS = ["openai", "openai-sdk", "anthropic", "litellm-openai", "litellm-anthropic"]
+# Both transports of openai/*: the lean aiohttp one (default) and the openai SDK.
+OPENAI_KINDS = ["openai", "openai-sdk"]
 
 SYSTEM = "be brief"
 MESSAGES = [
@@ -61,6 +64,7 @@ def spec(kind: str, server: FakeLLMServer, **extra: Any) -> tuple[str, dict[str,
     """Model id and model args for one provider kind, pointed at the fake server."""
     specs = {
         "openai": ("openai/gpt-test", {"base_url": server.openai_base_url}),
+        "openai-sdk": ("openai/gpt-test", {"base_url": server.openai_base_url, "transport": "sdk"}),
         "anthropic": ("anthropic/claude-test", {"base_url": server.anthropic_base_url}),
         "litellm-openai": ("litellm/openai/gpt-test", {"api_base": server.openai_base_url}),
         "litellm-anthropic": ("litellm/anthropic/claude-test", {"api_base": server.anthropic_base_url}),
@@ -151,7 +155,7 @@ async def test_request_body_on_the_wire(kind, fake_server, make_client):
     path, body, headers = fake_server.requests[0]
     assert sent_key(headers) == API_KEY
     assert API_KEY not in json.dumps(body)
-    for client_arg in ("api_key", "base_url", "api_base", "api_version", "num_retries", "drop_params"):
+    for client_arg in ("api_key", "base_url", "api_base", "api_version", "num_retries", "drop_params", "transport"):
         assert client_arg not in body
     assert body["max_tokens"] == 33
 
@@ -226,7 +230,7 @@ async def test_anthropic_without_system_prompt_sends_no_system_field(fake_server
     assert "stop_sequences" not in body
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "openai-sdk", "anthropic"])
 async def test_extra_model_args_go_in_the_body_client_args_do_not(kind, fake_server, make_client):
     client = make_client(kind, fake_server, timeout=30, metadata={"user_id": "u1"})
     await client.generate(MESSAGES, GenerationParams())
@@ -235,8 +239,9 @@ async def test_extra_model_args_go_in_the_body_client_args_do_not(kind, fake_ser
     assert "timeout" not in body
 
 
-async def test_openai_sends_no_seed_when_none(fake_server, make_client):
-    client = make_client("openai", fake_server)
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_openai_sends_no_seed_when_none(kind, fake_server, make_client):
+    client = make_client(kind, fake_server)
     await client.generate(MESSAGES, GenerationParams(seed=None))
     _, body, _ = fake_server.requests[0]
     assert "seed" not in body and "stop" not in body and "top_p" not in body
@@ -339,7 +344,7 @@ async def test_backoff_doubles_from_one_retry_to_the_next():
     assert waits[0] >= 0.1 and waits[1] >= 0.2 and waits[2] >= 0.4  # 0.1, 0.2, 0.4 s
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "openai-sdk", "anthropic"])
 async def test_every_retry_after_is_honoured(kind, fake_server, make_client):
     client = make_client(kind, fake_server)
     fake_server.inject(Fault("429", retry_after=0.2), Fault("503", retry_after=0.2), Fault("429", retry_after=0.2))
@@ -349,9 +354,10 @@ async def test_every_retry_after_is_honoured(kind, fake_server, make_client):
     assert completion.retries == 3 and fake_server.count == 4
 
 
-async def test_retry_after_is_capped_by_max_wait(fake_server, make_client):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_retry_after_is_capped_by_max_wait(kind, fake_server, make_client):
     retry = RetryPolicy(max_attempts=3, initial_wait_s=0.01, jitter_s=0.01, max_wait_s=0.2, timeout_s=5)
-    client = make_client("openai", fake_server, retry=retry)
+    client = make_client(kind, fake_server, retry=retry)
     fake_server.inject(Fault("429", retry_after=30))
     started = time.perf_counter()
     completion = await client.generate(MESSAGES, PARAMS)
@@ -359,8 +365,9 @@ async def test_retry_after_is_capped_by_max_wait(fake_server, make_client):
     assert time.perf_counter() - started < 10
 
 
-async def test_several_faults_in_a_row(fake_server, make_client):
-    client = make_client("openai", fake_server)
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_several_faults_in_a_row(kind, fake_server, make_client):
+    client = make_client(kind, fake_server)
     fake_server.inject(Fault("500"), Fault("malformed"), Fault("429", retry_after=0.05))
     completion = await client.generate(MESSAGES, PARAMS)
     assert completion.retries == 3
@@ -407,10 +414,11 @@ async def test_context_length_error_is_not_retried(kind, fake_server, make_clien
     assert client.stats.retries == 0 and client.stats.errors == 1
 
 
-async def test_connection_refused_is_retried_then_raised(make_client):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_connection_refused_is_retried_then_raised(kind, make_client):
     with started(FakeLLMServer()) as server:
         pass  # started and stopped: nothing listens on its port any more
-    client = make_client("openai", server, retry=RetryPolicy(max_attempts=2, initial_wait_s=0.01, jitter_s=0.01, max_wait_s=0.05, timeout_s=5))
+    client = make_client(kind, server, retry=RetryPolicy(max_attempts=2, initial_wait_s=0.01, jitter_s=0.01, max_wait_s=0.05, timeout_s=5))
     with pytest.raises(ModelError) as info:
         await client.generate(MESSAGES, PARAMS)
     assert info.value.retryable
@@ -454,7 +462,7 @@ def test_missing_api_key_is_a_configuration_error(model_id, env_var, fake_server
     adapter.validate()  # now satisfied
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "openai-sdk", "anthropic"])
 async def test_api_key_from_the_environment_is_sent(kind, fake_server, monkeypatch):
     env_var = "ANTHROPIC_API_KEY" if kind == "anthropic" else "OPENAI_API_KEY"
     monkeypatch.setenv(env_var, "env-key-abcdef123456")
@@ -491,9 +499,10 @@ async def test_second_identical_request_comes_from_the_cache(kind, fake_server, 
     cache.close()
 
 
-async def test_different_params_or_messages_miss_the_cache(fake_server, make_client, cache_dir):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_different_params_or_messages_miss_the_cache(kind, fake_server, make_client, cache_dir):
     cache = ResponseCache(cache_dir)
-    client = make_client("openai", fake_server, cache=cache)
+    client = make_client(kind, fake_server, cache=cache)
     await client.generate(MESSAGES, PARAMS)
     await client.generate(MESSAGES, PARAMS.merged({"temperature": 0.7}))
     assert fake_server.count == 2
@@ -543,11 +552,12 @@ async def test_api_key_never_reaches_the_cache_file(kind, fake_server, make_clie
     assert API_KEY.encode() not in data
 
 
-async def test_cache_key_ignores_the_api_key(fake_server, make_client, cache_dir):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_cache_key_ignores_the_api_key(kind, fake_server, make_client, cache_dir):
     cache = ResponseCache(cache_dir)
-    first = make_client("openai", fake_server, cache=cache)
+    first = make_client(kind, fake_server, cache=cache)
     await first.generate(MESSAGES, PARAMS)
-    second = make_client("openai", fake_server, cache=cache, api_key="another-key-9876543210")
+    second = make_client(kind, fake_server, cache=cache, api_key="another-key-9876543210")
     completion = await second.generate(MESSAGES, PARAMS)
     assert completion.cached is True
     assert fake_server.count == 1
@@ -556,12 +566,13 @@ async def test_cache_key_ignores_the_api_key(fake_server, make_client, cache_dir
     cache.close()
 
 
-async def test_cache_key_ignores_the_timeout(fake_server, make_client, cache_dir):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_cache_key_ignores_the_timeout(kind, fake_server, make_client, cache_dir):
     """The cache promises that timeouts are not part of a key: re-running a run with a
     longer timeout must replay what the first run already got."""
     cache = ResponseCache(cache_dir)
-    await make_client("openai", fake_server, cache=cache, timeout=30).generate(MESSAGES, PARAMS)
-    completion = await make_client("openai", fake_server, cache=cache, timeout=600).generate(MESSAGES, PARAMS)
+    await make_client(kind, fake_server, cache=cache, timeout=30).generate(MESSAGES, PARAMS)
+    completion = await make_client(kind, fake_server, cache=cache, timeout=600).generate(MESSAGES, PARAMS)
     assert completion.cached is True
     assert fake_server.count == 1
     cache.close()
@@ -588,9 +599,10 @@ async def test_cache_survives_reopening(fake_server, make_client, cache_dir):
     reopened.close()
 
 
-async def test_failures_are_not_cached(fake_server, make_client, cache_dir):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_failures_are_not_cached(kind, fake_server, make_client, cache_dir):
     cache = ResponseCache(cache_dir)
-    client = make_client("openai", fake_server, cache=cache)
+    client = make_client(kind, fake_server, cache=cache)
     fake_server.inject(Fault("400-context"))
     with pytest.raises(ContextLengthExceeded):
         await client.generate(MESSAGES, PARAMS)
@@ -691,12 +703,13 @@ async def test_error_messages_never_carry_the_api_key(kind, make_client):
         assert server.count == 1  # authentication failures are not retried
 
 
-async def test_secret_headers_in_model_args_are_secrets(make_client):
+@pytest.mark.parametrize("kind", OPENAI_KINDS)
+async def test_secret_headers_in_model_args_are_secrets(kind, make_client):
     """A gateway key passed as a default header is as secret as api_key: kept out of
     public args (manifest, cache key) and scrubbed from errors."""
     gateway_key = "gateway-secret-0123456789"
     with started(EchoKeyServer()) as server:
-        client = make_client("openai", server, default_headers={"X-Api-Key": gateway_key, "X-Team": "evals"})
+        client = make_client(kind, server, default_headers={"X-Api-Key": gateway_key, "X-Team": "evals"})
         assert gateway_key in client.adapter.secrets()
         assert gateway_key not in json.dumps(client.adapter.public_args())
         # every header value may be a credential (X-Custom-Sig, ...): names stay, values are masked

@@ -10,7 +10,7 @@ from mteval.models.errors import ConfigurationError
 
 # provider -> (module, class). Imported lazily: litellm and lm-eval are slow to import.
 PROVIDERS: dict[str, tuple[str, str, str]] = {
-    "openai": ("mteval.models.openai_model", "OpenAIModel", "OpenAI and OpenAI-compatible servers (base_url=) via the openai SDK"),
+    "openai": ("mteval.models.openai_model", "OpenAIModel", "OpenAI and OpenAI-compatible servers (base_url=): lean aiohttp transport, or the openai SDK with transport=sdk"),
     "anthropic": ("mteval.models.anthropic_model", "AnthropicModel", "Anthropic models via the anthropic SDK"),
     "litellm": ("mteval.models.litellm_model", "LiteLLMModel", "any provider litellm supports: litellm/<litellm model id>"),
     "lmeval": ("mteval.models.lmeval_model", "LMEvalModel", "lm-eval's local backends (hf, vllm, ...) with their chat templates"),

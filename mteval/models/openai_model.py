@@ -1,5 +1,10 @@
-"""`openai/<model>`: the openai SDK, also for any OpenAI-compatible server via `base_url=`
-(vLLM, llama.cpp server, Ollama, LM Studio)."""
+"""`openai/<model>`: OpenAI and any OpenAI-compatible server via `base_url=` (vLLM,
+llama.cpp server, Ollama, LM Studio).
+
+Two transports send the same chat-completions body and read the reply with the same
+`parse_chat_completion`: the lean one (`openai_http`, aiohttp + orjson, the default)
+and the openai SDK (`transport=sdk`), kept for SDK-only features and as a reference.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,19 @@ from typing import Any, Mapping, Sequence
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.models.errors import (
+    ConfigurationError,
     ConnectionFailed,
     MalformedResponse,
     ModelError,
     RequestTimeout,
     from_status,
 )
+from mteval.models.openai_http import ChatCompletionsHTTP
 from mteval.transcript import Usage
 
 # Arguments that configure the client; everything else goes into the request body.
-CLIENT_ARGS = frozenset({"base_url", "api_key", "organization", "project", "timeout", "default_headers"})
+CLIENT_ARGS = frozenset({"base_url", "api_key", "organization", "project", "timeout", "default_headers", "transport"})
+TRANSPORTS = ("http", "sdk")
 # Request-body fields of chat completions (OpenAI and the usual OpenAI-compatible servers:
 # vLLM, llama.cpp, Ollama). Anything else must be written `body.<name>=` on purpose.
 BODY_ARGS = frozenset({
@@ -74,6 +82,26 @@ class OpenAIModel(KeyedAdapter):
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
         self._client = None
+        self._http: ChatCompletionsHTTP | None = None
+        self.transport = str(self.args.get("transport", "http"))
+        self._extra = request_extras(self.args, CLIENT_ARGS)
+
+    def validate(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ConfigurationError(f"{self.model_id}: transport={self.transport!r}; choose one of {', '.join(TRANSPORTS)}")
+        super().validate()
+
+    def _get_http(self) -> ChatCompletionsHTTP:
+        if self._http is None:
+            self._http = ChatCompletionsHTTP(
+                api_key=self._api_key() or "EMPTY",
+                base_url=self.args.get("base_url"),
+                organization=self.args.get("organization"),
+                project=self.args.get("project"),
+                timeout=float(self.args.get("timeout", 600)),
+                default_headers=self.args.get("default_headers"),
+            )
+        return self._http
 
     def _get_client(self):
         if self._client is None:
@@ -91,12 +119,18 @@ class OpenAIModel(KeyedAdapter):
         return self._client
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
+        request = chat_completion_request(self.model, messages, params)
+        if self.transport != "sdk":
+            if self._extra:
+                request.update(self._extra)  # what the SDK's extra_body does
+            return parse_chat_completion(await self._get_http().create(request))
+        return await self._generate_sdk(request)
+
+    async def _generate_sdk(self, request: dict[str, Any]) -> ModelOutput:
         import openai
 
-        request = chat_completion_request(self.model, messages, params)
-        extra = request_extras(self.args, CLIENT_ARGS)
-        if extra:
-            request["extra_body"] = extra
+        if self._extra:
+            request["extra_body"] = self._extra
         try:
             response = await self._get_client().chat.completions.create(**request)
         except openai.OpenAIError as exc:
@@ -108,10 +142,15 @@ class OpenAIModel(KeyedAdapter):
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def parse_chat_completion(response: Any) -> ModelOutput:
-    """Read text, usage and finish reason from a chat-completions response object."""
+    """Read text, usage and finish reason from a chat-completions response: an SDK
+    object, or the decoded JSON of the lean transport (read through the same names)."""
+    if isinstance(response, dict):  # decoded JSON (not typing.Mapping: its isinstance is slow)
+        response = _Fields(response)
     try:
         choice = response.choices[0]
         text = choice.message.content
@@ -134,3 +173,29 @@ def parse_chat_completion(response: Any) -> ModelOutput:
         ),
         finish_reason=getattr(choice, "finish_reason", None),
     )
+
+
+class _Fields:
+    """Attribute access over decoded JSON (`reply.choices[0].message.content`), so one
+    parser serves SDK objects and plain dicts; a missing key is an AttributeError."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Any):
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _fields(self._data[name])
+        except (KeyError, TypeError) as exc:
+            raise AttributeError(name) from exc
+
+    def __getitem__(self, index: Any) -> Any:
+        return _fields(self._data[index])
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+def _fields(value: Any) -> Any:
+    return _Fields(value) if isinstance(value, (dict, list)) else value

@@ -13,7 +13,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 from mteval.conversation import ContextDocument, Conversation
 
@@ -113,15 +113,24 @@ class Task:
             return DataInfo(source=", ".join(str(p) for p in files), sha256=sha256_files(files), files=tuple(p.name for p in files))
         conversations = self.__dict__.get("_loaded_conversations")
         if conversations is None:
-            conversations = self.load()
-        if not conversations:
+            conversations = self.load()  # a generator is hashed as it streams, never held whole
+        count = 0
+
+        def counted() -> Iterator[Conversation]:
+            nonlocal count
+            for conversation in conversations:
+                count += 1
+                yield conversation
+
+        digest = sha256_conversations(counted())
+        if not count:
             from mteval.models.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"task {self.name or type(self).__name__}: load() returned no conversations and data_files() names no "
                 "file, so there is no data to hash; return the files load() reads from data_files()"
             )
-        return DataInfo(source=f"{len(conversations)} conversations from {type(self).__qualname__}.load()", sha256=sha256_conversations(conversations))
+        return DataInfo(source=f"{count} conversations from {type(self).__qualname__}.load()", sha256=digest)
 
     def data_files(self) -> list[Path]:
         """The files `load()` reads; the default `data_info` hashes them (name and bytes)."""

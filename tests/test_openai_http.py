@@ -83,11 +83,15 @@ def test_an_unknown_transport_is_a_configuration_error():
 
 def test_one_parser_reads_dicts_like_sdk_objects():
     reply = {
-        "choices": [{"message": {"role": "assistant", "content": None}, "finish_reason": "length"}],
+        "choices": [{"message": {"role": "assistant", "content": "Par"}, "finish_reason": "length"}],
         "usage": {"prompt_tokens": 11, "completion_tokens": 4},
     }
     out = parse_chat_completion(reply)
-    assert (out.text, out.usage.input_tokens, out.usage.output_tokens, out.finish_reason) == ("", 11, 4, "length")
+    assert (out.text, out.usage.input_tokens, out.usage.output_tokens, out.finish_reason) == ("Par", 11, 4, "length")
+    # content: null is malformed on both transports (retried, then an error turn), never an empty answer
+    reply["choices"][0]["message"]["content"] = None
+    with pytest.raises(MalformedResponse, match="content: null"):
+        parse_chat_completion(reply)
     assert parse_chat_completion({"choices": [{"message": {"content": "hi"}}]}).usage.input_tokens == 0
     for bad in ({}, {"choices": []}, {"choices": [{}]}, {"choices": "x"}, {"error": {"message": "nope"}}):
         with pytest.raises(MalformedResponse, match="choices"):

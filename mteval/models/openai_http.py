@@ -15,6 +15,7 @@ redaction live in `ModelClient`, which calls both transports the same way.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any, Mapping
 
@@ -41,8 +42,11 @@ class ChatCompletionsHTTP:
         default_headers: Mapping[str, str] | None = None,
     ):
         base = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        base, basic_auth = _split_userinfo(base)
         self.url = base.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Accept": "application/json"}
+        if basic_auth is not None:  # user:password@ in the URL wins, as with the SDK's httpx client
+            headers["Authorization"] = basic_auth
         organization = organization or os.environ.get("OPENAI_ORG_ID")
         project = project or os.environ.get("OPENAI_PROJECT_ID")
         if organization:
@@ -89,7 +93,10 @@ class ChatCompletionsHTTP:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise MalformedResponse(f"unreadable response body: {exc}: {raw[:200]!r}") from exc
+            try:  # orjson refuses lone surrogates ("\ud800") that the json module and the SDK accept;
+                return json.loads(raw)  # ModelClient then stores them with the documented replacement
+            except ValueError:
+                raise MalformedResponse(f"unreadable response body: {exc}: {raw[:200]!r}") from exc
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -99,6 +106,20 @@ class ChatCompletionsHTTP:
                 pass
         self._session = None
 
+
+
+def _split_userinfo(url: str) -> tuple[str, str | None]:
+    """`url` without `user:password@`, and the Basic Authorization value they stand for
+    (None without userinfo). aiohttp refuses a URL with credentials next to an
+    Authorization header; the SDK's httpx client sends them as Basic auth."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth.encode()
 
 
 def env_proxy(url: str) -> str | None:

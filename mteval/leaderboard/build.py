@@ -19,7 +19,7 @@ from mteval.leaderboard.data import collect
 from mteval.leaderboard.render import Site
 from mteval.leaderboard.util import write_text
 from mteval.models.errors import ConfigurationError
-from mteval.results import MANIFEST
+from mteval.results import MANIFEST, read_manifest
 
 MARKER = ".mteval-leaderboard"
 STATIC_FILES = ("site.js", "site.css", "favicon.svg")
@@ -74,7 +74,7 @@ def build_site(results: Path, out: Path, *, prices: Path | None = None, title: s
         target = out / run.href
         target.parent.mkdir(parents=True, exist_ok=True)
         raw = (run.source / MANIFEST).read_bytes()
-        if json.loads(raw) == run.manifest:
+        if read_manifest(run.source) == run.manifest:  # as read (typed, migrated), before the scrub
             target.write_bytes(raw)  # the published copy is the run's own file, byte for byte
         else:  # collect() scrubbed a credential out of it (a run written by hand or an older mteval)
             target.write_text(json.dumps(run.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -20,7 +20,8 @@ from mteval.results import MANIFEST, load_manifest
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 PUBLISHED = Path(__file__).parent / "fixtures" / "rad_bench_published"
-RUNS = sorted(p for p in RESULTS.iterdir() if (p / MANIFEST).is_file())
+RUNS = sorted(p for p in RESULTS.iterdir() if (p / MANIFEST).is_file()) + [ROOT / "docs" / "ci" / "baseline"]
+"""The published runs and the CI recipe's baseline (docs/ci-gate.md)."""
 
 DATA_KEYED = {"metrics", "groups", "tasks", "by_turn", "judging", "files", "args", "calls", "scores", "verdicts", "generation", "task_options"}
 """Sections whose keys are data (task, metric, file names), not the manifest's fields."""
@@ -41,6 +42,7 @@ def field_paths(data: Any, prefix: str = "") -> set[str]:
 def test_committed_runs_are_written_in_the_current_schema(run):
     assert json.loads((run / MANIFEST).read_text())["schema"] == SCHEMA  # not migrated on read
     assert load_manifest(run).run_id == run.name
+    assert not (run / ".mteval.lock").exists()  # a run's lock file is never committed
 
 
 def test_a_fresh_import_writes_the_same_fields_as_the_committed_run(tmp_path, capsys):

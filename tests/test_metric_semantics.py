@@ -46,3 +46,17 @@ def test_more_talking_over_the_user_is_a_regression(tmp_path, task, scorer, more
     (metric,) = [m for m in report.metrics if m.scorer == scorer]
     assert metric.direction == "lower"
     assert (code, metric.regression) == ((EXIT_REGRESSION, True) if more else (EXIT_OK, False))
+
+
+def test_a_zero_lower_is_better_score_prints_without_a_minus_sign(tmp_path):
+    """Lower-is-better scores are compared negated; turning them back gave -0.000 s latencies."""
+    import math
+
+    task = "full_duplex/smooth_turn_taking"
+    values = {f"c{c:02d}": [0.0, 0.0] for c in range(12)}
+    base = as_v1(write_run(tmp_path / "base", {task: values}, scorer="latency"))
+    cand = as_v1(write_run(tmp_path / "cand", {task: values}, scorer="latency"))
+    _, report = gate(base, cand, options())
+    (metric,) = [m for m in report.metrics if m.scorer == "latency"]
+    assert metric.direction == "lower"
+    assert [math.copysign(1.0, x) for x in (metric.base, metric.candidate, metric.diff, *metric.ci)] == [1.0] * 5

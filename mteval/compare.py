@@ -469,9 +469,10 @@ def _compare_metrics(
         if metric.direction == "neither":
             metric.verdict = "descriptive (not gated)"
         if metric.direction == "lower":  # back from improvement to the metric's own units
-            metric.base, metric.candidate, metric.diff = -metric.base, -metric.candidate, -metric.diff
+            # 0.0 - x, not -x: a latency of 0 s must print as 0.000, not -0.000
+            metric.base, metric.candidate, metric.diff = 0.0 - metric.base, 0.0 - metric.candidate, 0.0 - metric.diff
             if metric.ci is not None:
-                metric.ci = (-metric.ci[1], -metric.ci[0])
+                metric.ci = (0.0 - metric.ci[1], 0.0 - metric.ci[0])
     return metrics
 
 

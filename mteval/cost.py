@@ -1,6 +1,7 @@
 """Dollar cost of a run's calls, from litellm's bundled price map (no network).
 
-Only for hosted models whose price litellm knows; a model behind a custom `base_url`
+Only for hosted models whose price litellm knows; a model behind a custom `base_url` (argument or
+OPENAI_BASE_URL / ANTHROPIC_BASE_URL)
 (vLLM, a proxy) or unknown to litellm has no cost (None), never a guessed one.
 """
 
@@ -9,11 +10,23 @@ from __future__ import annotations
 from mteval.models.base import ModelAdapter
 
 _PRICED_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "litellm": None}
+_OFFICIAL_HOSTS = {"api.openai.com", "api.anthropic.com"}
+
+
+def _custom_endpoint(adapter: ModelAdapter) -> bool:
+    """Whether requests go somewhere other than the provider's own API: a base_url argument
+    or the SDK's environment variable (OPENAI_BASE_URL, ...), as the cache key sees it."""
+    from urllib.parse import urlsplit
+
+    from mteval.client import endpoint_of
+
+    endpoint = endpoint_of(adapter)
+    return endpoint is not None and urlsplit(endpoint).hostname not in _OFFICIAL_HOSTS
 
 
 def cost_usd(adapter: ModelAdapter, input_tokens: int, output_tokens: int) -> float | None:
     """USD for these tokens on this adapter's model, or None if unknown."""
-    if adapter.provider not in _PRICED_PROVIDERS or adapter.args.get("base_url") or adapter.args.get("api_base"):
+    if adapter.provider not in _PRICED_PROVIDERS or _custom_endpoint(adapter):
         return None
     if input_tokens == 0 and output_tokens == 0:
         return 0.0

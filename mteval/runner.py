@@ -25,7 +25,7 @@ from aiolimiter import AsyncLimiter
 
 from mteval import __version__
 from mteval.cache import DEFAULT_CACHE_DIR, ResponseCache
-from mteval.client import ModelClient, RetryPolicy, endpoint_of
+from mteval.client import _ENDPOINT_ARGS, ModelClient, RetryPolicy, endpoint_of
 from mteval.conversation import Conversation
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
@@ -240,6 +240,8 @@ class Runner:
         }
         if self.config.ids is not None:  # only when set, so earlier runs keep their fingerprints
             identity["ids"] = sorted(set(self.config.ids))
+        if _env_endpoint(self.model) is not None:  # only when set, like ids
+            identity["endpoint"] = _env_endpoint(self.model)
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
     def _jury_identity(self) -> dict[str, Any] | None:
@@ -248,6 +250,8 @@ class Runner:
         identity = self.config.jury.model_dump(mode="json")
         for juror, adapter in zip(identity["jurors"], self.judge_adapters):
             juror["args"] = adapter.public_args()
+            if _env_endpoint(adapter) is not None:
+                juror["endpoint"] = _env_endpoint(adapter)
         return identity
 
     def _run_dir(self, fingerprint: str) -> Path:
@@ -626,6 +630,15 @@ def check_run_id(run_id: str) -> str:
     if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or "\0" in run_id or Path(run_id).is_absolute():
         raise ConfigurationError(f"--run-id {run_id!r}: must be a plain directory name (no '/', '..' or absolute path)")
     return run_id
+
+
+def _env_endpoint(adapter: Any) -> str | None:
+    """The endpoint when the environment sets it (OPENAI_BASE_URL, ...), else None. It is part
+    of a run's identity: a base_url argument already is (through the public args), and without
+    it the same command against another server resumed the first server's run."""
+    if any(adapter.public_args().get(name) for name in _ENDPOINT_ARGS):
+        return None
+    return endpoint_of(adapter)
 
 
 def _slug(text: str) -> str:

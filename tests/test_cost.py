@@ -35,3 +35,12 @@ def test_judge_calls_are_costed_separately_in_the_manifest(tmp_path, fake_server
     calls = Runner(config).run().manifest["totals"]["calls"]
     assert calls["model"]["cost_usd"] is None  # a scripted model has no price
     assert "openai/judge" in calls["judges"] and calls["judges"]["openai/judge"]["cost_usd"] is None  # self-hosted
+
+
+def test_an_endpoint_from_the_environment_is_self_hosted(monkeypatch):
+    """OPENAI_BASE_URL pointing at a local server: no price, like a base_url argument (the
+    site showed OpenAI's price for replies a local stand-in gave)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    assert cost_usd(create_model("openai/gpt-4o-mini", {}), 1000, 200) is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")  # the official API, named explicitly
+    assert cost_usd(create_model("openai/gpt-4o-mini", {}), 1000, 200) > 0

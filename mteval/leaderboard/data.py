@@ -116,9 +116,21 @@ class Run:
     def task_names(self) -> list[str]:
         return sorted(set(self.tasks) | set(self.manifest.get("metrics") or {}))
 
+    @property
+    def whole(self) -> bool:
+        """Whether the run covers its tasks' whole data (no --limit, no --ids)."""
+        return self.manifest.get("limit") is None and self.manifest.get("ids") is None
+
+    @property
+    def errored(self) -> int:
+        return int((self.manifest.get("totals") or {}).get("errored_conversations") or 0)
+
     def rank(self) -> tuple:
+        """Higher is preferred for a row: complete, then whole data (a later `--limit 5` smoke
+        run must not replace a model's full result), then without errored conversations (a
+        later run whose calls failed must not either), then newest."""
         finished = str(self.manifest.get("finished_at") or self.manifest.get("started_at") or "")
-        return (self.status == "complete", finished, self.run_id, self.sid)
+        return (self.status == "complete", self.whole, self.errored == 0, finished, self.run_id, self.sid)
 
     def turn_curve(self, task: str, metric: str) -> list[tuple[int, float, int]]:
         """(1-based turn, mean, n): the manifest's `by_turn`, else from the samples."""

@@ -28,6 +28,8 @@ from mteval.task import DataInfo, Task
 from mteval_tasks.full_duplex import scorers as S
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.jsonl"
+TALK_OVER = {"overlap_s": lower(0, None, "seconds"), "barge_ins": lower(0, None, "per sample")}
+"""Talking over the user (scorers.talk_over_metrics): less is better."""
 
 
 class FullDuplexTask(Task):
@@ -139,7 +141,12 @@ class SmoothTurnTaking(FullDuplexTask):
     name = "full_duplex/smooth_turn_taking"
     kind = "smooth_turn_taking"
     headline = "tor"
-    semantics = {"tor": higher(0, 1, "rate"), "takeover": higher(0, 1, "rate"), "latency": lower(0, None, "seconds")}
+    semantics = {
+        "tor": higher(0, 1, "rate"),
+        "takeover": higher(0, 1, "rate"),
+        "latency": lower(0, None, "seconds"),
+        **TALK_OVER,
+    }
     description = "FDB v1 smooth turn-taking: the model should take the turn when the user ends it, quickly (TOR higher, latency lower)."
 
     def scorers(self) -> list:
@@ -163,6 +170,8 @@ class UserInterruption(FullDuplexTask):
         "takeover": higher(0, 1, "rate"),
         "latency": lower(0, None, "seconds"),
         "relevance": higher(0, 5, "judge points"),
+        "informed_latency": lower(0, None, "seconds"),
+        **TALK_OVER,
     }
     description = (
         "FDB v1 user interruption: after the user interrupts, the model should respond to the interruption "

@@ -273,7 +273,7 @@ class Runner:
                 self._account(record)
                 progress.advance(record)
 
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
+        workers = [asyncio.create_task(worker()) for _ in range(self._concurrency())]
         stop_wait = asyncio.create_task(self._stop.wait())
         all_done = asyncio.gather(*workers)
         await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
@@ -285,6 +285,11 @@ class Runner:
             return True
         await all_done  # re-raise a bug in a worker after finished samples are on disk
         return left_undone
+
+    def _concurrency(self) -> int:
+        """--max-concurrency, capped by the model's own limit (a local one-request server: 1)."""
+        limit = self.model.max_concurrency
+        return max(1, min(self.config.max_concurrency, limit) if limit else self.config.max_concurrency)
 
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
@@ -375,7 +380,7 @@ class Runner:
             "history": self.config.history,
             "limit": self.config.limit,
             "task_options": self.config.task_options,
-            "max_concurrency": self.config.max_concurrency,
+            "max_concurrency": self._concurrency(),
             "jury": self._jury_identity(),
             "tasks": task_info,
             "totals": {

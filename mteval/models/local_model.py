@@ -10,7 +10,9 @@ llama-cpp-python's server runs one request at a time. The adapter therefore admi
 `concurrency` (default 1) requests at once through `request_slot()`, *before* the
 client's timeout starts: a request waiting its turn is never timed out and re-sent
 while the server is still working on the queue. Its timeout is `timeout=` (default
-600 s) for the request being processed.
+600 s) for the request being processed. `max_tokens_cap=N` lowers every request's
+max_tokens to at most N (for a small model judging with a 2048-token budget it will
+never use well); it is recorded with the other model args.
 
 The manifest (via `public_args`) records what determines the replies: the GGUF's name,
 sha256 and size, the llama-cpp-python version, the context size and the chat format.
@@ -45,7 +47,7 @@ DEFAULT_N_CTX = 8192  # SmolLM2's trained context; llama-cpp-python's own defaul
 DEFAULT_CHAT_FORMAT = "chatml"
 DEFAULT_TIMEOUT_S = 600.0
 SERVER_ARGS = ("n_ctx", "chat_format", "n_threads", "n_batch")
-ADAPTER_ARGS = {"timeout", "concurrency"}
+ADAPTER_ARGS = {"timeout", "concurrency", "max_tokens_cap"}
 # modules llama_cpp.server imports: without them the [server] extra is missing
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 
@@ -220,6 +222,10 @@ class LocalModel(ModelAdapter):
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         inner = await self._ensure_server()
+        cap = self.args.get("max_tokens_cap")
+        if cap is not None and params.max_tokens > int(cap):
+            # recorded in the manifest's model args; a reply cut here has finish_reason "length"
+            params = params.model_copy(update={"max_tokens": int(cap)})
         try:
             return await inner.generate(messages, params, context)
         except BadRequest as exc:

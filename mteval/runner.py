@@ -196,13 +196,18 @@ class Runner:
         task_info = {task.name: _task_info(task, datasets[task.name]) for task in self.tasks}
         fingerprint = self._fingerprint(task_info)
         run_dir = self._run_dir(fingerprint)
+        previous_status = None
         if (run_dir / MANIFEST).exists():
             previous = read_manifest(run_dir)
+            previous_status = previous.get("status")
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigurationError(
                     f"{run_dir} holds a run with a different configuration; choose another --run-id or --output-dir"
                 )
         done = self._resume(run_dir)
+        if previous_status == "complete" and all((t.name, c.id) in done for t in self.tasks for c in datasets[t.name]):
+            # A finished run re-run: nothing to ask, nothing rewritten (its files stay byte for byte).
+            return RunOutcome(run_dir=run_dir, manifest=read_manifest(run_dir))
         cache = None
         if self.config.use_cache:
             cache = ResponseCache(self.config.cache_dir or DEFAULT_CACHE_DIR)

@@ -26,9 +26,9 @@ done
 # on real output; its unparsed-verdict rate is part of the result. Judge replies capped at 256 tokens.
 run --tasks mt_bench/mt_bench --limit 5 --judge local/smollm2 --judge-args max_tokens_cap=256 \
     --run-id "local-smollm2__mt_bench__weak-judge-smollm2"
-# MT-Eval's cls ablations (100 conversations each): first 2.
+# MT-Eval's cls ablations (100 conversations of 8-9 turns each): the first only.
 for task in cls_ablation_dgc cls_ablation_gold cls_ablation_rc cls_ablation_sgc; do
     for history in own single; do
-        run --tasks "mt_eval/$task" --limit 2 --max-tokens 64 --history "$history" --run-id "local-smollm2__mt_eval-${task}__$history"
+        run --tasks "mt_eval/$task" --limit 1 --max-tokens 64 --history "$history" --run-id "local-smollm2__mt_eval-${task}__$history"
     done
 done

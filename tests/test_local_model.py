@@ -250,16 +250,31 @@ def test_ctrl_c_stops_the_server(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a shared 2-core machine can be several times slower than an idle one
 def test_real_judge_run_handles_parsed_and_unparsed_verdicts(tmp_path, capsys):
-    """MT-Bench judged by SmolLM2 itself (a weak judge): unparsed verdicts are counted, not scored."""
-    code = main(run_args(tmp_path, "--judge", "local/smollm2", "--max-tokens", "48", "--judge-args", "max_tokens_cap=256",
-                         tasks="mt_bench/mt_bench", limit=3, run_id="judged"))  # fmt: skip
+    """MT-Bench judged by a jury of SmolLM2 itself (a weak judge: its verdicts come out unparsed, get one
+    re-ask, and are recorded with their raw text, never as a number) and a scripted judge that always
+    answers in the required format. The aggregate uses only the parsed verdicts."""
+    jury = tmp_path / "jury.yaml"
+    jury.write_text(
+        "name: smollm2-and-constant\naggregate: mean\njurors:\n"
+        "  - model: local/smollm2\n    args: {max_tokens_cap: 128}\n"
+        "  - model: scripted/constant\n    args: {text: 'Rating: [[5]]'}\n",
+        encoding="utf-8",
+    )
+    code = main(run_args(tmp_path, "--jury", str(jury), "--max-tokens", "48", tasks="mt_bench/mt_bench", limit=1, run_id="judged"))
     assert code == 0, capsys.readouterr().err
     manifest = read_manifest(tmp_path / "out" / "judged")
-    scores = manifest["totals"]["scores"]
-    assert scores["ok"] >= 1 and scores["unparsed"] >= 1, scores
-    assert scores["ok"] + scores["unparsed"] + scores["error"] == manifest["totals"]["scored_turns"]
-    judges = manifest["totals"]["calls"]["judges"]
-    assert judges["local/smollm2"]["requests"] >= 1
+    jurors = manifest["judging"]["score"]["jurors"]
+    smol, constant = jurors["local/smollm2"]["verdicts"], jurors["scripted/constant"]["verdicts"]
+    assert constant == {"ok": 2}
+    assert smol.get("unparsed", 0) >= 1 and sum(smol.values()) == 2, smol
+    assert jurors["local/smollm2"]["reasked"] >= 1
+    assert manifest["totals"]["scores"]["ok"] == 2  # the jury's verdict, from the parsed verdicts
+    calls = manifest["totals"]["calls"]["judges"]["local/smollm2"]
+    assert calls["requests"] >= 2 + jurors["local/smollm2"]["reasked"] and calls["errors"] == 0
+    (sample,) = [json.loads(line) for line in (tmp_path / "out" / "judged" / SAMPLES).read_text().splitlines()]
+    verdicts = [v for t in sample["turns"] if t.get("scores") for v in t["scores"]["score"]["details"]["verdicts"]]
+    unparsed = [v for v in verdicts if v["judge"] == "local/smollm2" and v["status"] == "unparsed"]
+    assert unparsed and all(v["raw"] and v["value"] is None for v in unparsed)
     assert llama_children(os.getpid()) == []
 
 

@@ -320,3 +320,20 @@ def test_lmeval_hf_backend_loads_the_same_gguf_through_transformers():
     assert reply.text.strip(), "no tokens generated"
     assert 0 < reply.usage.output_tokens <= 9 and reply.usage.input_tokens > 5
     assert "5" in reply.text  # the same answer llama.cpp gives: the weights were read, not random
+
+
+def test_rerunning_a_finished_run_rewrites_nothing(tmp_path, capsys):
+    """What makes scripts/regenerate_results.sh reproduce committed runs byte for byte."""
+    args = ["run", "--tasks", "example/arithmetic", "--model", "scripted/calculator", "--limit", "3",
+            "--output-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--run-id", "r", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    time.sleep(1.1)  # a rewritten manifest would carry a new timestamp
+    assert main(args) == 0
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before
+    # An unfinished run is still resumed (and its manifest rewritten).
+    lines = (tmp_path / "r" / SAMPLES).read_text().splitlines(keepends=True)
+    (tmp_path / "r" / SAMPLES).write_text("".join(lines[:-1]))
+    assert main(args) == 0
+    assert len((tmp_path / "r" / SAMPLES).read_text().splitlines()) == 3
+    assert (tmp_path / "r" / "run.json").read_bytes() != before["run.json"]

@@ -196,7 +196,7 @@ def test_context_overflow_is_an_errored_turn_with_the_reason_not_retried(tmp_pat
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a shared 2-core machine can be several times slower than an idle one
 def test_sigkill_leaves_no_server_and_the_rerun_resumes(tmp_path, capsys):
-    cmd = [sys.executable, "-m", "mteval", *run_args(tmp_path, limit=4)]
+    cmd = [sys.executable, "-m", "mteval", *run_args(tmp_path, "--max-tokens", "8", limit=3)]
     run_dir = tmp_path / "out" / "a"
     log = tmp_path / "killed.log"
     with log.open("w") as handle:
@@ -216,12 +216,12 @@ def test_sigkill_leaves_no_server_and_the_rerun_resumes(tmp_path, capsys):
         if proc.poll() is None:
             proc.kill()
     kept = (run_dir / SAMPLES).read_text().count("\n")
-    assert 1 <= kept < 4
-    assert main(run_args(tmp_path, limit=4)) == 0, capsys.readouterr().err
+    assert 1 <= kept < 3
+    assert main(run_args(tmp_path, "--max-tokens", "8", limit=3)) == 0, capsys.readouterr().err
     manifest = read_manifest(run_dir)
-    assert manifest["status"] == "complete" and manifest["totals"]["conversations"] == 4
+    assert manifest["status"] == "complete" and manifest["totals"]["conversations"] == 3
     lines = (run_dir / SAMPLES).read_text().splitlines()
-    assert len({json.loads(line)["conversation"]["id"] for line in lines}) == len(lines) == 4
+    assert len({json.loads(line)["conversation"]["id"] for line in lines}) == len(lines) == 3
 
 
 @needs_local

@@ -27,7 +27,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -240,14 +240,16 @@ class ModelClient:
     async def _attempt(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         if self.limiter is not None:
             await self.limiter.acquire()
-        self.stats.requests += 1
-        try:
-            if _HAS_TIMEOUT:
-                async with asyncio.timeout(self.retry.timeout_s):  # no extra task per call
-                    return await self.adapter.generate(messages, params, context)
-            return await asyncio.wait_for(self.adapter.generate(messages, params, context), self.retry.timeout_s)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise RequestTimeout(f"no reply within {self.retry.timeout_s:g} s") from exc
+        async with self.adapter.request_slot():  # queueing for a busy local server is not timed
+            self.stats.requests += 1
+            timeout_s = self.adapter.request_timeout(self.retry.timeout_s)
+            try:
+                if _HAS_TIMEOUT:
+                    async with asyncio.timeout(timeout_s):  # no extra task per call
+                        return await self.adapter.generate(messages, params, context)
+                return await asyncio.wait_for(self.adapter.generate(messages, params, context), timeout_s)
+            except (asyncio.TimeoutError, TimeoutError) as exc:
+                raise RequestTimeout(f"no reply within {timeout_s:g} s") from exc
 
     async def aclose(self) -> None:
         await self.adapter.aclose()

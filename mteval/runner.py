@@ -294,14 +294,19 @@ class Runner:
             run_lock.release()
 
     async def _arun_locked(self, run_dir: Path, fingerprint: str, scans: dict[str, tuple[int, int, set[str]]], task_info: dict[str, Any]) -> RunOutcome:
+        previous_status = None
         if (run_dir / MANIFEST).exists():
             previous = read_manifest(run_dir)
+            previous_status = previous.get("status")
             if previous.get("fingerprint") != fingerprint:
                 raise ConfigurationError(
                     f"{run_dir} holds a run with a different configuration; choose another --run-id or --output-dir"
                 )
             self.previous_calls = (previous.get("totals") or {}).get("calls")
         done = self._resume(run_dir)
+        if previous_status == "complete" and all((t.name, i) in done for t in self.tasks for i in scans[t.name][2]):
+            # A finished run re-run: nothing to ask, nothing rewritten (its files stay byte for byte).
+            return RunOutcome(run_dir=run_dir, manifest=read_manifest(run_dir))
         cache = None
         if self.config.use_cache:
             cache = ResponseCache(self.config.cache_dir or DEFAULT_CACHE_DIR)
@@ -376,7 +381,7 @@ class Runner:
                     return
                 progress.advance(record)
 
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, self.config.max_concurrency))]
+        workers = [asyncio.create_task(worker()) for _ in range(self._concurrency())]
         stop_wait = asyncio.create_task(self._stop.wait())
         all_done = asyncio.gather(*workers)
         # on a stop the workers are cancelled; mark the gathered outcome as seen, or asyncio
@@ -395,6 +400,11 @@ class Runner:
     def _write_failure(self, client: ModelClient) -> Exception | None:
         """The first failed write of samples.jsonl or of the cache, if any."""
         return self._sample_error or next((c.write_error for c in (client, *self._judge_clients) if c.write_error), None)
+
+    def _concurrency(self) -> int:
+        """--max-concurrency, capped by the model's own limit (a local one-request server: 1)."""
+        limit = self.model.max_concurrency
+        return max(1, min(self.config.max_concurrency, limit) if limit else self.config.max_concurrency)
 
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
@@ -506,7 +516,7 @@ class Runner:
                 "limit": self.config.limit,
                 "ids": self.config.ids,
                 "task_options": self.public_task_options,
-                "max_concurrency": self.config.max_concurrency,
+                "max_concurrency": self._concurrency(),
                 "jury": self._jury_identity(),
                 "tasks": task_info,
                 "totals": {

@@ -14,6 +14,7 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
     "anthropic": ("mteval.models.anthropic_model", "AnthropicModel", "Anthropic models via the anthropic SDK"),
     "litellm": ("mteval.models.litellm_model", "LiteLLMModel", "any provider litellm supports: litellm/<litellm model id>"),
     "lmeval": ("mteval.models.lmeval_model", "LMEvalModel", "lm-eval's local backends (hf, vllm, ...) with their chat templates"),
+    "local": ("mteval.models.local_model", "LocalModel", "a GGUF model served by llama.cpp on this machine: local/smollm2 or local/<path.gguf> (extra: .[local])"),
     "replay": ("mteval.models.replay", "ReplayModel", "recorded replies: replay/<file or run dir>, or replay/gold"),
     "scripted": ("mteval.models.scripted", "ScriptedModel", "deterministic scripts for tests: echo, constant, fail, ..."),
 }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, AsyncContextManager, ClassVar, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -114,6 +115,19 @@ class ModelAdapter(abc.ABC):
 
     async def aclose(self) -> None:
         """Release connections."""
+
+    max_concurrency: ClassVar[int | None] = None
+    """Requests the backend works on at once (None: no limit). The runner runs at most this
+    many conversations; a local single-request server sets 1."""
+
+    def request_slot(self) -> AsyncContextManager[Any]:
+        """Entered before each request, outside its timeout: an adapter whose server works on
+        one request at a time queues here, so waiting is never counted as timing out."""
+        return contextlib.nullcontext()
+
+    def request_timeout(self, policy_timeout_s: float) -> float:
+        """Seconds one request may take once admitted (default: the retry policy's)."""
+        return policy_timeout_s
 
     def not_sent(self) -> list[str]:
         """Generation parameters this provider does not accept (recorded, not sent)."""

@@ -179,3 +179,40 @@ def test_task_options_with_credentials_are_kept_out_of_the_manifest(tmp_path, ca
     assert manifest["task_options"] == {"mirror": "http://***@mirror.example/data"}
     leaks = _leaks(tmp_path / "results") + [s for s in (URL_PASS, f"{ENV_TOKEN}x") if s in out + err]
     assert not leaks, leaks
+
+
+def test_header_given_in_model_args_is_sent_and_never_written(tmp_path, capfd, planted_env):
+    """`--model-args default_headers={"X-Custom-Sig": ...}` (JSON, commas inside it allowed)
+    reaches the server as a header; before the fix the value stayed a string, was written
+    in clear to run.json and crashed the SDK with a traceback."""
+    with FakeLLMServer() as server:
+        model_args = (f'base_url=http://127.0.0.1:{server.port}/v1,api_key=x,'
+                      f'default_headers={{"X-Custom-Sig": "{SIG}", "X-Other": "second{SIG}"}}')
+        results, cache, site = tmp_path / "results", tmp_path / "cache", tmp_path / "site"
+        code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--limit", "1", "--model", "openai/model-test",
+                              "--model-args", model_args, "--output-dir", str(results), "--run-id", "hdr",
+                              "--cache-dir", str(cache), "--no-progress")
+        assert code == 0, err
+        printed = [out, err]
+        for argv in (["show", str(results / "hdr"), "--json"], ["leaderboard", "build", "--results", str(results), "--out", str(site)]):
+            code, out, err = _cli(capfd, *argv)
+            assert code == 0, err
+            printed += [out, err]
+        headers = [h for _, _, h in server.requests]
+        assert headers and all(h.get("x-custom-sig") == SIG and h.get("x-other") == f"second{SIG}" for h in headers)
+    manifest = json.loads((results / "hdr" / "run.json").read_text())
+    assert manifest["model"]["args"]["default_headers"] == {"X-Custom-Sig": "***", "X-Other": "***"}
+    leaks = _leaks(results) + _leaks(cache) + _leaks(site) + [f"{s!r} printed" for t in printed for s in SECRETS if s in t]
+    assert not leaks, leaks
+
+
+@pytest.mark.parametrize("text, message", [
+    ('default_headers={"X-Sig": "v"', "default_headers"),  # unclosed brace
+    ("default_headers={X-Sig: v}", "default_headers"),  # not JSON
+])
+def test_malformed_structured_model_arg_is_a_clear_error(tmp_path, capfd, text, message):
+    code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--limit", "1", "--model", "openai/m",
+                          "--model-args", f"base_url=http://127.0.0.1:9/v1,{text}", "--output-dir", str(tmp_path / "r"),
+                          "--cache-dir", str(tmp_path / "c"), "--no-progress")
+    assert code == 2 and "--model-args" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()

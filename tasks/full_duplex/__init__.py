@@ -85,6 +85,10 @@ class FullDuplexTask(Task):
         return conversations
 
 
+TALK_OVER_SEMANTICS = {"overlap_s": lower(0, None, "seconds"), "barge_ins": lower(0, None, "count")}
+"""Talking over the user is worse the more there is of it (undeclared, compare would read a rise as a gain)."""
+
+
 @register_task
 class PauseHandling(FullDuplexTask):
     name = "full_duplex/pause_handling"
@@ -139,7 +143,12 @@ class SmoothTurnTaking(FullDuplexTask):
     name = "full_duplex/smooth_turn_taking"
     kind = "smooth_turn_taking"
     headline = "tor"
-    semantics = {"tor": higher(0, 1, "rate"), "takeover": higher(0, 1, "rate"), "latency": lower(0, None, "seconds")}
+    semantics = {
+        "tor": higher(0, 1, "rate"),
+        "takeover": higher(0, 1, "rate"),
+        "latency": lower(0, None, "seconds"),
+        **TALK_OVER_SEMANTICS,
+    }
     description = "FDB v1 smooth turn-taking: the model should take the turn when the user ends it, quickly (TOR higher, latency lower)."
 
     def scorers(self) -> list:
@@ -163,6 +172,8 @@ class UserInterruption(FullDuplexTask):
         "takeover": higher(0, 1, "rate"),
         "latency": lower(0, None, "seconds"),
         "relevance": higher(0, 5, "judge points"),
+        **TALK_OVER_SEMANTICS,
+        "informed_latency": lower(0, None, "seconds"),
     }
     description = (
         "FDB v1 user interruption: after the user interrupts, the model should respond to the interruption "

@@ -37,10 +37,18 @@ def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
             continue
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise ConfigurationError(f"{what}: expected key=value, got {part!r}")
+            raise ConfigurationError(f"{what}: expected key=value, got {_shown(part)}")
         key, value = key.strip(), value.strip()
         result[key] = _structured(key, value, what) if value.startswith(("{", "[")) else _coerce(value)
     return result
+
+
+def _shown(item: str) -> str:
+    """A malformed item as an error may quote it: not at all when it names a credential
+    (`api_key` typed without its `=` is followed by the key itself)."""
+    from mteval.models.base import is_secret_name
+
+    return "an item naming a credential (value not shown)" if is_secret_name(item) else repr(item)
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -216,3 +216,12 @@ def test_malformed_structured_model_arg_is_a_clear_error(tmp_path, capfd, text, 
                           "--cache-dir", str(tmp_path / "c"), "--no-progress")
     assert code == 2 and "--model-args" in err and message in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("item", [f"api_key{MODEL_KEY}", f"api_key:{JUDGE_KEY}", f"base_url http://u:{URL_PASS}@127.0.0.1:9/v1"])
+def test_a_mistyped_credential_item_is_not_echoed(tmp_path, capfd, item):
+    """`api_key` without its `=`: the error says what is wrong without printing the value."""
+    code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--model", "openai/m", "--model-args",
+                          f"base_url=http://127.0.0.1:9/v1,{item}", "--output-dir", str(tmp_path / "r"), "--no-progress")
+    assert code == 2 and "--model-args: expected key=value" in err and "Traceback" not in err
+    assert not [s for s in SECRETS if s in out + err], err

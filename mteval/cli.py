@@ -40,7 +40,20 @@ def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
             raise ConfigurationError(f"{what}: expected key=value, got {_shown(part)}")
         key, value = key.strip(), value.strip()
         result[key] = _structured(key, value, what) if value.startswith(("{", "[")) else _coerce(value)
+        _check_headers(key, result[key], what)
     return result
+
+
+def _check_headers(key: str, value: Any, what: str) -> None:
+    """Headers must be a mapping: only then is each value masked where args are recorded (a
+    plain string was written in clear, then crashed the SDK). The value is not quoted."""
+    from mteval.redact import is_header_name
+
+    if is_header_name(key) and value is not None and not isinstance(value, dict):
+        raise ConfigurationError(
+            f'{what}: {key}= must be a JSON mapping of header name to value, e.g. {key}={{"X-Name": "value"}} '
+            "(the value given is not shown)"
+        )
 
 
 def _shown(item: str) -> str:

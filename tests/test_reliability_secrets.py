@@ -225,3 +225,25 @@ def test_a_mistyped_credential_item_is_not_echoed(tmp_path, capfd, item):
                           f"base_url=http://127.0.0.1:9/v1,{item}", "--output-dir", str(tmp_path / "r"), "--no-progress")
     assert code == 2 and "--model-args: expected key=value" in err and "Traceback" not in err
     assert not [s for s in SECRETS if s in out + err], err
+
+
+def test_headers_that_are_not_a_mapping_are_refused_before_anything_is_written(tmp_path, capfd):
+    """A header value given as a plain string (`default_headers=X-Sig:...` on the command line,
+    or a string in a jury file) cannot be masked per header: it was written in clear to
+    run.json and then crashed the SDK. It is refused, without being printed."""
+    jury = tmp_path / "jury.yaml"
+    jury.write_text(yaml.safe_dump({"jurors": [{"model": "openai/j", "args": {"base_url": "http://127.0.0.1:9/v1",
+                                                                              "default_headers": f"X-Custom-Sig: {SIG}"}}]}))
+    common = ["--output-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), "--no-progress"]
+    attempts = [
+        ["--tasks", "example", "--model", "openai/m", "--model-args", f"base_url=http://127.0.0.1:9/v1,default_headers=X-Custom-Sig:{SIG}"],
+        ["--tasks", "mt_bench", "--model", "scripted/echo", "--judge", "openai/j", "--judge-args",
+         f"base_url=http://127.0.0.1:9/v1,extra_headers=X-Custom-Sig:{SIG}"],
+        ["--tasks", "mt_bench", "--model", "scripted/echo", "--jury", str(jury)],
+    ]
+    for extra in attempts:
+        code, out, err = _cli(capfd, "run", "--limit", "1", *extra, *common)
+        assert code == 2, err
+        assert "headers" in err and "mapping" in err and "Traceback" not in err
+        assert SIG not in out + err
+    assert not (tmp_path / "r").exists()

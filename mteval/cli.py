@@ -26,18 +26,72 @@ EXIT_RUN_ERRORS = 3
 
 
 def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
-    """`a=1,b=x,c=true` -> {"a": 1, "b": "x", "c": True}."""
+    """`a=1,b=x,c=true` -> {"a": 1, "b": "x", "c": True}. A value starting with `{` or `[`
+    is JSON (`default_headers={"X-Sig": "v", "X-Other": "w"}`; commas inside it do not split),
+    so headers reach the SDK as a mapping and their values are masked like any header."""
     result: dict[str, Any] = {}
     if not text:
         return result
-    for part in text.split(","):
+    for part in _split_top_level(text):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise ConfigurationError(f"{what}: expected key=value, got {part!r}")
-        result[key.strip()] = _coerce(value.strip())
+            raise ConfigurationError(f"{what}: expected key=value, got {_shown(part)}")
+        key, value = key.strip(), value.strip()
+        result[key] = _structured(key, value, what) if value.startswith(("{", "[")) else _coerce(value)
+        _check_headers(key, result[key], what)
     return result
+
+
+def _check_headers(key: str, value: Any, what: str) -> None:
+    """Headers must be a mapping: only then is each value masked where args are recorded (a
+    plain string was written in clear, then crashed the SDK). The value is not quoted."""
+    from mteval.redact import is_header_name
+
+    if is_header_name(key) and value is not None and not isinstance(value, dict):
+        raise ConfigurationError(
+            f'{what}: {key}= must be a JSON mapping of header name to value, e.g. {key}={{"X-Name": "value"}} '
+            "(the value given is not shown)"
+        )
+
+
+def _shown(item: str) -> str:
+    """A malformed item as an error may quote it: not at all when it names a credential
+    (`api_key` typed without its `=` is followed by the key itself)."""
+    from mteval.models.base import is_secret_name
+
+    return "an item naming a credential (value not shown)" if is_secret_name(item) else repr(item)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside JSON brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            if char == quote and text[i - 1] != "\\":
+                quote = ""
+        elif char == '"' and depth:
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char in "}]" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _structured(key: str, value: str, what: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:  # the value is not quoted back: it may hold a header secret
+        raise ConfigurationError(
+            f"{what}: {key}= starts with {value[0]!r} but is not valid JSON ({exc.msg} at character {exc.pos}); "
+            'write it as JSON, e.g. default_headers={"X-Name": "value"}'
+        ) from None
 
 
 def _coerce(value: str) -> Any:

@@ -68,7 +68,31 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
+        if "\\u" in line:  # only an escape can smuggle a lone surrogate past the UTF-8 check
+            field = _lone_surrogate_field(obj)
+            if field is not None:
+                raise DataError(
+                    f"{path}:{line_no}: field {field!r} holds a lone surrogate (a \\uD800-\\uDFFF escape without "
+                    "its pair): no request or file can carry it; fix or remove the escape"
+                )
         yield line_no, obj
+
+
+def _lone_surrogate_field(value: Any, where: str = "") -> str | None:
+    """Dotted path of the first string holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "(record)"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _lone_surrogate_field(key, f"{where}.{key}".lstrip(".")) if isinstance(key, str) else None
+        found = found or _lone_surrogate_field(item, f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def yaml_message(path: str | Path, exc: Exception) -> str:

@@ -34,6 +34,7 @@ def lock_run_dir(run_dir: Path) -> FileLock:
     except Timeout:
         raise RunDirectoryBusy(
             f"{run_dir} is in use by another mteval process (lock {run_dir / LOCK_NAME}). "
-            "Wait for it to finish, then run the same command again to resume; or pick another --run-id."
+            "Wait for it to finish, then run the same command again to resume; or choose another --output-dir "
+            "(or, for mteval run, another --run-id)."
         ) from None
     return lock

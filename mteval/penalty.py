@@ -1,9 +1,13 @@
 """The multi-turn penalty: one definition for the report, the leaderboard and `mteval penalty`.
 
     penalty = single-turn score - own-history score, on the same turns
+              (own - single for a score where lower is better, as declared by its task)
 
 Positive means the dialogue costs the model score (it does worse with its own history than
-with the same content in one message); negative means the dialogue helps. Turns are paired
+with the same content in one message); negative means the dialogue helps. A task without a
+single-turn rendering (`single_turn_rendering = False`, e.g. full-duplex timelines, which
+run the same samples in every history mode) has no penalty: comparing a run with itself
+would show a perfect 0. Turns are paired
 by (task, source conversation, source turn index): a single-turn rendering records the
 conversation and turn it was made from, and `mteval.results.load` already gives its rows
 those keys. Only turns scored in both runs count. The 95% interval is `mteval.stats`'s
@@ -22,7 +26,10 @@ import numpy as np
 
 from mteval.stats import cluster_bootstrap_ci, stratified_mean_ci
 
-SIGN = "single-turn minus own-history score on the same turns (positive: the dialogue costs score)"
+SIGN = (
+    "single-turn minus own-history score on the same turns, own minus single where lower is better "
+    "(positive: the dialogue costs score)"
+)
 
 
 class PenaltyError(ValueError):
@@ -35,6 +42,12 @@ class Pair:
     """Task and source conversation: what the bootstrap resamples."""
     own: float
     single: float
+    sign: int = 1
+    """-1 for a score where lower is better, so that a positive penalty always means worse in dialogue."""
+
+    @property
+    def diff(self) -> float:
+        return self.sign * (self.single - self.own)
 
 
 @dataclass
@@ -77,11 +90,33 @@ def check_runs(own_manifest: Mapping[str, Any], single_manifest: Mapping[str, An
 
 
 def pairs(own_frame, single_frame, task: str, metric: str) -> list[Pair]:
-    """Turns of `task` scored on `metric` in both frames (from `mteval.results.load`)."""
+    """Turns of `task` scored on `metric` in both frames (from `mteval.results.load`); none
+    for a task without a single-turn rendering or a descriptive score (no better direction)."""
+    direction = score_direction(task, metric)
+    if no_single_turn_rendering(task) or direction == "neither":
+        return []
     column = f"score_{metric}"
     own = _scores(own_frame, task, column)
     single = _scores(single_frame, task, column)
-    return [Pair(cluster=f"{task}/{key[0]}", own=own[key], single=value) for key, value in single.items() if key in own]
+    sign = -1 if direction == "lower" else 1
+    return [Pair(cluster=f"{task}/{key[0]}", own=own[key], single=value, sign=sign) for key, value in single.items() if key in own]
+
+
+def no_single_turn_rendering(task: str) -> bool:
+    """The registered task declares that `--history single` runs the same samples."""
+    from mteval.registry import get_task_spec
+
+    spec = get_task_spec(task)
+    return spec is not None and not getattr(spec.cls, "single_turn_rendering", True)
+
+
+def score_direction(task: str, metric: str) -> str:
+    """"higher", "lower" or "neither", as the registered task declares for this score
+    (higher when the task is not installed or declares nothing)."""
+    from mteval.manifest import declared_task_semantics, lookup
+
+    declared = declared_task_semantics(task)
+    return lookup(declared[2], metric).direction if declared else "higher"
 
 
 def _scores(frame, task: str, column: str) -> dict[tuple[str, int], float]:
@@ -99,7 +134,7 @@ def penalty_of(name: str, metric: str, paired: Sequence[Pair]) -> Penalty:
     """The penalty over one set of paired turns (a task, or a category pooling its tasks' turns)."""
     if not paired:
         return Penalty(name, metric, None, None, None, None, 0, 0, note="no turn scored in both runs")
-    diffs = [p.single - p.own for p in paired]
+    diffs = [p.diff for p in paired]
     clusters = [p.cluster for p in paired]
     return Penalty(
         name=name,
@@ -120,7 +155,7 @@ def mean_penalty(name: str, members: Mapping[str, Sequence[Pair]], metric: str =
     if not parts:
         return Penalty(name, metric, None, None, None, None, 0, 0, members=list(members), note="no turn scored in both runs")
     each = [penalty_of(k, metric, v) for k, v in parts.items()]
-    strata = [([p.single - p.own for p in v], [p.cluster for p in v]) for v in parts.values()]
+    strata = [([p.diff for p in v], [p.cluster for p in v]) for v in parts.values()]
     return Penalty(
         name=name,
         metric=metric or "mean of " + ", ".join(sorted({p.metric for p in each if p.metric})),
@@ -154,6 +189,9 @@ def run_penalties(
     results: list[Penalty] = []
     paired_by_task: dict[str, list[Pair]] = {}
     for task in (t for t in own_tasks if t in single_tasks):
+        if no_single_turn_rendering(task):
+            problems.append(f"{task}: no single-turn rendering (--history single runs the same samples), so no multi-turn penalty")
+            continue
         names = list(metrics[task]) if metrics and task in metrics else _score_names(own_frame, single_frame, task)
         if not names:
             problems.append(f"{task}: no score recorded in both runs")

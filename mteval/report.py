@@ -56,7 +56,8 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     for judge, stats in (calls.get("judges") or {}).items():
         lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors{_cost(stats)}")
     jury = calls.get("jury")
-    if jury and (jury.get("calls_saved") or jury.get("audit_calls")):
+    adaptive = bool((manifest.get("jury") or {}).get("adaptive"))
+    if jury and (adaptive or jury.get("calls_saved") or jury.get("audit_calls")):  # adaptive: also when nothing was saved
         agreement = jury.get("agreement_with_full_jury")
         audit = f", incl. {jury['audit_calls']} audit calls" if jury.get("audit_calls") else ""
         may_differ = f"; {jury['may_differ']} verdicts may differ from the full jury's" if jury.get("may_differ") else ""

@@ -347,3 +347,24 @@ def test_recorded_timelines_and_unknown_options(tmp_path):
     assert code["full_duplex/pause_handling"]["tor"] == 1.0 and paper["full_duplex/pause_handling"]["tor"] == 0.0
     with pytest.raises(ConfigurationError, match="Did you mean 'takeover_rule'"):
         run(tmp_path, "replay/gold", {"takeover_rul": "paper"}, tasks="full_duplex/pause_handling")
+
+
+def test_every_duplex_metric_declares_its_direction(tmp_path, scenario_file):
+    """Talking over the user and informed latency are lower-is-better: `mteval compare` and
+    the leaderboard read the direction from the manifest, and an undeclared metric defaults
+    to higher-is-better, so more overlap would have passed as an improvement."""
+    outcome, _ = run(tmp_path, "scripted/duplex_always", {"scenarios": str(scenario_file), "relevance": False})
+    directions = {(task, name): m["semantics"]["direction"] for task, ms in outcome.manifest["metrics"].items() for name, m in ms.items()}
+    for task in ("full_duplex/smooth_turn_taking", "full_duplex/user_interruption"):
+        assert directions[(task, "overlap_s")] == directions[(task, "barge_ins")] == "lower"
+        assert outcome.manifest["metrics"][task]["overlap_s"]["semantics"]["scale"]["unit"] == "seconds"
+    assert directions[("full_duplex/user_interruption", "informed_latency")] == "lower"
+    for task_name, ms in outcome.manifest["metrics"].items():
+        declared = dict(next(c for c in _duplex_task_classes() if c.name == task_name)().metric_semantics())
+        assert set(ms) <= set(declared), f"{task_name}: undeclared {set(ms) - set(declared)}"
+
+
+def _duplex_task_classes():
+    from mteval_tasks.full_duplex import Backchannel, PauseHandling, SmoothTurnTaking, UserInterruption
+
+    return [Backchannel, PauseHandling, SmoothTurnTaking, UserInterruption]

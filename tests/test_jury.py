@@ -384,3 +384,13 @@ async def test_adaptive_jury_over_http_counts_every_request(aggregate, columns, 
         stats = j.stats.as_dict()
         assert stats["calls"] == sum(len(s.requests) for s in servers) == 3  # the audit asked the third judge too
         assert stats["audit_calls"] == 3 - calls and stats["calls_saved"] == 0
+
+
+def test_an_adaptive_jury_that_saved_nothing_says_so(tmp_path):
+    """Every item escalated (ties under max_vote, say): the summary must still show the
+    adaptive line with 0 saved, not drop it and leave the user guessing."""
+    manifest = _adaptive_run(tmp_path, audit=0.0)
+    manifest["totals"]["calls"]["jury"].update(calls=18, calls_saved=0)
+    assert any("adaptive jury: 18 of 18 juror calls (0 saved)" in line for line in summary_lines(manifest))
+    manifest["jury"]["adaptive"] = None  # a plain jury: no adaptive line
+    assert not any("adaptive jury" in line for line in summary_lines(manifest))

@@ -80,3 +80,35 @@ def test_compare_refuses_own_against_single_in_both_orders(runs, capsys):
     for base, candidate in (("own", "single"), ("single", "own")):
         assert cli_main(["compare", str(runs[base]), str(runs[candidate])]) == 2
         assert "mteval penalty" in capsys.readouterr().err
+
+
+def test_a_lower_is_better_score_keeps_the_sign_meaning_worse_in_dialogue(monkeypatch):
+    """A score where lower is better (a takeover rate, a latency): doing worse in dialogue is
+    a higher own score, and must still give a positive penalty, as everywhere else."""
+    import mteval.penalty as mp
+
+    own = pd.DataFrame({"task": ["t", "t"], "conversation_id": ["c1", "c2"], "turn_index": [0, 0], "score_s": [1.0, 1.0]})
+    single = pd.DataFrame({"task": ["t", "t"], "conversation_id": ["c1", "c2"], "turn_index": [0, 0], "score_s": [0.0, 0.5]})
+    assert penalty_of("t", "s", pairs(own, single, "t", "s")).penalty == pytest.approx(-0.75)  # higher is better (undeclared)
+    monkeypatch.setattr(mp, "score_direction", lambda task, metric: "lower")
+    result = penalty_of("t", "s", pairs(own, single, "t", "s"))
+    assert result.penalty == pytest.approx(0.75) and result.own == 1.0 and result.single == 0.25
+    monkeypatch.setattr(mp, "score_direction", lambda task, metric: "neither")
+    assert pairs(own, single, "t", "s") == []
+
+
+def test_full_duplex_has_no_penalty_and_says_so(tmp_path, capsys):
+    """Timelines run the same samples under --history single: the penalty would be a perfect
+    0 comparing a run with itself. Refused with a message instead; and its lower-is-better
+    takeover score is declared so."""
+    from mteval.penalty import score_direction
+
+    common = dict(tasks="full_duplex/pause_handling", model="scripted/echo", limit=2)
+    own, single = _run(tmp_path, **common), _run(tmp_path, **common, history="single")
+    results, problems = run_penalties(own, single)
+    assert results == [] and problems == ["full_duplex/pause_handling: no single-turn rendering (--history single runs the same samples), so no multi-turn penalty"]
+    assert cli_main(["penalty", str(own), str(single)]) != 0
+    assert "no single-turn rendering" in capsys.readouterr().err
+    assert pairs(load(own), load(single), "full_duplex/pause_handling", "takeover") == []  # the leaderboard skips it too
+    assert score_direction("full_duplex/pause_handling", "takeover") == "lower"
+    assert score_direction("example/arithmetic", "exact") == "higher"

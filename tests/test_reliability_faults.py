@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from mteval.conversation import Message
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelOutput
 from mteval.models.errors import ModelError
-from tests.servers import Fault, FakeLLMServer
+from tests.servers import Fault, FakeLLMServer, echo_responder
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = RetryPolicy(max_attempts=3, initial_wait_s=0.01, max_wait_s=0.02, jitter_s=0.0, timeout_s=3.0)
@@ -228,7 +229,15 @@ def _cli_process(*argv: str) -> subprocess.Popen:
 
 
 def test_second_process_on_the_same_run_directory_refuses(tmp_path, capfd):
-    with FaultyServer(delay=0.2) as server:
+    # the first process's first request is held until the second one has tried: with a fixed
+    # delay, a slow start of the second (a loaded machine) let the first finish and the test fail
+    released = threading.Event()
+
+    def held(kind, body):
+        released.wait(60)
+        return echo_responder(kind, body)
+
+    with FaultyServer(responder=held) as server:
         args = ["run", "--tasks", "example/arithmetic", "--limit", "2", "--model", "openai/m",
                 "--model-args", f"base_url={server.openai_base_url}", "--output-dir", str(tmp_path / "out"),
                 "--run-id", "r", "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--max-concurrency", "1"]
@@ -236,7 +245,10 @@ def test_second_process_on_the_same_run_directory_refuses(tmp_path, capfd):
         deadline = time.time() + 30
         while server.count == 0 and time.time() < deadline:  # the first process holds the lock once it asks
             time.sleep(0.05)
-        code = main(args)
+        try:
+            code = main(args)
+        finally:
+            released.set()
         err = capfd.readouterr().err
         assert code == 2
         assert "is in use by another mteval process" in err and str(tmp_path / "out" / "r") in err and "Traceback" not in err
@@ -287,3 +299,17 @@ def test_ctrl_c_during_judging_exits_130_without_a_traceback(tmp_path, capfd):
         _, err = judge.communicate(timeout=60)
     assert judge.returncode == 130, err
     assert "Traceback" not in err and len(err.splitlines()) < 10
+
+
+def test_busy_message_names_options_every_command_has(tmp_path):
+    """`mteval judge` has no --run-id: the refusal must not tell its user to pick one only."""
+    from mteval.locks import RunDirectoryBusy, lock_run_dir
+
+    first = lock_run_dir(tmp_path / "r")
+    try:
+        with pytest.raises(RunDirectoryBusy) as caught:
+            lock_run_dir(tmp_path / "r")
+    finally:
+        first.release()
+    assert "--output-dir" in str(caught.value) and str(tmp_path / "r") in str(caught.value)
+    lock_run_dir(tmp_path / "r").release()  # free again once the first holder let go

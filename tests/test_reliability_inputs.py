@@ -141,6 +141,10 @@ CASES = [
     Case("data-json-list", data_run("[1, 2]\n"), 2, (f"{D}:1: expected a JSON object",)),
     Case("data-missing-turns", data_run('{"id": "c1"}\n'), 2, (f"{D}:1:", "turns")),
     Case("data-turns-not-a-list", data_run('{"id": "c1", "turns": "hello"}\n'), 2, (f"{D}:1:", "turns")),
+    # a JSON escape of a lone surrogate parses but no request can carry it (it was sent, failed and
+    # was retried as the server's "unreadable response", or stored changed); name the field instead
+    Case("data-lone-surrogate", data_run(GOOD_LINE + '{"id": "c2", "turns": [{"id": "1", "user": "x \\ud800 y", "gold": "1"}]}\n'), 2,
+         (f"{D}:2: field 'turns.0.user'", "lone surrogate")),
     Case("data-empty-file", data_run(""), 2, ("no conversations in", D)),
     Case("data-blank-lines", data_run("\n\n  \n"), 2, ("no conversations in", D)),
     Case("data-missing-file", data_run(None, "absent.jsonl"), 2, ("{tmp}/absent.jsonl", "cannot read")),

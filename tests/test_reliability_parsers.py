@@ -56,3 +56,29 @@ def test_mt_bench_task_option_selects_the_rule_and_records_it(options, parser):
     spec = scorer.spec_for(_state())
     assert spec.parser == parser and spec.name == "mt_bench/single-v1"
     assert task.task_info() == {"rating_rule": options.get("rating_rule", "final")}
+
+
+def test_both_rules_on_the_published_judgments_available_to_the_tests():
+    """The issue asks on how many real judgments the two rules differ. No MT-Bench judgment
+    file ships with the tests; the nearest are RAD-Bench's 801 published GPT-4o judgments in
+    FastChat's `Rating: [[x]]` format (tests/fixtures/rad_bench_published). On them the rules
+    differ on none, and both give the published score on every line (-1: unparsed), so the
+    final-verdict default changes no published number there."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    packed = Path(__file__).parent / "fixtures" / "rad_bench_published" / "model_judgment" / "gpt-4o.jsonl.gz"
+    lines = [json.loads(line) for line in gzip.decompress(packed.read_bytes()).decode().splitlines() if line.strip()]
+
+    def value(name: str, text: str) -> float:
+        try:
+            return get_parser(name)(text).value
+        except ParseFailure:
+            return -1.0
+
+    final = [value("rating", d["judgment"]) for d in lines]
+    first = [value("rating_first", d["judgment"]) for d in lines]
+    assert len(lines) == 801
+    assert sum(a != b for a, b in zip(final, first)) == 0
+    assert [float(d["score"]) for d in lines] == final

@@ -179,3 +179,71 @@ def test_task_options_with_credentials_are_kept_out_of_the_manifest(tmp_path, ca
     assert manifest["task_options"] == {"mirror": "http://***@mirror.example/data"}
     leaks = _leaks(tmp_path / "results") + [s for s in (URL_PASS, f"{ENV_TOKEN}x") if s in out + err]
     assert not leaks, leaks
+
+
+def test_header_given_in_model_args_is_sent_and_never_written(tmp_path, capfd, planted_env):
+    """`--model-args default_headers={"X-Custom-Sig": ...}` (JSON, commas inside it allowed)
+    reaches the server as a header; before the fix the value stayed a string, was written
+    in clear to run.json and crashed the SDK with a traceback."""
+    with FakeLLMServer() as server:
+        model_args = (f'base_url=http://127.0.0.1:{server.port}/v1,api_key=x,'
+                      f'default_headers={{"X-Custom-Sig": "{SIG}", "X-Other": "second{SIG}"}}')
+        results, cache, site = tmp_path / "results", tmp_path / "cache", tmp_path / "site"
+        code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--limit", "1", "--model", "openai/model-test",
+                              "--model-args", model_args, "--output-dir", str(results), "--run-id", "hdr",
+                              "--cache-dir", str(cache), "--no-progress")
+        assert code == 0, err
+        printed = [out, err]
+        for argv in (["show", str(results / "hdr"), "--json"], ["leaderboard", "build", "--results", str(results), "--out", str(site)]):
+            code, out, err = _cli(capfd, *argv)
+            assert code == 0, err
+            printed += [out, err]
+        headers = [h for _, _, h in server.requests]
+        assert headers and all(h.get("x-custom-sig") == SIG and h.get("x-other") == f"second{SIG}" for h in headers)
+    manifest = json.loads((results / "hdr" / "run.json").read_text())
+    assert manifest["model"]["args"]["default_headers"] == {"X-Custom-Sig": "***", "X-Other": "***"}
+    leaks = _leaks(results) + _leaks(cache) + _leaks(site) + [f"{s!r} printed" for t in printed for s in SECRETS if s in t]
+    assert not leaks, leaks
+
+
+@pytest.mark.parametrize("text, message", [
+    ('default_headers={"X-Sig": "v"', "default_headers"),  # unclosed brace
+    ("default_headers={X-Sig: v}", "default_headers"),  # not JSON
+])
+def test_malformed_structured_model_arg_is_a_clear_error(tmp_path, capfd, text, message):
+    code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--limit", "1", "--model", "openai/m",
+                          "--model-args", f"base_url=http://127.0.0.1:9/v1,{text}", "--output-dir", str(tmp_path / "r"),
+                          "--cache-dir", str(tmp_path / "c"), "--no-progress")
+    assert code == 2 and "--model-args" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("item", [f"api_key{MODEL_KEY}", f"api_key:{JUDGE_KEY}", f"base_url http://u:{URL_PASS}@127.0.0.1:9/v1"])
+def test_a_mistyped_credential_item_is_not_echoed(tmp_path, capfd, item):
+    """`api_key` without its `=`: the error says what is wrong without printing the value."""
+    code, out, err = _cli(capfd, "run", "--tasks", "example/arithmetic", "--model", "openai/m", "--model-args",
+                          f"base_url=http://127.0.0.1:9/v1,{item}", "--output-dir", str(tmp_path / "r"), "--no-progress")
+    assert code == 2 and "--model-args: expected key=value" in err and "Traceback" not in err
+    assert not [s for s in SECRETS if s in out + err], err
+
+
+def test_headers_that_are_not_a_mapping_are_refused_before_anything_is_written(tmp_path, capfd):
+    """A header value given as a plain string (`default_headers=X-Sig:...` on the command line,
+    or a string in a jury file) cannot be masked per header: it was written in clear to
+    run.json and then crashed the SDK. It is refused, without being printed."""
+    jury = tmp_path / "jury.yaml"
+    jury.write_text(yaml.safe_dump({"jurors": [{"model": "openai/j", "args": {"base_url": "http://127.0.0.1:9/v1",
+                                                                              "default_headers": f"X-Custom-Sig: {SIG}"}}]}))
+    common = ["--output-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), "--no-progress"]
+    attempts = [
+        ["--tasks", "example", "--model", "openai/m", "--model-args", f"base_url=http://127.0.0.1:9/v1,default_headers=X-Custom-Sig:{SIG}"],
+        ["--tasks", "mt_bench", "--model", "scripted/echo", "--judge", "openai/j", "--judge-args",
+         f"base_url=http://127.0.0.1:9/v1,extra_headers=X-Custom-Sig:{SIG}"],
+        ["--tasks", "mt_bench", "--model", "scripted/echo", "--jury", str(jury)],
+    ]
+    for extra in attempts:
+        code, out, err = _cli(capfd, "run", "--limit", "1", *extra, *common)
+        assert code == 2, err
+        assert "headers" in err and "mapping" in err and "Traceback" not in err
+        assert SIG not in out + err
+    assert not (tmp_path / "r").exists()

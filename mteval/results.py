@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import orjson
+
 from mteval.transcript import Sample
 
 if TYPE_CHECKING:
@@ -114,7 +116,7 @@ def _final_offsets(path: Path) -> list[int]:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = _loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 if not raw.endswith(b"\n"):
                     break  # torn last line of a killed run: that conversation is redone
@@ -132,7 +134,17 @@ def _read_at(path: Path, offsets: list[int]) -> Iterator[dict[str, Any]]:
     with path.open("rb") as handle:
         for offset in offsets:
             handle.seek(offset)
-            yield json.loads(handle.readline())
+            yield _loads(handle.readline())
+
+
+def _loads(raw: bytes) -> Any:
+    """orjson where it can (several times faster on long transcripts); the json module for
+    what orjson refuses but samples may hold (lone surrogates, kept as written) and for
+    its error messages on invalid JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def truncate_torn_tail(path: Path) -> None:

@@ -546,20 +546,24 @@ class _Columns:
 
     def __init__(self) -> None:
         self.columns: dict[str, list[Any]] = {}
+        self._shared_keys: dict[str, bool] = {}
         self.count = 0
 
     def append(self, row: dict[str, Any]) -> None:
+        columns, shared = self.columns, self._shared_keys
         for key, value in row.items():
-            column = self.columns.get(key)
+            column = columns.get(key)
             if column is None:
-                column = self.columns[key] = [None] * self.count
-            if isinstance(value, str) and (key in self._SHARED or key.startswith("status_")):
+                column = columns[key] = [None] * self.count
+                shared[key] = key in self._SHARED or key.startswith("status_")
+            if shared[key] and isinstance(value, str):
                 value = sys.intern(value)
             column.append(value)
         self.count += 1
-        for column in self.columns.values():
-            if len(column) < self.count:  # a column this row does not have (another task's scorer)
-                column.append(None)
+        if len(row) != len(columns):  # a column this row does not have (another task's scorer)
+            for column in columns.values():
+                if len(column) < self.count:
+                    column.append(None)
 
     def __len__(self) -> int:
         return self.count

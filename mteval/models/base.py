@@ -91,8 +91,8 @@ class ModelAdapter(abc.ABC):
         for name in self.args:
             if name in self.known_args or str(name).startswith(self.passthrough_prefixes):
                 continue
-            from mteval.models.errors import ConfigurationError
-            from mteval.registry import close_matches_message
+            from mteval.errors import ConfigurationError
+            from mteval.suggest import close_matches_message
 
             raise ConfigurationError(
                 f"{self.model_id}: unknown model arg {name!r}. {close_matches_message(str(name), self.known_args)} "
@@ -157,7 +157,7 @@ class KeyedAdapter(ModelAdapter):
 
     def validate(self) -> None:
         if not self._api_key() and not self.args.get("base_url"):
-            from mteval.models.errors import ConfigurationError
+            from mteval.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"{self.model_id}: no API key. Set the environment variable {self.env_var} "

@@ -10,6 +10,8 @@ class ModelError(Exception):
     """Base class. `retryable` errors are retried with backoff; others fail the turn."""
 
     retryable: bool = False
+    attempts: int = 1
+    """How many requests were made before giving up; the client sets it when retries end."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)

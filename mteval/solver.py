@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from mteval.task import Task
 
 HistoryMode = Literal["own", "gold", "single"]
-HISTORY_MODES: tuple[HistoryMode, ...] = ("own", "gold", "single")
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,6 @@ class ModelAdapter(abc.ABC):
 
     provider: ClassVar[str]
     cacheable: ClassVar[bool] = True
-    secret_arg_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
     known_args: ClassVar[frozenset[str] | None] = None
     """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
     must not send the run to the provider's public endpoint). None: not checked."""

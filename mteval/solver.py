@@ -88,7 +88,11 @@ class ChatSolver:
     def __init__(self, window: int | None = None):
         self.window = window
 
-    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
+    async def solve(self, ctx: "SolveContext | Task", *legacy: Any) -> tuple[list[TurnRecord], str | None]:
+        """`solve(task, conversation, history, client, params)`, the form before
+        `SolveContext`, is still accepted for callers not yet moved (importers/common.py)."""
+        if not isinstance(ctx, SolveContext):
+            ctx = SolveContext(ctx, *legacy)
         task, conversation, history, client, params = ctx.task, ctx.conversation, ctx.history, ctx.client, ctx.params
         system: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
         dialogue: list[Message] = []

@@ -127,3 +127,21 @@ def test_context_solver_switches_history_through_the_context():
     ctx = SolveContext(OwnSolverTask(), OwnSolverTask().load()[0], "own", None, None)  # type: ignore[arg-type]  # unused by the spy
     asyncio.run(solver.solve(ctx))
     assert seen == ["gold"] and ctx.history == "own"
+
+
+def test_chat_solver_still_accepts_the_five_argument_form():
+    """The importers call `ChatSolver.solve(task, conversation, history, client, params)`."""
+    from mteval.models.base import GenerationParams
+    from mteval.models import create_model
+    from mteval.client import ModelClient
+
+    task = OwnSolverTask()
+    conversation = task.load()[0]
+    client = ModelClient(create_model("scripted/echo", {}))
+    params = GenerationParams(max_tokens=5)
+    old = asyncio.run(ChatSolver().solve(task, conversation, "own", client, params))
+    new = asyncio.run(ChatSolver().solve(SolveContext(task, conversation, "own", client, params)))
+    def strip(result):  # latency is the only field that may differ
+        return [r.model_copy(update={"latency_s": None}) for r in result[0]], result[1]
+
+    assert strip(old) == strip(new) and [r.reply for r in old[0]] == ["hi", "bye"]

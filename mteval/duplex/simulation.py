@@ -1,4 +1,4 @@
-"""Any chat model as a duplex agent, by time slicing (BENCHMARKS 6.9).
+"""Any chat model as a duplex agent, by time slicing ("Beyond the Turn-Based Game", arXiv 2406.15718).
 
 The user's speech is revealed on a simulated clock in slices (default 2 s; or every
 `slice_words` words), and the stream's end is a decision point too, so every user word

@@ -181,7 +181,7 @@ class ModelClient:
         try:
             output, attempts = await self._with_retries(messages, params, context)
         except ModelError as exc:
-            attempts = getattr(exc, "attempts", 1)
+            attempts = exc.attempts
             self.stats.errors += 1
             self.stats.retries += attempts - 1
             exc.args = (self.redactor(str(exc)),)
@@ -211,7 +211,7 @@ class ModelClient:
         try:
             return await self._attempt(messages, params, context), 1
         except ModelError as exc:
-            exc.attempts = 1  # type: ignore[attr-defined]
+            exc.attempts = 1
             if not exc.retryable or self.retry.max_attempts <= 1:
                 raise
             first_error = exc
@@ -228,7 +228,7 @@ class ModelClient:
                     attempts += 1
                     output = await self._attempt(messages, params, context)
         except ModelError as exc:
-            exc.attempts = attempts  # type: ignore[attr-defined]
+            exc.attempts = attempts
             raise
         return output, attempts
 

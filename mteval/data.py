@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -116,23 +116,9 @@ def parse_record(model: type[M], obj: Any, path: str | Path, line_no: int) -> M:
         raise DataError(f"{path}:{line_no}: {validation_message(exc)}") from exc
 
 
-def read_records(path: str | Path, convert: Callable[[dict[str, Any]], Any]) -> list[Any]:
-    """Apply `convert` to each line; KeyError/TypeError/ValueError become `DataError`
-    with the line number (converters raise `FieldError` to name the field)."""
-    out = []
-    for line_no, obj in iter_jsonl(path):
-        try:
-            out.append(convert(obj))
-        except FieldError as exc:
-            raise DataError(f"{path}:{line_no}: field {exc.field!r}: {exc.reason}") from exc
-        except ValidationError as exc:
-            raise DataError(f"{path}:{line_no}: {validation_message(exc)}") from exc
-        except KeyError as exc:
-            raise DataError(f"{path}:{line_no}: missing field {exc.args[0]!r}") from exc
-    return out
-
-
 class FieldError(Exception):
+    """A converter's complaint about one field; the caller adds the file and line."""
+
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
         self.field = field

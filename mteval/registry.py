@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.models.errors import ConfigurationError
+from mteval.suggest import close_matches_message  # re-exported: older code imports it from here
 from mteval.task import Task, TaskSpec
 
 T = TypeVar("T", bound=type[Task])
@@ -31,14 +32,6 @@ _current_origin = "builtin"
 
 class UnknownTask(ConfigurationError):
     pass
-
-
-def close_matches_message(name: str, choices: Iterable[str]) -> str:
-    choices = sorted(set(choices))
-    close = difflib.get_close_matches(name, choices, n=5, cutoff=0.5)
-    if close:
-        return "Did you mean: " + ", ".join(close) + "?"
-    return "Known: " + ", ".join(choices) if choices else "None are registered."
 
 
 def register_task(cls: T) -> T:

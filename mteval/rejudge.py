@@ -20,6 +20,7 @@ from mteval.results import load_samples, read_manifest
 from mteval.scoring.base import TurnState
 from mteval.scoring.judge import load_spec
 from mteval.scoring.jury import JuryConfig
+from mteval.solver import SolveContext
 from mteval.transcript import Sample, TurnRecord
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ class TranscriptSolver:
     def __init__(self, samples: Sequence[Sample]):
         self.samples = {(s.task, s.conversation.id): s for s in samples}
 
-    async def solve(self, task, conversation: Conversation, history, client, params) -> tuple[list[TurnRecord], str | None]:
-        sample = self.samples[(task.name, conversation.id)]
+    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
+        sample = self.samples[(ctx.task.name, ctx.conversation.id)]
         records = [record.model_copy(update={"scores": {}}) for record in sample.turns]
         return records, sample.error
 

@@ -46,7 +46,7 @@ from mteval.scoring.agreement import JudgingTally
 from mteval.scoring.base import ScoreContext, TurnState
 from mteval.scoring.jury import Jury, JuryConfig
 from mteval.selection import check_ids_found, limit_count
-from mteval.solver import ChatSolver, HistoryMode, missing_gold
+from mteval.solver import ChatSolver, HistoryMode, SolveContext, Solver, missing_gold
 from mteval.stats import by_turn, mean_metrics
 from mteval.task import Task
 from mteval.transcript import Sample, Score
@@ -95,7 +95,7 @@ class Runner:
         *,
         model: ModelAdapter | None = None,
         judges: list[ModelAdapter] | None = None,
-        solver: Any = None,
+        solver: Solver | None = None,
         conversations: dict[str, list[Conversation]] | None = None,
         scorers: list[Any] | None = None,
     ):
@@ -118,7 +118,7 @@ class Runner:
         self.public_task_options = public_values(config.task_options)
         task_secrets = secret_values(config.task_options)
         self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()] + task_secrets)
-        self.solver = ChatSolver()
+        self.solver: Solver = ChatSolver()
         self.solver_override = solver
         self.conversations_override = conversations
         self.scorers_override = scorers
@@ -272,7 +272,7 @@ class Runner:
         self.model.validate()
         for judge in self.judge_adapters:
             judge.validate()
-        needing = [t.name for t in self.tasks if any(getattr(s, "needs_judge", False) for s in self._scorers(t))]
+        needing = [t.name for t in self.tasks if any(s.needs_judge for s in self._scorers(t))]
         if needing and not self.judge_adapters:
             raise ConfigurationError(f"{', '.join(needing)} need a judge: pass --judge provider/model or --jury FILE")
         loaded_ids = {task.name: self._check_source(task) for task in self.tasks}
@@ -409,8 +409,8 @@ class Runner:
     async def _run_one(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         started = time.time()
         params = self._params(task, conversation)
-        solver = self.solver_override or getattr(task, "solver", None) or self.solver
-        records, error = await solver.solve(task, conversation, self.config.history, client, params)
+        solver = self.solver_override or task.solver or self.solver
+        records, error = await solver.solve(SolveContext(task, conversation, self.config.history, client, params))
         status = "error" if error else "ok"
         context = ScoreContext(jury=self.jury, options=self.config.task_options)
         scorers = self._scorers(task)

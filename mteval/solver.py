@@ -8,6 +8,7 @@ own solver; the runner, cache and results path stay the same.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mteval.conversation import Conversation, Message
@@ -20,18 +21,24 @@ if TYPE_CHECKING:
     from mteval.task import Task
 
 HistoryMode = Literal["own", "gold", "single"]
-HISTORY_MODES: tuple[HistoryMode, ...] = ("own", "gold", "single")
+
+
+@dataclass(frozen=True)
+class SolveContext:
+    """Everything a solver gets for one conversation, in one object so that adding a
+    field does not change every solver's signature."""
+
+    task: "Task"
+    conversation: Conversation
+    history: HistoryMode
+    client: "ModelClient"
+    params: GenerationParams
 
 
 class Solver(Protocol):
-    async def solve(
-        self,
-        task: "Task",
-        conversation: Conversation,
-        history: HistoryMode,
-        client: "ModelClient",
-        params: GenerationParams,
-    ) -> tuple[list[TurnRecord], str | None]:
+    """Drives one conversation; a task may provide its own as `Task.solver`."""
+
+    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
         """Return the turn records and the error that stopped the conversation, if any."""
         ...
 
@@ -52,7 +59,7 @@ def request_record(
     common = dict(index=index, turn_id=turn_id, prompt_prefix=prefix, prompt_new=sent[prefix:], scored=scored, metadata=metadata or {})
     if isinstance(outcome, ModelError):
         return TurnRecord(
-            **common, reply=None, retries=max(0, getattr(outcome, "attempts", 1) - 1), error=f"{type(outcome).__name__}: {outcome}"
+            **common, reply=None, retries=max(0, outcome.attempts - 1), error=f"{type(outcome).__name__}: {outcome}"
         )
     return TurnRecord(
         **common,
@@ -81,14 +88,12 @@ class ChatSolver:
     def __init__(self, window: int | None = None):
         self.window = window
 
-    async def solve(
-        self,
-        task: "Task",
-        conversation: Conversation,
-        history: HistoryMode,
-        client: "ModelClient",
-        params: GenerationParams,
-    ) -> tuple[list[TurnRecord], str | None]:
+    async def solve(self, ctx: "SolveContext | Task", *legacy: Any) -> tuple[list[TurnRecord], str | None]:
+        """`solve(task, conversation, history, client, params)`, the form before
+        `SolveContext`, is still accepted for callers not yet moved (importers/common.py)."""
+        if not isinstance(ctx, SolveContext):
+            ctx = SolveContext(ctx, *legacy)
+        task, conversation, history, client, params = ctx.task, ctx.conversation, ctx.history, ctx.client, ctx.params
         system: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
         dialogue: list[Message] = []
         previous_exchange: list[Message] = []

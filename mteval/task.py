@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mteval.scoring.base import Scorer
+    from mteval.solver import Solver
     from mteval.stats import Metric
 
 
@@ -91,6 +92,12 @@ class Task:
 
         remembering_load._remembers_result = True  # type: ignore[attr-defined]
         cls.load = remembering_load  # type: ignore[method-assign]
+
+    @property
+    def solver(self) -> "Solver | None":
+        """The task's own solver (e.g. time-sliced duplex); None runs the engine's
+        `ChatSolver`. Override as a property when the choice depends on options."""
+        return None
 
     @property
     def family(self) -> str:

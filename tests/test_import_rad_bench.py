@@ -166,7 +166,7 @@ def test_per_category_means_equal_the_published_table(imported):
                 differing.append((model, category))
         if not differing or differing[-1][0] != model:
             assert manifest["groups"]["rad_bench"]["average"]["value"] == pytest.approx(row["average"], abs=1e-9)
-    # BENCHMARKS 3: the table counted the one -1 as a value; mteval excludes it by default.
+    # the RAD-Bench paper's table counted the one -1 as a value; mteval excludes it by default.
     assert differing == [("breeze-7B-32k-instruct-v10", "education")]
     frame = load(run_of(imported, "breeze-7B-32k-instruct-v10"))
     synthesis = RetrievalSynthesis(unparsed_as=-1).metrics(frame[frame.task == "rad_bench/synthesis"])

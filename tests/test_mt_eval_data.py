@@ -1,4 +1,4 @@
-"""MT-Eval data: the shipped files load into the dialogue shapes of BENCHMARKS.md §1.2,
+"""MT-Eval data: the shipped files load into the dialogue shapes of MT-Eval (arXiv 2401.16745),
 context-only turns carry their gold reply, single-turn items map back to their multi-turn
 turn, bad input fails with file, line and field, and the Hugging Face path works through
 `datasets` (a local `Dataset.from_list` stand-in, never the network)."""

@@ -38,3 +38,10 @@ def test_shipped_data_has_a_license():
     for data_dir in (ROOT / "tasks").glob("*/data"):
         family = data_dir.parent
         assert any(family.glob("LICENSE*")), f"{family} ships data without a LICENSE file"
+
+
+def test_py_typed_marker_ships():
+    """PEP 561: without the marker in the wheel, mypy ignores mteval's annotations."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in config["tool"]["setuptools"]["package-data"]["mteval"]
+    assert (ROOT / "mteval" / "py.typed").is_file()

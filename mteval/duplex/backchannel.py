@@ -1,4 +1,4 @@
-"""Backchannel metrics of Full-Duplex-Bench v1 (BENCHMARKS 6.5): TO, frequency, JSD.
+"""Backchannel metrics of Full-Duplex-Bench v1 (arXiv 2503.04721): TO, frequency, JSD.
 
 Upstream runs the Silero VAD on the model's audio and scans the speech segments in time
 order. mteval scans the same detector's segments when the importer found them in the

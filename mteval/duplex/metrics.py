@@ -1,4 +1,4 @@
-"""Full-Duplex-Bench v1 takeover and latency metrics on timelines (BENCHMARKS 6.2-6.3).
+"""Full-Duplex-Bench v1 takeover and latency metrics on timelines (arXiv 2503.04721).
 
 Defaults follow the evaluation code, which reads the model's ASR words: a sample is a
 takeover (TO = 1) unless the model is silent or says at most 3 words within 1 s. The

@@ -1,5 +1,5 @@
 """SyncLLM-style naturalness: do generated turn-taking statistics track the human ones?
-(BENCHMARKS 6.8)
+(SyncLLM, arXiv 2409.15594)
 
 Per prompt, the mean duration of IPUs, pauses and FTOs in the generated continuation
 and in the ground-truth one; Pearson r across prompts for each event type, and the

@@ -17,7 +17,7 @@ from mteval.models.errors import ConfigurationError
 
 @dataclass(frozen=True)
 class DuplexOptions:
-    # --- takeover (BENCHMARKS 6.2) ------------------------------------------------------------
+    # --- takeover (Full-Duplex-Bench v1) ------------------------------------------------------
     takeover_rule: Literal["code", "paper"] = "code"
     """code: all words W, TO = 0 iff dur < to_max_duration_s and len(W) <= to_max_words.
     paper: TO = 0 iff the model is silent or every segment is a backchannel."""

@@ -18,9 +18,7 @@ from mteval.duplex.timeline import MODEL_META_KEYS, TIME_EPS, Segment, Timeline,
 from mteval.transcript import TurnRecord, Usage
 
 if TYPE_CHECKING:
-    from mteval.client import ModelClient
-    from mteval.models.base import GenerationParams
-    from mteval.task import Task
+    from mteval.solver import SolveContext
 
 TIMELINE_KEY = "timeline"
 SUMMARY_TURN_ID = "timeline"
@@ -132,8 +130,6 @@ class RecordedSolver:
     """Scores outputs that already exist (FDB folders, timeline files): no model calls.
     The conversation carries the recorded model channel; record 0 gets its text."""
 
-    async def solve(
-        self, task: "Task", conversation: Conversation, history: str, client: "ModelClient", params: "GenerationParams"
-    ) -> tuple[list[TurnRecord], str | None]:
-        timeline = conversation_timeline(conversation)
+    async def solve(self, ctx: "SolveContext") -> tuple[list[TurnRecord], str | None]:
+        timeline = conversation_timeline(ctx.conversation)
         return [summary_record(timeline.text("model"), metadata={"duplex": "recorded"})], None

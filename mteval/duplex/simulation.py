@@ -1,4 +1,4 @@
-"""Any chat model as a duplex agent, by time slicing (BENCHMARKS 6.9).
+"""Any chat model as a duplex agent, by time slicing ("Beyond the Turn-Based Game", arXiv 2406.15718).
 
 The user's speech is revealed on a simulated clock in slices (default 2 s; or every
 `slice_words` words), and the stream's end is a decision point too, so every user word
@@ -19,20 +19,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mteval.conversation import Conversation, Message
+from mteval.conversation import Message
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import conversation_timeline, simulated_model, summary_record
 from mteval.duplex.timeline import TIME_EPS, Segment, Word
-from mteval.models.base import GenerationParams, RequestContext
+from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
-from mteval.solver import request_record
+from mteval.solver import SolveContext, request_record
 from mteval.transcript import TurnRecord
 
-if TYPE_CHECKING:
-    from mteval.client import ModelClient
-    from mteval.task import Task
 
 SYSTEM_PROMPT = (
     "You are a voice assistant in a live spoken conversation. You hear the user in slices of about "
@@ -133,14 +130,8 @@ class DuplexSolver:
         words = max(1, Voice(o.speaking_rate_wpm).fits(o.slice_s))
         return SYSTEM_PROMPT.format(slice_s=o.slice_s, idle=o.idle_token, words=words, silence=o.silence_token)
 
-    async def solve(
-        self,
-        task: "Task",
-        conversation: Conversation,
-        history: str,
-        client: "ModelClient",
-        params: GenerationParams,
-    ) -> tuple[list[TurnRecord], str | None]:
+    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
+        task, conversation, client, params = ctx.task, ctx.conversation, ctx.client, ctx.params
         o = self.options
         timeline = conversation_timeline(conversation)
         stream_end = timeline.end_time()

@@ -1,4 +1,4 @@
-"""Turn-taking statistics of a two-party timeline (Heldner & Edlund 2010; BENCHMARKS 6.7).
+"""Turn-taking statistics of a two-party timeline (Heldner & Edlund 2010).
 
 Each channel's speech is cut into inter-pausal units (IPUs: no internal silence of
 `min_silence_s` or more). Merging both channels gives a sequence of states (silence,

@@ -6,7 +6,7 @@ import importlib
 from typing import Any, Mapping
 
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 # provider -> (module, class). Imported lazily: litellm and lm-eval are slow to import.
 PROVIDERS: dict[str, tuple[str, str, str]] = {
@@ -29,7 +29,7 @@ def split_model_id(model_id: str) -> tuple[str, str]:
 
 def create_model(model_id: str, args: Mapping[str, Any] | None = None) -> ModelAdapter:
     """Build the adapter for `provider/model`. Unknown providers get close matches."""
-    from mteval.registry import close_matches_message
+    from mteval.suggest import close_matches_message
 
     provider, name = split_model_id(model_id)
     if provider not in PROVIDERS:

@@ -73,7 +73,6 @@ class ModelAdapter(abc.ABC):
 
     provider: ClassVar[str]
     cacheable: ClassVar[bool] = True
-    secret_arg_names: ClassVar[frozenset[str]] = frozenset({"api_key"})
     known_args: ClassVar[frozenset[str] | None] = None
     """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
     must not send the run to the provider's public endpoint). None: not checked."""
@@ -91,8 +90,8 @@ class ModelAdapter(abc.ABC):
         for name in self.args:
             if name in self.known_args or str(name).startswith(self.passthrough_prefixes):
                 continue
-            from mteval.models.errors import ConfigurationError
-            from mteval.registry import close_matches_message
+            from mteval.errors import ConfigurationError
+            from mteval.suggest import close_matches_message
 
             raise ConfigurationError(
                 f"{self.model_id}: unknown model arg {name!r}. {close_matches_message(str(name), self.known_args)} "
@@ -157,7 +156,7 @@ class KeyedAdapter(ModelAdapter):
 
     def validate(self) -> None:
         if not self._api_key() and not self.args.get("base_url"):
-            from mteval.models.errors import ConfigurationError
+            from mteval.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"{self.model_id}: no API key. Set the environment variable {self.env_var} "

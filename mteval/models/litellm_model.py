@@ -7,7 +7,7 @@ from typing import Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import BODY_PREFIX, GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 from mteval.models.openai_model import BODY_ARGS, chat_completion_request, parse_chat_completion, translate_openai_error
 
 

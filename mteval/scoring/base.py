@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, runtime_checkable
 
 from mteval.conversation import Conversation, Turn
 from mteval.transcript import Score, TurnRecord
+
+if TYPE_CHECKING:
+    from mteval.scoring.jury import Jury
 
 
 @dataclass(frozen=True)
@@ -41,18 +44,22 @@ class TurnState:
 class ScoreContext:
     """What a scorer may use besides the turn: the run's jury (judge models) and options."""
 
-    jury: Any = None  # mteval.scoring.jury.Jury | None
+    jury: "Jury | None" = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
 class Scorer(Protocol):
+    """Scores one turn. Subclass it (or declare both attributes) to get the defaults:
+    `needs_judge` makes the runner refuse to start without a judge model."""
+
     name: str
+    needs_judge: bool = False
 
     async def score(self, state: TurnState, context: ScoreContext) -> Score: ...
 
 
-class RuleScorer:
+class RuleScorer(Scorer):
     """A deterministic scorer from a function `(reply, turn) -> float | Score`."""
 
     def __init__(self, name: str, fn: Callable[..., Any]):

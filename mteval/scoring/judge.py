@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,9 @@ from mteval.conversation import Message
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
 from mteval.scoring.parsers import ParseFailure, Parsed, get_parser
+
+if TYPE_CHECKING:
+    from mteval.client import ModelClient
 
 def _judges_dir() -> Path:
     """The shipped judge definitions: package data of `mteval_judges` (the repository's
@@ -175,7 +178,7 @@ class Verdict(BaseModel):
 class Juror:
     """A judge model, optionally with its own definition overriding the task's."""
 
-    client: Any  # ModelClient
+    client: "ModelClient"
     spec_override: JudgeSpec | None = None
     calls: int = field(default=0)
 

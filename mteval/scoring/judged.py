@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge import JudgeSpec, load_spec
 from mteval.transcript import Score, messages_sent
 
@@ -53,7 +53,7 @@ def standard_variables(state: TurnState) -> dict[str, Any]:
     }
 
 
-class JudgeScorer:
+class JudgeScorer(Scorer):
     """Score a turn with the run's jury, using `spec` and the task's variables."""
 
     needs_judge = True

@@ -22,7 +22,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -31,6 +31,9 @@ from mteval.models.errors import ConfigurationError
 from mteval.scoring.escalation import possible_difference
 from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
 from mteval.transcript import Score
+
+if TYPE_CHECKING:
+    from mteval.client import ModelClient
 
 Aggregate = Literal["mean", "median", "majority", "max_vote", "cascade"]
 
@@ -133,7 +136,7 @@ class Jury:
     stats: JuryStats = field(default_factory=JuryStats)
 
     @classmethod
-    def build(cls, config: JuryConfig, clients: Sequence[Any]) -> "Jury":
+    def build(cls, config: JuryConfig, clients: Sequence["ModelClient"]) -> "Jury":
         jurors = [Juror(client, load_spec(j.judge) if j.judge else None) for j, client in zip(config.jurors, clients)]
         return cls(config=config, jurors=jurors)
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
 from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
 from mteval.transcript import Score, messages_sent
@@ -107,7 +107,7 @@ async def play_cascade(juror: Juror, specs: Sequence[JudgeSpec], state: TurnStat
     return outcome
 
 
-class PairwiseScorer:
+class PairwiseScorer(Scorer):
     """Candidate vs baseline for each scored turn, both orders, by every juror."""
 
     needs_judge = True

@@ -36,7 +36,7 @@ def parser(name: str):
 
 def get_parser(name: str) -> Callable[[str], Parsed]:
     if name not in PARSERS:
-        from mteval.registry import close_matches_message
+        from mteval.suggest import close_matches_message
 
         raise KeyError(f"unknown judge output parser {name!r}. {close_matches_message(name, PARSERS)}")
     return PARSERS[name]

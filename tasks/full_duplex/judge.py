@@ -1,4 +1,4 @@
-"""The Full-Duplex-Bench interruption-relevance judge (BENCHMARKS 6.4) as a JudgeSpec.
+"""The Full-Duplex-Bench interruption-relevance judge (arXiv 2503.04721; github.com/DanielLin94144/Full-Duplex-Bench) as a JudgeSpec.
 
 Same structure as the benchmark's judge: a system prompt with the 0-5 scale
 (totally unrelated / not related / slightly related / related / highly related /
@@ -58,5 +58,5 @@ def relevance_spec(temperature: float = 1.0) -> JudgeSpec:
         reminder=REMINDER,
         generation={"temperature": temperature, "seed": 0, "max_tokens": 1024},
         sees="the earlier user turn, the interruption and the model's words after it",
-        source="mteval's wording of the Full-Duplex-Bench v1 relevance judge (BENCHMARKS 6.4)",
+        source="mteval's wording of the Full-Duplex-Bench v1 relevance judge (arXiv 2503.04721)",
     )

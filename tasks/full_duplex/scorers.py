@@ -17,7 +17,7 @@ from mteval.duplex.metrics import Outcome, evaluate_interruption, evaluate_pause
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.timeline import Timeline
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judged import JudgeScorer
 from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
@@ -32,7 +32,7 @@ def state_timeline(state: TurnState, options: DuplexOptions) -> Timeline:
     return sample_timeline(state.conversation, state.records, options.ipu_min_silence_s)
 
 
-class TimelineScorer:
+class TimelineScorer(Scorer):
     """Reads one value off the task's evaluation of the sample's timeline."""
 
     def __init__(self, name: str, evaluate: Evaluate, pick: Callable[[Any], Score], options: DuplexOptions):

@@ -1,7 +1,7 @@
 """`mt_bench/mt_bench`: a minimal native MT-Bench (FastChat llm_judge, Apache-2.0).
 
 80 two-turn questions in 8 categories (data/question.jsonl), single-answer grading as
-BENCHMARKS 2 describes: turn 1 `single-v1`, turn 2 `single-v1-multi-turn` (both turns
+FastChat llm_judge describes (Zheng et al., arXiv 2306.05685; github.com/lm-sys/FastChat): turn 1 `single-v1`, turn 2 `single-v1-multi-turn` (both turns
 shown, focus on the second); math, reasoning and coding use the reference-guided
 `single-math-v1[-multi-turn]` with the GPT-4 reference answers
 (data/reference_answer/gpt-4.jsonl). Rating parse, not clipped: by default the judge's

@@ -1,4 +1,4 @@
-"""MT-Eval's family summary (BENCHMARKS.md §1.5.4): one score per category, pooled over all
+"""MT-Eval's family summary (arXiv 2401.16745): one score per category, pooled over all
 its scored turns (Recollection pools the cls and global-instruction turns), and the overall
 score, the unweighted mean of the four categories.
 

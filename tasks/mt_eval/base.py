@@ -58,7 +58,7 @@ class MTEvalTask(Task):
 
     version = "1"
     generation = {"temperature": 0.0, "max_tokens": 1024}
-    # rule turns score 0 or 10, judge turns 1-10 (BENCHMARKS 1.5.4): one 0-10 scale
+    # rule turns score 0 or 10, judge turns 1-10 (MT-Eval, arXiv 2401.16745): one 0-10 scale
     semantics = {"cls_match": higher(0, 10, "points"), "instruction": higher(0, 10, "points"), "judge": higher(0, 10, "points")}
     multi_config: ClassVar[str] = ""
     single_config: ClassVar[str | None] = None

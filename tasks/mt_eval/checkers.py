@@ -1,5 +1,6 @@
 """MT-Eval's rule scores: the classification substring rule (Recollection, cls ablations)
-and the 14 global-instruction checks (BENCHMARKS.md §1.5.1-1.5.2).
+and the 14 global-instruction checks (Kwan et al., arXiv 2401.16745;
+github.com/KwanWaiChung/MT-Eval).
 
 Where lm-eval's IFEval checker has exactly the semantics of MT-Eval's table it is reused
 (json_format, number_sentences, no_comma, two_responses, placeholder); the others differ

@@ -1,4 +1,4 @@
-"""MT-Eval's judge setups (BENCHMARKS.md §1.5.3): the four upstream templates as
+"""MT-Eval's judge setups (arXiv 2401.16745, github.com/KwanWaiChung/MT-Eval): the four upstream templates as
 `JudgeSpec`s and the fields each one is filled with.
 
 What a turn's judge sees is decided when the data is loaded and stored in the turn's

@@ -1,6 +1,7 @@
 """The benchmark's nine categories (its `task` keys) grouped into its three levels.
 
-The grouping follows mteval's BENCHMARKS.md, section 4 (MultiTurnInstruct).
+The grouping follows the MultiTurnInstruct paper (Han et al., arXiv 2503.13222) and its
+repository, github.com/Glaciohound/Multi-Turn-Instruct.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reading MultiTurnInstruct files in either published layout into mteval conversations.
 
-Layouts (BENCHMARKS.md section 4):
+Layouts (github.com/Glaciohound/Multi-Turn-Instruct; arXiv 2503.13222):
 - repo `data/dataset.json`: `{category: {conversation_id: [turn, ...]}}`
 - Hugging Face `test.json`: `[{"category", "conversation_id", "turns": [turn, ...]}]`
 

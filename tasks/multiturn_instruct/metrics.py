@@ -2,7 +2,7 @@
 
 Every function takes the full reply `r` and the turn's references `R` and returns a
 score in [0, 1], or None when `R` is None (an unscored turn). Definitions:
-BENCHMARKS.md section 4; upstream: `evaluation/metric_functions.py` and
+Han et al., arXiv 2503.13222; upstream: `evaluation/metric_functions.py` and
 `evaluation/squad_metric.py` of github.com/Glaciohound/Multi-Turn-Instruct.
 """
 

@@ -10,16 +10,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-from mteval.conversation import Conversation
-from mteval.models.base import GenerationParams
-from mteval.solver import ChatSolver, HistoryMode
+from mteval.solver import ChatSolver, SolveContext
 from mteval.transcript import TurnRecord
-
-if TYPE_CHECKING:
-    from mteval.client import ModelClient
-    from mteval.task import Task
 
 
 class ContextSolver:
@@ -27,14 +21,7 @@ class ContextSolver:
         self.ground_truth_context = ground_truth_context
         self.chat = ChatSolver(window=turn_window)
 
-    async def solve(
-        self,
-        task: "Task",
-        conversation: Conversation,
-        history: HistoryMode,
-        client: "ModelClient",
-        params: GenerationParams,
-    ) -> tuple[list[TurnRecord], str | None]:
-        if self.ground_truth_context and history == "own":
-            history = "gold"
-        return await self.chat.solve(task, conversation, history, client, params)
+    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
+        if self.ground_truth_context and ctx.history == "own":
+            ctx = replace(ctx, history="gold")
+        return await self.chat.solve(ctx)

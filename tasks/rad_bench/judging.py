@@ -3,7 +3,7 @@
 One `JudgeSpec` per judge type and turn, built from the shipped `judge_prompts.jsonl`
 (`{RS,RR,TR}-{1,2,3}-turn`: system "You are a helpful assistant.", temperature 0,
 2048 tokens, MT-Bench rating parse, scale 1-10). Each turn is judged alone; the fills
-follow BENCHMARKS 3 (upstream `run_judge_single`):
+follow the RAD-Bench repository (github.com/mtkresearch/RAD-Bench, upstream `run_judge_single`):
 
 * RS: question, answer, reference = ref[t-1]; t >= 2 adds question_1/reference_1,
   t = 3 adds question_2/reference_2 (earlier turns show the *reference* answers).
@@ -116,7 +116,7 @@ def materials(state: TurnState) -> TurnMaterials:
 
 
 def judge_variables(m: TurnMaterials, answer: str, tr_context: str = "list") -> dict[str, Any]:
-    """The placeholder fills of the turn's judge prompt (BENCHMARKS 3 table)."""
+    """The placeholder fills of the turn's judge prompt (as upstream `run_judge_single` fills them)."""
     if tr_context not in TR_CONTEXT_MODES:
         raise ConfigurationError(f"RAD-Bench option tr_context must be one of {TR_CONTEXT_MODES}, got {tr_context!r}")
     t = m.turn

@@ -1,4 +1,4 @@
-"""The prompt RAD-Bench sends for turn j (BENCHMARKS 3, upstream `construct_turn_question`):
+"""The prompt RAD-Bench sends for turn j (arXiv 2409.12558; upstream `construct_turn_question`, github.com/mtkresearch/RAD-Bench):
 `{prefix}\\n\\n{ctx}\\n\\nQuestion: {turns[j]}`, where a list context becomes chunks wrapped
 in `<context>` tags joined with a newline, and turn 1 has its own prefix. Only the
 current turn is rendered this way; the history holds the raw questions.

@@ -1,6 +1,6 @@
 """RAD-Bench question records and reference answers, read into conversations.
 
-Question record (one JSON object per line of `questions.jsonl`, BENCHMARKS 3):
+Question record (one JSON object per line of `questions.jsonl`; RAD-Bench, Kuo et al., arXiv 2409.12558, github.com/mtkresearch/RAD-Bench):
 `question_id`, `category` (academic/news/education -> RS, customer/finance -> RR,
 travel -> TR), `aspect` (RS/RR/TR), `turns` (3 questions), `contexts` (3 items, each a
 string or a list of chunks), `references` (3), `evidence_text` (3, RR only), optional

@@ -24,7 +24,9 @@ def _judge_pairs(base: pd.DataFrame, candidate: pd.DataFrame, task: str, options
     return [(s, s) for s in scorer_names(base, task) if s in scorer_names(candidate, task)]
 
 
-def _judge_report(report: CompareReport, paired: pd.DataFrame, base: pd.DataFrame, candidate: pd.DataFrame, tasks: Sequence[str], options: CompareOptions) -> CompareReport:
+def _judge_report(
+    report: CompareReport, paired: pd.DataFrame, base: pd.DataFrame, candidate: pd.DataFrame, tasks: Sequence[str], options: CompareOptions
+) -> CompareReport:
     _check_same_replies(paired)
     same_run = Path(report.base.path).resolve() == Path(report.candidate.path).resolve()
     if same_run and not (options.base_scorer and options.candidate_scorer and options.base_scorer != options.candidate_scorer):

@@ -10,7 +10,19 @@ import pandas as pd
 from mteval.compare.agreement import _judge_report
 from mteval.compare.health import health_failures, run_health
 from mteval.compare.metrics import _compare_metrics, _directions, _own_ci
-from mteval.compare.pairing import _check_metric_pairs, _check_overlap, _common_tasks, _context_notes, _metric_data, _MetricData, _pairings, _run_ref, check_compatible, pair_frames, scorer_names
+from mteval.compare.pairing import (
+    _check_metric_pairs,
+    _check_overlap,
+    _common_tasks,
+    _context_notes,
+    _metric_data,
+    _MetricData,
+    _pairings,
+    _run_ref,
+    check_compatible,
+    pair_frames,
+    scorer_names,
+)
 from mteval.compare.schema import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, CompareError, CompareOptions, CompareReport, RunRef, TaskPairing
 from mteval.results import ResultsError, load, read_manifest
 

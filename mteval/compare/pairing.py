@@ -81,7 +81,9 @@ def _run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
     )
 
 
-def _common_tasks(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def _common_tasks(
+    base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
     """Tasks of both runs (restricted to `only`), and notes on the others."""
     base_tasks = set(base_manifest.get("tasks") or {}) | set(base["task"].astype(str))
     cand_tasks = set(cand_manifest.get("tasks") or {}) | set(cand["task"].astype(str))

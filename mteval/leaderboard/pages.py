@@ -276,7 +276,9 @@ def _cost_note(prices: Prices) -> str:
               "(a resumed run counts only what it asked after resuming).")
     if prices:
         return common + " Cost is estimated from these tokens with the prices given to the build (--prices), unless the manifest records one."
-    return common + " No prices were given: build with --prices FILE (JSON or YAML, {model id: {input_per_million: USD, output_per_million: USD}}) to estimate cost."
+    return common + (
+        " No prices were given: build with --prices FILE (JSON or YAML, {model id: {input_per_million: USD, output_per_million: USD}}) to estimate cost."
+    )
 
 
 def _problems(board: Leaderboard, run: Run) -> dict[str, Any]:

@@ -299,20 +299,8 @@ def _task_metas(runs: list[Run]) -> dict[str, TaskMeta]:
         for name in run.task_names():
             info = run.tasks.get(name) or {}
             meta = metas.setdefault(name, TaskMeta(name=name, family=str(info.get("family") or name.split("/", 1)[0])))
-            meta.category = info.get("category") or meta.category
-            meta.description = info.get("description") or meta.description
-            metric_names = list((run.manifest.get("metrics") or {}).get(name) or {})
-            headline = run.headline(name)
-            if headline or metric_names:
-                firsts[name][headline or metric_names[0]] += 1
-            meta.metrics = sorted(set(meta.metrics) | set(metric_names))
-            data = info.get("data") or {}
-            key = (str(info.get("version", "")), str(data.get("sha256", "")), str(data.get("version") or ""))
-            entry = versions[name].setdefault(key, {
-                "version": key[0], "sha256": key[1], "data_version": key[2] or None,
-                "source": data.get("source"), "files": list(data.get("files") or []), "runs": [],
-            })
-            entry["runs"].append(run)
+            _describe(meta, run, info, firsts[name])
+            _add_version(versions[name], run, info)
     slugs = unique_slugs((name, name) for name in metas)
     for name, meta in metas.items():
         counts = firsts[name]
@@ -320,6 +308,28 @@ def _task_metas(runs: list[Run]) -> dict[str, TaskMeta]:
         meta.versions = [dict(v, runs=sorted(v["runs"], key=lambda r: r.sid)) for _, v in sorted(versions[name].items())]
         meta.slug = slugs[name]
     return dict(sorted(metas.items()))
+
+
+def _describe(meta: TaskMeta, run: Run, info: dict[str, Any], firsts: Counter) -> None:
+    """Fold one run's description, category and metrics of the task into `meta`; count its headline metric."""
+    meta.category = info.get("category") or meta.category
+    meta.description = info.get("description") or meta.description
+    metric_names = list((run.manifest.get("metrics") or {}).get(meta.name) or {})
+    headline = run.headline(meta.name)
+    if headline or metric_names:
+        firsts[headline or metric_names[0]] += 1
+    meta.metrics = sorted(set(meta.metrics) | set(metric_names))
+
+
+def _add_version(versions: dict[tuple, dict[str, Any]], run: Run, info: dict[str, Any]) -> None:
+    """File `run` under the task version and data (version, sha256, data version) it ran."""
+    data = info.get("data") or {}
+    key = (str(info.get("version", "")), str(data.get("sha256", "")), str(data.get("version") or ""))
+    entry = versions.setdefault(key, {
+        "version": key[0], "sha256": key[1], "data_version": key[2] or None,
+        "source": data.get("source"), "files": list(data.get("files") or []), "runs": [],
+    })
+    entry["runs"].append(run)
 
 
 def _rows(runs: list[Run]) -> list[Row]:
@@ -340,20 +350,32 @@ def _rows(runs: list[Run]) -> list[Row]:
 def _columns(tasks: dict[str, TaskMeta], rows: list[Row]) -> list[Column]:
     present = sorted({t for row in rows for t in row.runs if t in tasks})
     columns = [Column("overall", "overall", "Overall", sorted({tasks[t].family for t in present}), present)]
+    columns += _group_columns(tasks, present)
+    for task in present:
+        columns.append(Column(f"task:{task}", "task", task, [tasks[task].family], [task]))
+    for column in columns:
+        _set_direction(column, tasks, rows)
+    return columns
+
+
+def _group_columns(tasks: dict[str, TaskMeta], present: list[str]) -> list[Column]:
+    """One column per family, then one per category, of the tasks present."""
+    columns = []
     for family in sorted({tasks[t].family for t in present}):
         members = [t for t in present if tasks[t].family == family]
         columns.append(Column(f"family:{family}", "family", family, [family], members))
     for category in sorted({tasks[t].category for t in present if tasks[t].category}):
         members = [t for t in present if tasks[t].category == category]
         columns.append(Column(f"category:{category}", "category", category, sorted({tasks[t].family for t in members}), members))
-    for task in present:
-        columns.append(Column(f"task:{task}", "task", task, [tasks[task].family], [task]))
-    for column in columns:  # a column's direction is its cells' (they never mix)
-        directions = {c.semantics.direction for row in rows if (c := _cell_for(row, column, tasks, rows)) is not None}
-        column.direction = directions.pop() if len(directions) == 1 else "higher"
-        if column.direction == "lower":
-            column.label += " ↓"
     return columns
+
+
+def _set_direction(column: Column, tasks: dict[str, TaskMeta], rows: list[Row]) -> None:
+    """A column's direction is its cells' (they never mix); lower-is-better columns are marked ↓."""
+    directions = {c.semantics.direction for row in rows if (c := _cell_for(row, column, tasks, rows)) is not None}
+    column.direction = directions.pop() if len(directions) == 1 else "higher"
+    if column.direction == "lower":
+        column.label += " ↓"
 
 
 def _cell_for(row: Row, column: Column, tasks: dict[str, TaskMeta], rows: list[Row]) -> Cell | None:

@@ -1,3 +1,5 @@
-from mteval.cli import main
 import sys
+
+from mteval.cli import main
+
 sys.exit(main())

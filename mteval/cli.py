@@ -268,10 +268,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from mteval.redact import Redactor
     from mteval.report import print_report
     from mteval.results import read_manifest
-
-    from mteval.redact import Redactor
 
     manifest = Redactor().deep(read_manifest(args.run_dir))  # older runs may hold URL passwords
     if args.json:

@@ -78,7 +78,14 @@ class Penalty:
         return {**asdict(self), "ci": list(self.ci) if self.ci else None, "relative": self.relative}
 
 
-def check_runs(own_manifest: Mapping[str, Any], single_manifest: Mapping[str, Any], own: str = "RUN_OWN", single: str = "RUN_SINGLE", *, allow_different_models: bool = False) -> None:
+def check_runs(
+    own_manifest: Mapping[str, Any],
+    single_manifest: Mapping[str, Any],
+    own: str = "RUN_OWN",
+    single: str = "RUN_SINGLE",
+    *,
+    allow_different_models: bool = False,
+) -> None:
     """Refuse pairs of runs whose penalty would mean something else (wrong order, other model)."""
     if own_manifest.get("history") == "single":
         raise PenaltyError(f"{own} is a single-turn run (history=single); pass the multi-turn (own-history) run first")
@@ -184,7 +191,11 @@ def run_penalties(
     own_manifest, single_manifest = read_manifest(own_dir), read_manifest(single_dir)
     check_runs(own_manifest, single_manifest, str(own_dir), str(single_dir), allow_different_models=allow_different_models)
     own_tasks, single_tasks = list(own_manifest.get("tasks") or {}), set(single_manifest.get("tasks") or {})
-    problems = [f"{t}: no single-turn run of it in {single_dir} (run it with --history single, if the task has a single-turn rendering)" for t in own_tasks if t not in single_tasks]
+    problems = [
+        f"{t}: no single-turn run of it in {single_dir} (run it with --history single, if the task has a single-turn rendering)"
+        for t in own_tasks
+        if t not in single_tasks
+    ]
     own_frame, single_frame = load(own_dir), load(single_dir)
     results: list[Penalty] = []
     paired_by_task: dict[str, list[Pair]] = {}

@@ -21,7 +21,8 @@ from mteval.transcript import Sample
 if TYPE_CHECKING:
     from mteval.manifest import RunManifest
 
-from mteval.manifest import SCHEMA as RUN_SCHEMA  # noqa: E402  (the one schema constant)
+from mteval.manifest import SCHEMA as RUN_SCHEMA  # noqa: E402, F401  (the one schema constant, re-exported)
+
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
 

@@ -53,7 +53,10 @@ def add_statistics_arguments(parser: argparse.ArgumentParser) -> None:
     """--alpha, --max-drop, --min-pairs (shared by `compare` and `run --baseline`)."""
     d = HELP_DEFAULTS
     parser.add_argument("--alpha", type=_probability, default=None, help=f"significance level over all metrics, Holm-corrected (default {d['alpha']:g})")
-    parser.add_argument("--max-drop", type=_non_negative, default=None, help=f"tolerated absolute drop of a metric's mean, in score units (default {d['max_drop']:g})")
+    parser.add_argument(
+        "--max-drop", type=_non_negative, default=None,
+        help=f"tolerated absolute drop of a metric's mean, in score units (default {d['max_drop']:g})",
+    )
     parser.add_argument(
         "--min-pairs", type=_positive_int, default=None,
         help=f"fewest conversations in both runs per task and metric; fewer refuses with exit 2 (default {d['min_pairs']})",
@@ -69,7 +72,10 @@ def add_statistics_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     """The options `mteval run` needs for `--baseline RUN_DIR`."""
-    parser.add_argument("--baseline", type=Path, default=None, help="after the run, compare it with this run directory; exit 1 on a regression, 2 if they cannot be compared")
+    parser.add_argument(
+        "--baseline", type=Path, default=None,
+        help="after the run, compare it with this run directory; exit 1 on a regression, 2 if they cannot be compared",
+    )
     add_statistics_arguments(parser)
     parser.add_argument("--compare-format", choices=FORMATS, default="table", help="how --baseline reports (default table)")
     parser.add_argument("--compare-output", type=Path, default=None, help="write the --baseline report to this file (e.g. a PR comment in markdown)")
@@ -89,7 +95,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("base", type=Path, help="baseline run directory")
     parser.add_argument("candidate", type=Path, nargs="?", default=None, help="candidate run directory (with --judges, default: BASE)")
     add_statistics_arguments(parser)
-    parser.add_argument("--test", choices=["auto", "permutation", "wilcoxon", "sign"], default=None, help="paired test (default auto: permutation for binary scores, Wilcoxon otherwise)")
+    parser.add_argument(
+        "--test", choices=["auto", "permutation", "wilcoxon", "sign"], default=None,
+        help="paired test (default auto: permutation for binary scores, Wilcoxon otherwise)",
+    )
     parser.add_argument("--tasks", default=None, help="comma-separated tasks to compare (default: all tasks both runs have)")
     parser.add_argument("--no-groups", action="store_true", help="no family means, only task metrics")
     parser.add_argument("--seed", type=int, default=None, help="seed of the bootstrap and permutation resampling")
@@ -98,7 +107,10 @@ def register(subparsers: Any) -> None:
     judges = parser.add_argument_group("judges")
     judges.add_argument("--judges", action="store_true", help="compare judges: the same replies scored twice; exit 1 when agreement < --min-agreement")
     judges.add_argument("--min-agreement", type=float, default=None, help=f"agreement threshold (default {HELP_DEFAULTS['min_agreement']:g})")
-    judges.add_argument("--agreement", choices=["alpha", "kappa", "exact", "pearson", "spearman"], default=None, help="measure the threshold applies to (default alpha: Krippendorff's)")
+    judges.add_argument(
+        "--agreement", choices=["alpha", "kappa", "exact", "pearson", "spearman"], default=None,
+        help="measure the threshold applies to (default alpha: Krippendorff's)",
+    )
     judges.add_argument("--base-scorer", default=None, help="scorer of BASE to compare (default: every scorer both runs have)")
     judges.add_argument("--candidate-scorer", default=None, help="scorer of CANDIDATE to compare (two scorers of one run: give BASE only)")
     parser.set_defaults(handler=handle)
@@ -119,7 +131,9 @@ def options_from_args(args: argparse.Namespace) -> CompareOptions:
     """CompareOptions from the `compare` arguments (unset ones keep their defaults)."""
     from mteval.compare import CompareOptions
 
-    values = _given(args, ["alpha", "max_drop", "min_pairs", "max_error_rate_increase", "test", "seed", "min_agreement", "agreement", "base_scorer", "candidate_scorer"])
+    values = _given(args, [
+        "alpha", "max_drop", "min_pairs", "max_error_rate_increase", "test", "seed", "min_agreement", "agreement", "base_scorer", "candidate_scorer",
+    ])
     if args.tasks:
         values["tasks"] = [t.strip() for t in args.tasks.split(",") if t.strip()]
     return CompareOptions(**values, groups=not args.no_groups, judges=args.judges)
@@ -211,8 +225,10 @@ def _method(report: CompareReport) -> str:
     if report.mode == "judges":
         return f"threshold: {o.agreement} >= {o.min_agreement} per task and scorer"
     return (
-        f"difference = candidate - base (lower-is-better metrics, marked ↓, regress when they rise); {1 - o.alpha:.0%} CI by cluster bootstrap over conversations; "
-        f"one-sided paired tests of getting worse by > {o.max_drop:g} at alpha {o.alpha:g}, Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
+        "difference = candidate - base (lower-is-better metrics, marked ↓, regress when they rise); "
+        f"{1 - o.alpha:.0%} CI by cluster bootstrap over conversations; "
+        f"one-sided paired tests of getting worse by > {o.max_drop:g} at alpha {o.alpha:g}, "
+        f"Holm-corrected over {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''}"
     )
 
 

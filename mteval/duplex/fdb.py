@@ -110,22 +110,58 @@ def read_fdb_sample(
     `speech_activity` is "words" (see `model_speech`)."""
     sample_dir = Path(sample_dir)
     name = sample_dir.name
-    events: list[Event] = []
     meta: dict[str, Any] = {"source": "Full-Duplex-Bench", "sample": name}
-    user: list[Segment] = []
-    reference: list[Segment] = []
+    model = _model_segments(sample_dir, meta, ipu_min_silence_s)
+    events = _marker_events(sample_dir)
+    user, reference = _user_segments(sample_dir, events, meta, ipu_min_silence_s, user_wps)
 
-    model: list[Segment] = []
+    reference_p = gt_distribution or {}
+    if name in reference_p:
+        events.append(Event(type="BC_REFERENCE", window_s=0.2, p=tuple(float(x) for x in reference_p[name])))
+
+    inferred = infer_task(sample_dir) or ("backchannel" if name in reference_p else None)
+    if (inferred or task) == "backchannel":
+        speech = model_speech(sample_dir / AUDIO_FILE, speech_activity)
+        if speech is not None:
+            meta[SPEECH_KEY] = speech
+    timeline = Timeline(
+        id=f"{id_prefix}/{inferred or task or 'sample'}/{sample_id or name}",
+        task=inferred or task,
+        user=tuple(user),
+        events=tuple(events),
+        model=tuple(model),
+        reference=tuple(reference),
+        meta=meta,
+    )
+    return timeline.model_copy(update={"duration_s": _duration(sample_dir, timeline, meta), "meta": meta})
+
+
+def _duration(sample_dir: Path, timeline: Timeline, meta: dict[str, Any]) -> float:
+    """The sample's length: its WAV's, else the latest time in the files (said in `meta`)."""
+    duration = next((d for d in (wav_duration(sample_dir / f) for f in (AUDIO_FILE, "input.wav")) if d), None)
+    if duration is None:
+        duration = latest_time(timeline)
+        meta["duration"] = "latest time in the files (no WAV)"
+    return duration
+
+
+def _model_segments(sample_dir: Path, meta: dict[str, Any], ipu_min_silence_s: float) -> list[Segment]:
+    """The model's speech from `output.json` word timestamps (none without the file); unplaced words go to `meta`."""
     output = sample_dir / "output.json"
-    if output.is_file():
-        data = _read(output)
-        if not isinstance(data, dict):
-            raise DataError(f"{output}: expected an object with 'text' and 'chunks'")
-        words, dropped = read_words(output, data.get("chunks", []))
-        model = words_to_segments(words, ipu_min_silence_s)
-        if dropped:
-            meta[UNPLACED_KEY] = dropped
+    if not output.is_file():
+        return []
+    data = _read(output)
+    if not isinstance(data, dict):
+        raise DataError(f"{output}: expected an object with 'text' and 'chunks'")
+    words, dropped = read_words(output, data.get("chunks", []))
+    if dropped:
+        meta[UNPLACED_KEY] = dropped
+    return words_to_segments(words, ipu_min_silence_s)
 
+
+def _marker_events(sample_dir: Path) -> list[Event]:
+    """The events the sample's marker files declare (pause, turn taking, interruption, v1.5 overlap)."""
+    events: list[Event] = []
     for file_name, event_type in (("pause.json", "TURN_HOLD"), ("turn_taking.json", "TURN_SHIFT")):
         path = sample_dir / file_name
         if path.is_file():
@@ -152,37 +188,20 @@ def read_fdb_sample(
                 text=item.get("current_turn_text"),
             )
         )
+    return events
 
+
+def _user_segments(
+    sample_dir: Path, events: list[Event], meta: dict[str, Any], ipu_min_silence_s: float, user_wps: float
+) -> tuple[list[Segment], list[Segment]]:
+    """User and reference speech from `transcription.json`, else the user's estimated from the events' text."""
     transcript = sample_dir / "transcription.json"
     if transcript.is_file():
-        user, reference = _split_speakers(transcript, events, ipu_min_silence_s)
-    else:
-        user = _estimated_user(events, user_wps)
-        if user:
-            meta["user_timing"] = f"estimated: context at {user_wps:g} words/s from 0 s"
-
-    if gt_distribution is not None and name in gt_distribution:
-        events.append(Event(type="BC_REFERENCE", window_s=0.2, p=tuple(float(x) for x in gt_distribution[name])))
-
-    inferred = infer_task(sample_dir) or ("backchannel" if gt_distribution is not None and name in gt_distribution else None)
-    if (inferred or task) == "backchannel":
-        speech = model_speech(sample_dir / AUDIO_FILE, speech_activity)
-        if speech is not None:
-            meta[SPEECH_KEY] = speech
-    timeline = Timeline(
-        id=f"{id_prefix}/{inferred or task or 'sample'}/{sample_id or name}",
-        task=inferred or task,
-        user=tuple(user),
-        events=tuple(events),
-        model=tuple(model),
-        reference=tuple(reference),
-        meta=meta,
-    )
-    duration = next((d for d in (wav_duration(sample_dir / f) for f in (AUDIO_FILE, "input.wav")) if d), None)
-    if duration is None:
-        duration = latest_time(timeline)
-        meta["duration"] = "latest time in the files (no WAV)"
-    return timeline.model_copy(update={"duration_s": duration, "meta": meta})
+        return _split_speakers(transcript, events, ipu_min_silence_s)
+    user = _estimated_user(events, user_wps)
+    if user:
+        meta["user_timing"] = f"estimated: context at {user_wps:g} words/s from 0 s"
+    return user, []
 
 
 def model_speech(wav: Path, speech_activity: str) -> dict[str, Any] | None:

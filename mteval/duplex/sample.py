@@ -119,7 +119,10 @@ def sample_timeline(conversation: Conversation, records: Sequence[TurnRecord], m
         return base
     model = simulated_model(slices, base.end_time(), min_silence_s)
     spoken = [
-        {"start": r.metadata["start"], "end": r.metadata["end"], "text": r.metadata["piece"], "heard_until": r.metadata.get("heard_until", r.metadata.get("t1"))}
+        {
+            "start": r.metadata["start"], "end": r.metadata["end"], "text": r.metadata["piece"],
+            "heard_until": r.metadata.get("heard_until", r.metadata.get("t1")),
+        }
         for r in slices
         if r.metadata.get("action") == "speak"
     ]

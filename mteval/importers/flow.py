@@ -137,26 +137,10 @@ def import_published(
     """Import every model of `answers_dir` (or only `models`) into `output_dir`."""
     result = ImportResult()
     problems = result.problems
-    answers_dir = Path(answers_dir)
-    if not answers_dir.is_dir():
-        raise ConfigurationError(f"--answers {answers_dir}: not a directory")
-    if judgments_path is not None and not Path(judgments_path).is_file():
-        raise ConfigurationError(f"--judgments {judgments_path}: no such file")
-    files = {p.stem: p for p in sorted(answers_dir.glob("*.jsonl"))}
-    if not files:
-        raise ConfigurationError(f"--answers {answers_dir}: no *.jsonl answer files")
-    if models:
-        for name in models:
-            if name not in files:
-                problems.append(Problem(str(answers_dir), None, f"no answer file {name}.jsonl for --models {name}", name))
-        files = {name: path for name, path in files.items() if name in models}
+    files = _answer_files(Path(answers_dir), judgments_path, models, problems)
     answers = {name: read_answers(path, name, problems) for name, path in files.items()}
     located = {name: _check_answers(spec, files[name], name, answers[name], problems) for name in files}
-    judgments: list[JudgmentRecord] = []
-    if judgments_path is not None:
-        judgments = read_judgments(Path(judgments_path), problems)
-        if models:
-            judgments = [j for j in judgments if j.model in models]
+    judgments = _selected_judgments(judgments_path, models, problems)
     kept = _check_judgments(spec, judgments, answers, located, problems)
     judgments_sha = sha256_file(judgments_path) if judgments_path is not None else None
     bad_models = {p.model for p in problems if p.model}
@@ -168,6 +152,33 @@ def import_published(
             _write_model(spec, name, path, answers[name], located[name], kept.get(name, {}), judgments_path, judgments_sha, output_dir, command)
         )
     return result
+
+
+def _answer_files(
+    answers_dir: Path, judgments_path: str | Path | None, models: Sequence[str] | None, problems: list[Problem]
+) -> dict[str, Path]:
+    """The answer file of each model to import (a problem for each --models name without one)."""
+    if not answers_dir.is_dir():
+        raise ConfigurationError(f"--answers {answers_dir}: not a directory")
+    if judgments_path is not None and not Path(judgments_path).is_file():
+        raise ConfigurationError(f"--judgments {judgments_path}: no such file")
+    files = {p.stem: p for p in sorted(answers_dir.glob("*.jsonl"))}
+    if not files:
+        raise ConfigurationError(f"--answers {answers_dir}: no *.jsonl answer files")
+    if not models:
+        return files
+    for name in models:
+        if name not in files:
+            problems.append(Problem(str(answers_dir), None, f"no answer file {name}.jsonl for --models {name}", name))
+    return {name: path for name, path in files.items() if name in models}
+
+
+def _selected_judgments(judgments_path: str | Path | None, models: Sequence[str] | None, problems: list[Problem]) -> list[JudgmentRecord]:
+    """The published judgments (of `models` only, when given); none without a judgments file."""
+    if judgments_path is None:
+        return []
+    judgments = read_judgments(Path(judgments_path), problems)
+    return [j for j in judgments if j.model in models] if models else judgments
 
 
 def _order(spec: ImportSpec, located: dict[str, Located]) -> list[str]:
@@ -193,38 +204,16 @@ def _write_model(
     judges: set[str] = set()
     unparsed = 0
     for qid in _order(spec, located):
-        task, conversation = located[qid]
-        answer = answers[qid]
-        item = ImportedConversation(task=task, conversation=conversation, replies=list(answer.turns))
-        stamps = [answer.tstamp or 0.0]
-        for index in range(len(conversation.turns)):
-            records = judged.get((qid, index + 1))
-            if not records:
-                continue
-            item.scores[index] = {spec.scorer: turn_score(records, spec.family)}
-            judges.update(r.judge for r in records)
-            unparsed += sum(r.unparsed for r in records)
-            stamps.extend(r.tstamp or 0.0 for r in records)
-        item.started_at, item.finished_at = stamps[0], max(stamps)
+        item, records = _imported_conversation(spec, qid, located[qid], answers[qid], judged)
+        judges.update(r.judge for r in records)
+        unparsed += sum(r.unparsed for r in records)
         items.append(item)
     n_turns = sum(len(i.replies) for i in items)
     judged_turns = sum(len(i.scores) for i in items)
-    files = {str(path): sha256_file(path)}
-    if judgments_path is not None and judgments_sha is not None:
-        files[str(judgments_path)] = judgments_sha
-    files.update(spec.files)
-    notes = list(spec.notes)
-    if not judged_turns:
-        notes.append("No published judgments for this model: the run holds its replies and no scores.")
-    elif judged_turns < n_turns:
-        notes.append(f"Published judgments cover {judged_turns} of {n_turns} turns; the other turns have no score.")
+    files = _source_files(spec, path, judgments_path, judgments_sha)
     errors = sum(reply == API_ERROR_OUTPUT for i in items for reply in i.replies)
-    if errors:
-        notes.append(f"{errors} answers are {API_ERROR_OUTPUT} (the API call failed upstream): kept as replies, marked as errored turns.")
-    if spec.conversations:
-        missing = [qid for qid in spec.conversations if qid not in located]
-    else:
-        missing = []
+    notes = _import_notes(spec, judged_turns, n_turns, errors)
+    missing = [qid for qid in spec.conversations if qid not in located] if spec.conversations else []
     imported = {
         "format": spec.format,
         "source": spec.source,
@@ -253,3 +242,43 @@ def _write_model(
         command=command,
     )
     return ImportedRun(model=model, run_dir=run_dir, conversations=len(items), scored_turns=n_turns, judged_turns=judged_turns)
+
+
+def _imported_conversation(
+    spec: ImportSpec, qid: str, where: Located, answer: AnswerRecord, judged: dict[tuple[str, int], list[JudgmentRecord]]
+) -> tuple[ImportedConversation, list[JudgmentRecord]]:
+    """One answered conversation with its judged turns' scores, and the judgment records used."""
+    task, conversation = where
+    item = ImportedConversation(task=task, conversation=conversation, replies=list(answer.turns))
+    stamps = [answer.tstamp or 0.0]
+    used: list[JudgmentRecord] = []
+    for index in range(len(conversation.turns)):
+        records = judged.get((qid, index + 1))
+        if not records:
+            continue
+        item.scores[index] = {spec.scorer: turn_score(records, spec.family)}
+        used.extend(records)
+        stamps.extend(r.tstamp or 0.0 for r in records)
+    item.started_at, item.finished_at = stamps[0], max(stamps)
+    return item, used
+
+
+def _import_notes(spec: ImportSpec, judged_turns: int, n_turns: int, errors: int) -> list[str]:
+    """The spec's notes plus what the run lacks: judgments for some or all turns, answers that errored upstream."""
+    notes = list(spec.notes)
+    if not judged_turns:
+        notes.append("No published judgments for this model: the run holds its replies and no scores.")
+    elif judged_turns < n_turns:
+        notes.append(f"Published judgments cover {judged_turns} of {n_turns} turns; the other turns have no score.")
+    if errors:
+        notes.append(f"{errors} answers are {API_ERROR_OUTPUT} (the API call failed upstream): kept as replies, marked as errored turns.")
+    return notes
+
+
+def _source_files(spec: ImportSpec, path: Path, judgments_path: str | Path | None, judgments_sha: str | None) -> dict[str, str]:
+    """sha256 of every imported file: the answers, the judgments (if any) and the spec's own."""
+    files = {str(path): sha256_file(path)}
+    if judgments_path is not None and judgments_sha is not None:
+        files[str(judgments_path)] = judgments_sha
+    files.update(spec.files)
+    return files

@@ -8,7 +8,6 @@ machine or dictionary order, so rebuilding unchanged results gives identical byt
 from __future__ import annotations
 
 import json
-
 import shutil
 from dataclasses import dataclass
 from importlib.resources import files

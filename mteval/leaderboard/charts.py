@@ -65,7 +65,9 @@ def line_chart(series: Sequence[Series], path: Path, *, title: str, xlabel: str 
         _save(fig, path)
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], cis: Sequence[tuple[float, float] | None], path: Path, *, title: str, xlabel: str = "score") -> None:
+def bar_chart(
+    labels: Sequence[str], values: Sequence[float], cis: Sequence[tuple[float, float] | None], path: Path, *, title: str, xlabel: str = "score"
+) -> None:
     """Horizontal bars with 95% interval whiskers, first label on top."""
     with matplotlib.rc_context(RC):
         height = 1.0 + 0.32 * max(1, len(labels))

@@ -58,6 +58,16 @@ def jury_report(task: str, metric: str, items: list[dict[str, dict[str, Any]]]) 
     """Summarise the verdicts of one metric: each judge's counts and mean, pairwise
     agreement, and Krippendorff's alpha (interval for scores, nominal for labels)."""
     judges = sorted({j for item in items for j in item})
+    report = JuryReport(task=task, metric=metric, items=len(items), judges=_judge_stats(judges, items))
+    if len(judges) < 2:
+        return report
+    report.pairs = [_pair_agreement(first, second, items) for first, second in itertools.combinations(judges, 2)]
+    report.alpha, report.alpha_level = _alpha(judges, items)
+    return report
+
+
+def _judge_stats(judges: list[str], items: list[dict[str, dict[str, Any]]]) -> list[JudgeStats]:
+    """Each judge's verdict counts by status, re-asks and mean numeric answer."""
     stats = {j: JudgeStats(judge=j) for j in judges}
     values: dict[str, list[float]] = {j: [] for j in judges}
     for item in items:
@@ -75,20 +85,19 @@ def jury_report(task: str, metric: str, items: list[dict[str, dict[str, Any]]]) 
     for judge in judges:
         if values[judge]:
             stats[judge].mean = sum(values[judge]) / len(values[judge])
-    report = JuryReport(task=task, metric=metric, items=len(items), judges=[stats[j] for j in judges])
-    if len(judges) < 2:
-        return report
-    for first, second in itertools.combinations(judges, 2):
-        both = [(_answer(i[first]), _answer(i[second])) for i in items if first in i and second in i]
-        both = [(a, b) for a, b in both if a is not None and b is not None]
-        numeric = [(a, b) for a, b in both if isinstance(a, float) and isinstance(b, float)]
-        report.pairs.append(PairAgreement(
-            first=first, second=second, items=len(both),
-            exact=(sum(a == b for a, b in both) / len(both)) if both else None,
-            mean_abs_diff=(sum(abs(a - b) for a, b in numeric) / len(numeric)) if numeric else None,
-        ))
-    report.alpha, report.alpha_level = _alpha(judges, items)
-    return report
+    return [stats[j] for j in judges]
+
+
+def _pair_agreement(first: str, second: str, items: list[dict[str, dict[str, Any]]]) -> PairAgreement:
+    """Exact agreement and mean absolute difference of two judges on the items both answered."""
+    both = [(_answer(i[first]), _answer(i[second])) for i in items if first in i and second in i]
+    both = [(a, b) for a, b in both if a is not None and b is not None]
+    numeric = [(a, b) for a, b in both if isinstance(a, float) and isinstance(b, float)]
+    return PairAgreement(
+        first=first, second=second, items=len(both),
+        exact=(sum(a == b for a, b in both) / len(both)) if both else None,
+        mean_abs_diff=(sum(abs(a - b) for a, b in numeric) / len(numeric)) if numeric else None,
+    )
 
 
 def _alpha(judges: list[str], items: list[dict[str, dict[str, Any]]]) -> tuple[float | None, str]:
@@ -96,14 +105,7 @@ def _alpha(judges: list[str], items: list[dict[str, dict[str, Any]]]) -> tuple[f
     flat = [a for row in answers for a in row if a is not None]
     if not flat:
         return None, ""
-    numeric = all(isinstance(a, float) for a in flat)
-    if numeric:
-        matrix = [[math.nan if a is None else a for a in row] for row in answers]
-        level = "interval"
-    else:
-        codes = {label: i for i, label in enumerate(sorted({str(a) for a in flat}))}
-        matrix = [[math.nan if a is None else float(codes[str(a)]) for a in row] for row in answers]
-        level = "nominal"
+    matrix, level = _reliability_matrix(answers, flat)
     try:
         import krippendorff
         import numpy as np
@@ -112,3 +114,11 @@ def _alpha(judges: list[str], items: list[dict[str, dict[str, Any]]]) -> tuple[f
     except Exception:  # too few paired values, or no variation at all
         return None, level
     return (value if math.isfinite(value) else None), level
+
+
+def _reliability_matrix(answers: list[list[Any]], flat: list[Any]) -> tuple[list[list[float]], str]:
+    """Judges x items as floats (NaN for missing): scores as they are ("interval"), labels coded ("nominal")."""
+    if all(isinstance(a, float) for a in flat):
+        return [[math.nan if a is None else a for a in row] for row in answers], "interval"
+    codes = {label: i for i, label in enumerate(sorted({str(a) for a in flat}))}
+    return [[math.nan if a is None else float(codes[str(a)]) for a in row] for row in answers], "nominal"

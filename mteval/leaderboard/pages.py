@@ -76,41 +76,59 @@ def _write_overview_data(out: Path, board: Leaderboard) -> None:
 def write_task_pages(site: Site, board: Leaderboard) -> None:
     for name, meta in board.tasks.items():
         base = f"tasks/{meta.slug}"
-        entries = []
-        for row in board.rows_for_task(name):
-            run = row.runs[name]
-            info = run.tasks.get(name) or {}
-            cells = {m: task_cell(row, name, m) for m in meta.metrics}
-            entries.append({
-                "row": row, "run": run, "cells": cells, "version": str(info.get("version", "")),
-                "sha256": str((info.get("data") or {}).get("sha256", "")),
-            })
-        entries.sort(key=lambda e: (_rank_key(e["cells"].get(meta.primary)), e["row"].id))
-        primary = [(e, e["cells"].get(meta.primary)) for e in entries]
-        primary = [(e, c) for e, c in primary if c is not None]
-        if primary:
-            charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [c.value for _, c in primary], [c.ci for _, c in primary],  # type: ignore[misc]
-                             site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)",
-                             xlabel=meta.primary + (" (lower is better)" if primary[0][1].lower_is_better else ""))
-        write_json(site.out / base / "scores.json", [
-            {"model": e["row"].model.label, "model_id": e["row"].model.id, "history": e["row"].history, "version": e["version"],
-             "sha256": e["sha256"], "metrics": {m: c.as_json() for m, c in e["cells"].items() if c is not None}}
-            for e in entries
-        ])
-        write_csv(site.out / base / "scores.csv", ["model", "history", "metric", "value", "ci_low", "ci_high", "n", "version", "sha256", "run"], [
-            [e["row"].model.label, e["row"].history, m, c.value, *_ci(c), c.n, e["version"], e["sha256"], c.runs[0].run_id]
-            for e in entries for m, c in e["cells"].items() if c is not None
-        ])
-        series, points = [], []
-        for e in entries:
-            curve = e["run"].turn_curve(name, meta.primary)
-            if curve:
-                series.append(charts.Series(_row_label(e["row"]), [(t, v) for t, v, _ in curve], e["row"].history))
-                points += [[e["row"].model.label, e["row"].history, meta.primary, t, v, n, e["run"].run_id] for t, v, n in curve]
-        if series:
-            charts.line_chart(series, site.out / base / "turns.svg", title=f"{name}: {meta.primary} by turn", ylabel=meta.primary)
-            _write_points(site.out / base, "turns", points)
-        site.render("task.html.j2", f"{base}/index.html", title=name, task=meta, entries=entries, bars=bool(primary), curves=bool(series))
+        entries = _task_entries(board, name, meta)
+        bars = _write_task_scores(site, base, name, meta, entries)
+        curves = _write_task_curves(site, base, name, meta, entries)
+        site.render("task.html.j2", f"{base}/index.html", title=name, task=meta, entries=entries, bars=bars, curves=curves)
+
+
+def _task_entries(board: Leaderboard, name: str, meta: Any) -> list[dict[str, Any]]:
+    """One entry per leaderboard row that ran the task, best primary score first."""
+    entries = []
+    for row in board.rows_for_task(name):
+        run = row.runs[name]
+        info = run.tasks.get(name) or {}
+        cells = {m: task_cell(row, name, m) for m in meta.metrics}
+        entries.append({
+            "row": row, "run": run, "cells": cells, "version": str(info.get("version", "")),
+            "sha256": str((info.get("data") or {}).get("sha256", "")),
+        })
+    entries.sort(key=lambda e: (_rank_key(e["cells"].get(meta.primary)), e["row"].id))
+    return entries
+
+
+def _write_task_scores(site: Site, base: str, name: str, meta: Any, entries: list[dict[str, Any]]) -> bool:
+    """The task's bar chart (when a row has the primary metric), scores.json and scores.csv; True if a chart was drawn."""
+    primary = [(e, e["cells"].get(meta.primary)) for e in entries]
+    primary = [(e, c) for e, c in primary if c is not None]
+    if primary:
+        charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [c.value for _, c in primary], [c.ci for _, c in primary],  # type: ignore[misc]
+                         site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)",
+                         xlabel=meta.primary + (" (lower is better)" if primary[0][1].lower_is_better else ""))
+    write_json(site.out / base / "scores.json", [
+        {"model": e["row"].model.label, "model_id": e["row"].model.id, "history": e["row"].history, "version": e["version"],
+         "sha256": e["sha256"], "metrics": {m: c.as_json() for m, c in e["cells"].items() if c is not None}}
+        for e in entries
+    ])
+    write_csv(site.out / base / "scores.csv", ["model", "history", "metric", "value", "ci_low", "ci_high", "n", "version", "sha256", "run"], [
+        [e["row"].model.label, e["row"].history, m, c.value, *_ci(c), c.n, e["version"], e["sha256"], c.runs[0].run_id]
+        for e in entries for m, c in e["cells"].items() if c is not None
+    ])
+    return bool(primary)
+
+
+def _write_task_curves(site: Site, base: str, name: str, meta: Any, entries: list[dict[str, Any]]) -> bool:
+    """The primary metric by turn (chart and points) for rows that record it; True if any did."""
+    series, points = [], []
+    for e in entries:
+        curve = e["run"].turn_curve(name, meta.primary)
+        if curve:
+            series.append(charts.Series(_row_label(e["row"]), [(t, v) for t, v, _ in curve], e["row"].history))
+            points += [[e["row"].model.label, e["row"].history, meta.primary, t, v, n, e["run"].run_id] for t, v, n in curve]
+    if series:
+        charts.line_chart(series, site.out / base / "turns.svg", title=f"{name}: {meta.primary} by turn", ylabel=meta.primary)
+        _write_points(site.out / base, "turns", points)
+    return bool(series)
 
 
 def _write_points(directory: Path, stem: str, points: list[list[Any]]) -> None:
@@ -225,30 +243,42 @@ def _usage(run: Run, prices: Prices) -> dict[str, Any]:
     model_calls = calls.get("model") or {}
     judges = {str(k): v for k, v in (calls.get("judges") or {}).items() if isinstance(v, dict)}
     scored_in, scored_out = int(scored.get("input") or 0), int(scored.get("output") or 0)
-    judge_in = sum(int(j.get("input_tokens") or 0) for j in judges.values())
-    judge_out = sum(int(j.get("output_tokens") or 0) for j in judges.values())
+    judge_in, judge_out = _judge_tokens(judges)
+    cost = _usage_cost(run, prices, totals, (scored_in, scored_out), judges)
+    return {
+        "run": run, "scored_in": scored_in, "scored_out": scored_out,
+        "requests": model_calls.get("requests"), "cache_hits": model_calls.get("cache_hits"), "retries": model_calls.get("retries"),
+        "judge_in": judge_in, "judge_out": judge_out, "cost": cost,
+    }
+
+
+
+
+def _judge_tokens(judges: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Input and output tokens over all judges (None, None for an unjudged run)."""
+    if not judges:
+        return None, None
+    return sum(int(j.get("input_tokens") or 0) for j in judges.values()), sum(int(j.get("output_tokens") or 0) for j in judges.values())
+
+def _usage_cost(run: Run, prices: Prices, totals: dict[str, Any], scored: tuple[int, int], judges: dict[str, Any]) -> float | None:
+    """The run's recorded cost, else priced from its token counts (None when a price is missing)."""
     from mteval.manifest import Totals
 
     recorded = Totals.model_validate(totals).cost_usd  # the runner's totals.calls.*.cost_usd
     if is_number(recorded):
-        cost: float | None = float(recorded)
-    else:
-        parts = [_price(prices, run.model.id, scored_in, scored_out)]
-        parts += [_price(prices, name, int(j.get("input_tokens") or 0), int(j.get("output_tokens") or 0)) for name, j in sorted(judges.items())]
-        cost = None if not prices or any(p is None for p in parts) else sum(parts)  # type: ignore[arg-type]
-    return {
-        "run": run, "scored_in": scored_in, "scored_out": scored_out,
-        "requests": model_calls.get("requests"), "cache_hits": model_calls.get("cache_hits"), "retries": model_calls.get("retries"),
-        "judge_in": judge_in if judges else None, "judge_out": judge_out if judges else None, "cost": cost,
-    }
-
+        return float(recorded)
+    parts = [_price(prices, run.model.id, *scored)]
+    parts += [_price(prices, name, int(j.get("input_tokens") or 0), int(j.get("output_tokens") or 0)) for name, j in sorted(judges.items())]
+    return None if not prices or any(p is None for p in parts) else sum(parts)  # type: ignore[arg-type]
 
 def _cost_note(prices: Prices) -> str:
     common = ("Scored-turn tokens cover the whole run; request, cache and judge counts cover the run's last invocation "
               "(a resumed run counts only what it asked after resuming).")
     if prices:
         return common + " Cost is estimated from these tokens with the prices given to the build (--prices), unless the manifest records one."
-    return common + " No prices were given: build with --prices FILE (JSON or YAML, {model id: {input_per_million: USD, output_per_million: USD}}) to estimate cost."
+    return common + (
+        " No prices were given: build with --prices FILE (JSON or YAML, {model id: {input_per_million: USD, output_per_million: USD}}) to estimate cost."
+    )
 
 
 def _problems(board: Leaderboard, run: Run) -> dict[str, Any]:

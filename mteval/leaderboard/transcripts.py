@@ -9,7 +9,7 @@ from typing import Any
 from mteval.leaderboard.data import Leaderboard, Run
 from mteval.leaderboard.render import Site
 from mteval.leaderboard.samples import iter_samples
-from mteval.leaderboard.util import is_number, slugify, short_hash, unique_slugs
+from mteval.leaderboard.util import is_number, short_hash, slugify, unique_slugs
 
 
 def task_slug(board: Leaderboard, task: str) -> str:

@@ -12,14 +12,13 @@ mteval's own conversation JSONL format, which any custom task can reuse.
 
 from __future__ import annotations
 
-from mteval.manifest import higher
-
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Conversation, Message
 from mteval.data import read_conversations
+from mteval.manifest import higher
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.scripted import register_script
 from mteval.registry import register_task

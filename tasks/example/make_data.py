@@ -1,5 +1,8 @@
 """Regenerate data/arithmetic.jsonl (seeded): python tasks/example/make_data.py tasks/example/data/arithmetic.jsonl"""
-import json, random, sys
+import json
+import random
+import sys
+
 rng = random.Random(7)
 OPS = {"add": "Add {n} to it.", "subtract": "Subtract {n} from it.", "multiply": "Multiply it by {n}."}
 out = []

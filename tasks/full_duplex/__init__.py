@@ -9,22 +9,20 @@ or an event log) without calling a model. Thresholds and rule variants are
 """
 
 from __future__ import annotations
-from mteval.manifest import descriptive, higher, lower
 
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mteval.conversation import Conversation
-from dataclasses import fields as dataclass_fields
-
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import RecordedSolver, timeline_conversation
 from mteval.duplex.simulation import DuplexSolver
 from mteval.duplex.sources import load_timelines, source_files
+from mteval.manifest import descriptive, higher, lower
 from mteval.registry import register_task
 from mteval.stats import Metric
 from mteval.task import DataInfo, Task
-
 from mteval_tasks.full_duplex import scorers as S
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.jsonl"

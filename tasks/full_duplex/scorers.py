@@ -21,7 +21,6 @@ from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judged import JudgeScorer
 from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
-
 from mteval_tasks.full_duplex.judge import relevance_spec
 from mteval_tasks.full_duplex.talkover import informed_latency, talk_over
 

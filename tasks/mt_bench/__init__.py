@@ -17,7 +17,6 @@ answers and judgments) have a native counterpart to compare with. Options:
 """
 
 from __future__ import annotations
-from mteval.manifest import higher
 
 import hashlib
 from functools import cached_property
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mteval.conversation import Conversation, Turn
 from mteval.data import DataError, iter_jsonl
+from mteval.manifest import higher
 from mteval.models.errors import ConfigurationError
 from mteval.registry import register_task
 from mteval.scoring.base import TurnState

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
+from mteval.manifest import higher
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.scripted import register_script
-from mteval.manifest import higher
 from mteval.registry import register_family_aggregate
 
 from . import tasks  # noqa: F401  (registers the tasks)

@@ -13,7 +13,6 @@ Task options (`--task-args key=value,...`, given to every task of the run):
 """
 
 from __future__ import annotations
-from mteval.manifest import higher
 
 import hashlib
 from pathlib import Path
@@ -21,10 +20,11 @@ from typing import Any, ClassVar
 
 from mteval.conversation import Conversation, Turn
 from mteval.data import DataError, FieldError
+from mteval.manifest import higher
 from mteval.models.errors import ConfigurationError
 from mteval.task import DataInfo, Task, sha256_files
 
-from .data import DATA_DIR, DOCUMENTS, HF_CONFIGS, HF_DATASET, Record, RawTurn, documents, read_hf, read_local
+from .data import DATA_DIR, DOCUMENTS, HF_CONFIGS, HF_DATASET, RawTurn, Record, documents, read_hf, read_local
 from .judging import template_files
 
 UPSTREAM_SYSTEM = "You are a helpful, respectful and honest assistant."

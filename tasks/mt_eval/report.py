@@ -101,23 +101,13 @@ def multi_turn_penalty(multi_run_dir: str | Path, single_run_dir: str | Path, *,
 
     multi_manifest, single_manifest = read_manifest(multi_run_dir), read_manifest(single_run_dir)
     check_runs(multi_manifest, single_manifest, str(multi_run_dir), str(single_run_dir), allow_different_models=allow_different_models)
-    names = [n for n in multi_manifest.get("tasks", {}) if n in single_manifest.get("tasks", {}) and n.startswith(FAMILY + "/")]
-    if not names:
-        raise ValueError(
-            f"no MT-Eval task is in both runs ({', '.join(multi_manifest.get('tasks', {})) or 'none'}); "
-            "for other tasks use `mteval penalty RUN_OWN RUN_SINGLE`"
-        )
+    names = _shared_task_names(multi_manifest, single_manifest)
     multi, single = load(multi_run_dir), load(single_run_dir)
     tasks = _tasks(names)
     paired = {task.name: pairs(multi, single, task.name, _score_column(task.name)[len("score_"):]) for task in tasks}
     notes = [f"{name}: no turn scored in both runs" for name, found in paired.items() if not found]
-    rows = []
-    by_category: dict[str, list] = {}
-    for category in CATEGORIES:
-        members = [t for t in tasks if t.category == category and t.main]
-        if members:
-            by_category[category] = [p for t in members for p in paired[t.name]]
-            rows.append(_penalty_row("category", category, category, penalty_of(category, "", by_category[category])))
+    by_category = _pairs_by_category(tasks, paired)
+    rows = [_penalty_row("category", c, c, penalty_of(c, "", found)) for c, found in by_category.items()]
     comparable = {c: by_category[c] for c in COMPARABLE if by_category.get(c)}
     if len(comparable) == len(COMPARABLE):
         rows.append(_penalty_row("overall", "overall", "+".join(comparable), mean_penalty("overall", comparable)))
@@ -128,6 +118,27 @@ def multi_turn_penalty(multi_run_dir: str | Path, single_run_dir: str | Path, *,
     frame = pd.DataFrame(rows)
     frame.attrs["notes"] = notes
     return frame
+
+
+def _shared_task_names(multi_manifest: dict[str, Any], single_manifest: dict[str, Any]) -> list[str]:
+    """MT-Eval tasks both runs have; a clear error when there is none."""
+    names = [n for n in multi_manifest.get("tasks", {}) if n in single_manifest.get("tasks", {}) and n.startswith(FAMILY + "/")]
+    if not names:
+        raise ValueError(
+            f"no MT-Eval task is in both runs ({', '.join(multi_manifest.get('tasks', {})) or 'none'}); "
+            "for other tasks use `mteval penalty RUN_OWN RUN_SINGLE`"
+        )
+    return names
+
+
+def _pairs_by_category(tasks: list[Any], paired: dict[str, list]) -> dict[str, list]:
+    """Each category's main tasks' paired turns pooled, in CATEGORIES order (categories without a main task left out)."""
+    by_category: dict[str, list] = {}
+    for category in CATEGORIES:
+        members = [t for t in tasks if t.category == category and t.main]
+        if members:
+            by_category[category] = [p for t in members for p in paired[t.name]]
+    return by_category
 
 
 def _penalty_row(level: str, name: str, category: str, result: Any) -> dict[str, Any]:

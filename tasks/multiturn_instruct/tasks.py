@@ -1,12 +1,12 @@
 """The nine MultiTurnInstruct tasks, one per category (`multiturn_instruct/<category>`)."""
 
 from __future__ import annotations
-from mteval.manifest import higher
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mteval.conversation import Conversation
+from mteval.manifest import higher
 from mteval.registry import register_task
 from mteval.scoring import Scorer
 from mteval.stats import mean_metrics, metric_from_rows

@@ -71,23 +71,9 @@ def _describe(value: Any) -> str:
 
 def parse_question(obj: dict, path: Path, line: int) -> Question:
     """Validate one question record; errors name file, line and field."""
-    qid = obj.get("question_id")
-    if not isinstance(qid, str) or not qid:
-        raise DataError(f"{path}:{line}: field 'question_id': expected a non-empty string")
-    category = obj.get("category")
-    if category not in JUDGE_TYPES:
-        raise DataError(f"{path}:{line}: field 'category': {category!r} is not one of {', '.join(CATEGORIES)}")
-    aspect = obj.get("aspect")
-    if aspect is not None and aspect != JUDGE_TYPES[category]:
-        raise DataError(f"{path}:{line}: field 'aspect': {aspect!r} does not match category {category!r} ({JUDGE_TYPES[category]})")
-    turns = _strings(obj, "turns", path, line)
-    for j, text in enumerate(turns):
-        if not isinstance(text, str) or not text:
-            raise DataError(f"{path}:{line}: field 'turns.{j}': expected a non-empty string")
-    contexts = _strings(obj, "contexts", path, line)
-    for j, ctx in enumerate(contexts):
-        if not (isinstance(ctx, str) or (isinstance(ctx, list) and all(isinstance(c, str) for c in ctx))):
-            raise DataError(f"{path}:{line}: field 'contexts.{j}': expected a string or a list of strings")
+    qid, category, aspect = _identity(obj, path, line)
+    turns = _turns(obj, path, line)
+    contexts = _contexts(obj, path, line)
     references = None
     if obj.get("references") is not None:
         references = tuple(str(r) for r in _strings(obj, "references", path, line))
@@ -105,6 +91,38 @@ def parse_question(obj: dict, path: Path, line: int) -> Question:
         aspect=aspect,
         required_temperature=None if temperature is None else float(temperature),
     )
+
+
+def _identity(obj: dict, path: Path, line: int) -> tuple[str, str, Any]:
+    """question_id, category and (optional) aspect, checked against each other."""
+    qid = obj.get("question_id")
+    if not isinstance(qid, str) or not qid:
+        raise DataError(f"{path}:{line}: field 'question_id': expected a non-empty string")
+    category = obj.get("category")
+    if category not in JUDGE_TYPES:
+        raise DataError(f"{path}:{line}: field 'category': {category!r} is not one of {', '.join(CATEGORIES)}")
+    aspect = obj.get("aspect")
+    if aspect is not None and aspect != JUDGE_TYPES[category]:
+        raise DataError(f"{path}:{line}: field 'aspect': {aspect!r} does not match category {category!r} ({JUDGE_TYPES[category]})")
+    return qid, category, aspect
+
+
+def _turns(obj: dict, path: Path, line: int) -> list:
+    """The user turns, each a non-empty string."""
+    turns = _strings(obj, "turns", path, line)
+    for j, text in enumerate(turns):
+        if not isinstance(text, str) or not text:
+            raise DataError(f"{path}:{line}: field 'turns.{j}': expected a non-empty string")
+    return turns
+
+
+def _contexts(obj: dict, path: Path, line: int) -> list:
+    """The per-turn contexts, each a string or a list of strings."""
+    contexts = _strings(obj, "contexts", path, line)
+    for j, ctx in enumerate(contexts):
+        if not (isinstance(ctx, str) or (isinstance(ctx, list) and all(isinstance(c, str) for c in ctx))):
+            raise DataError(f"{path}:{line}: field 'contexts.{j}': expected a string or a list of strings")
+    return contexts
 
 
 def read_questions(path: Path) -> list[Question]:

@@ -11,13 +11,13 @@ Task options (`--task-args key=value,...`):
 """
 
 from __future__ import annotations
-from mteval.manifest import higher
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mteval.conversation import Conversation
 from mteval.data import DataError
+from mteval.manifest import higher
 from mteval.models.errors import ConfigurationError
 from mteval.task import DataInfo, Task, flatten_turn, sha256_files
 from mteval_tasks.rad_bench import sources

@@ -80,8 +80,8 @@ def parse_retry_after(headers: object) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
         import time
+        from email.utils import parsedate_to_datetime
 
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())

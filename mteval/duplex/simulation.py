@@ -30,7 +30,6 @@ from mteval.models.errors import ConfigurationError, ModelError
 from mteval.solver import SolveContext, request_record
 from mteval.transcript import TurnRecord
 
-
 SYSTEM_PROMPT = (
     "You are a voice assistant in a live spoken conversation. You hear the user in slices of about "
     "{slice_s:g} seconds; after each slice you reply with what you say next. "

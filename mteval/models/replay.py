@@ -47,18 +47,17 @@ class ReplayModel(ModelAdapter):
             lines = list(iter_lines(path))
         except DataError as exc:
             raise ConfigurationError(f"replay: {exc}") from None
-        if True:
-            for line_no, line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigurationError(f"replay: {path}:{line_no}: invalid JSON ({exc.msg})") from exc
-                # A record that names its task answers that task only; one that names
-                # none (key task "") answers any task without a record of its own.
-                for task, conv, turn, reply in _records(record, path, line_no):
-                    replies[(task, conv, turn)] = reply
+        for line_no, line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"replay: {path}:{line_no}: invalid JSON ({exc.msg})") from exc
+            # A record that names its task answers that task only; one that names
+            # none (key task "") answers any task without a record of its own.
+            for task, conv, turn, reply in _records(record, path, line_no):
+                replies[(task, conv, turn)] = reply
         self._replies = replies
         return replies
 

@@ -118,8 +118,10 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
     if parts.username is None:
         return url, None
     netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth.encode()
+    login, password = unquote(parts.username), unquote(parts.password or "")
+    encode = getattr(aiohttp, "encode_basic_auth", None)  # aiohttp >= 3.14; BasicAuth is deprecated there
+    auth = encode(login, password) if encode else aiohttp.BasicAuth(login, password).encode()
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), auth
 
 
 def env_proxy(url: str) -> str | None:

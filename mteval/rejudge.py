@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from mteval.conversation import Conversation
+from mteval.client import RetryPolicy
+from mteval.conversation import Conversation, Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.results import load_samples, read_manifest
@@ -24,7 +25,9 @@ from mteval.solver import SolveContext
 from mteval.transcript import Sample, TurnRecord
 
 if TYPE_CHECKING:
-    from mteval.client import RetryPolicy
+    from mteval.runner import RunOutcome
+    from mteval.scoring.base import Scorer
+    from mteval.scoring.judge import JudgeSpec
 
 
 class RecordedModel(ModelAdapter):
@@ -37,7 +40,7 @@ class RecordedModel(ModelAdapter):
         self.provider = provider  # type: ignore[misc]
         super().__init__(name, public_args)
 
-    async def generate(self, messages, params: GenerationParams, context: RequestContext) -> ModelOutput:
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         raise ConfigurationError("re-judging replays stored transcripts and never calls the model under test")
 
 
@@ -53,7 +56,7 @@ class TranscriptSolver:
         return records, sample.error
 
 
-def baseline_lookup(run_dir: str | Path):
+def baseline_lookup(run_dir: str | Path) -> Callable[[TurnState], str | None]:
     """`state -> reply` of the same task, conversation and turn in another run."""
     replies = {
         (s.task, s.conversation.id, record.turn_id): record.reply
@@ -84,7 +87,7 @@ def rejudge(
     include_paths: Sequence[Path] = (),
     command: list[str] | None = None,
     progress: bool = False,
-):
+) -> "RunOutcome":
     """Score `run_dir`'s transcripts again with `jury`; returns the new run's outcome.
     `include_paths`: plugin folders, so tasks the original run found there resolve again."""
     from mteval.runner import RunConfig, Runner
@@ -99,7 +102,7 @@ def rejudge(
     conversations: dict[str, list[Conversation]] = {}
     for sample in samples:
         conversations.setdefault(sample.task, []).append(sample.conversation)
-    scorers = None
+    scorers: list[Scorer] | None = None
     if judge_def is not None and (judge_def == "amulet" or load_spec(judge_def).kind == "pairwise") != (against is not None):
         # caught here, not as an error on every turn: a pairwise template needs two replies
         raise ConfigurationError(
@@ -109,7 +112,7 @@ def rejudge(
         )
     if against is not None:
         cascade = judge_def in (None, "amulet")  # the default: name the scorer after what judged
-        specs = amulet_cascade() if cascade else [judge_def]
+        specs: list[JudgeSpec | str] = amulet_cascade() if cascade or judge_def is None else [judge_def]
         scorers = [PairwiseScorer("amulet" if cascade else "pairwise", specs, baseline_lookup(against), vote=vote)]
     elif judge_def is not None:
         spec = load_spec(judge_def)
@@ -119,6 +122,7 @@ def rejudge(
     suffix = hashlib.sha256(identity.encode()).hexdigest()[:8]
     config = RunConfig(
         tasks=list(conversations),
+        retry=retry if retry is not None else RetryPolicy(),
         model=manifest["model"]["id"],
         model_args=manifest["model"].get("args", {}),
         history=manifest.get("history", "own"),
@@ -130,7 +134,6 @@ def rejudge(
         use_cache=use_cache,
         max_concurrency=max_concurrency,
         rate_limits=dict(rate_limits or {}),
-        **({"retry": retry} if retry is not None else {}),
         include_paths=[Path(p) for p in include_paths],
         task_options=manifest.get("task_options", {}),
         command=command or ["mteval", "judge", str(run_dir)],

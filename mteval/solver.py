@@ -56,7 +56,9 @@ def request_record(
     """The record of one model request: what was sent (delta-encoded against the
     previous exchange) and the reply, or the error that ended the attempts."""
     prefix = common_prefix(previous, sent)
-    common = dict(index=index, turn_id=turn_id, prompt_prefix=prefix, prompt_new=sent[prefix:], scored=scored, metadata=metadata or {})
+    common: dict[str, Any] = dict(
+        index=index, turn_id=turn_id, prompt_prefix=prefix, prompt_new=sent[prefix:], scored=scored, metadata=metadata or {}
+    )
     if isinstance(outcome, ModelError):
         return TurnRecord(
             **common, reply=None, retries=max(0, outcome.attempts - 1), error=f"{type(outcome).__name__}: {outcome}"
@@ -88,11 +90,7 @@ class ChatSolver:
     def __init__(self, window: int | None = None):
         self.window = window
 
-    async def solve(self, ctx: "SolveContext | Task", *legacy: Any) -> tuple[list[TurnRecord], str | None]:
-        """`solve(task, conversation, history, client, params)`, the form before
-        `SolveContext`, is still accepted for callers not yet moved (importers/common.py)."""
-        if not isinstance(ctx, SolveContext):
-            ctx = SolveContext(ctx, *legacy)
+    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
         task, conversation, history, client, params = ctx.task, ctx.conversation, ctx.history, ctx.client, ctx.params
         system: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
         dialogue: list[Message] = []

@@ -129,19 +129,18 @@ def test_context_solver_switches_history_through_the_context():
     assert seen == ["gold"] and ctx.history == "own"
 
 
-def test_chat_solver_still_accepts_the_five_argument_form():
-    """The importers call `ChatSolver.solve(task, conversation, history, client, params)`."""
-    from mteval.models.base import GenerationParams
-    from mteval.models import create_model
+def test_chat_solver_takes_one_context_object_only():
+    """The five-argument form (task, conversation, history, client, params) is gone: the
+    importers build a `SolveContext` like the runner does."""
     from mteval.client import ModelClient
+    from mteval.models import create_model
+    from mteval.models.base import GenerationParams
 
     task = OwnSolverTask()
     conversation = task.load()[0]
     client = ModelClient(create_model("scripted/echo", {}))
     params = GenerationParams(max_tokens=5)
-    old = asyncio.run(ChatSolver().solve(task, conversation, "own", client, params))
-    new = asyncio.run(ChatSolver().solve(SolveContext(task, conversation, "own", client, params)))
-    def strip(result):  # latency is the only field that may differ
-        return [r.model_copy(update={"latency_s": None}) for r in result[0]], result[1]
-
-    assert strip(old) == strip(new) and [r.reply for r in old[0]] == ["hi", "bye"]
+    with pytest.raises(TypeError):
+        asyncio.run(ChatSolver().solve(task, conversation, "own", client, params))  # type: ignore[call-arg]
+    records, error = asyncio.run(ChatSolver().solve(SolveContext(task, conversation, "own", client, params)))
+    assert error is None and [r.reply for r in records] == ["hi", "bye"]

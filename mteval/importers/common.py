@@ -1,9 +1,11 @@
 """Writing imported runs in mteval's native format.
 
 An imported run is built through the runner's own code: the task is constructed by a
-`Runner`, each conversation goes through `ChatSolver` with a client that plays back the
-published answers (so `Sample.messages_sent(i)` is what the benchmark sent, when the
-questions are known), and the manifest comes from `Runner._manifest` with the task's
+`Runner`, each conversation goes through the task's solver (`Runner.solver_for`, given a
+`SolveContext`) with a client that plays back the published answers (so
+`Sample.messages_sent(i)` is what the benchmark sent, when the questions are known), the
+run's identity comes from its `RunPlan`, and the manifest from `Runner.manifests` (the
+public `ManifestBuilder`) with the task's
 `metrics`, `by_turn`, family aggregates and judging summary. Only `imported` (and the
 timestamps, taken from the source files) differ from a native run's manifest.
 Re-importing the same files gives byte-identical output.
@@ -16,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 from mteval.client import Completion
 from mteval.conversation import Conversation, Message
@@ -27,7 +29,12 @@ from mteval.models.base import (
     RequestContext,
 )
 from mteval.models.errors import ConfigurationError, ReplayMissing
+from mteval.solver import SolveContext
 from mteval.transcript import Sample, Score, Usage
+
+if TYPE_CHECKING:
+    from mteval.client import ModelClient
+    from mteval.runner import Runner
 
 API_ERROR_OUTPUT = "$ERROR$"
 """FastChat's (and RAD-Bench's) stand-in answer when the API call failed."""
@@ -114,16 +121,16 @@ class RecordedClient:
         return Completion(reply, Usage(), None, 0.0, 0, False)
 
 
-async def _solve(runner: Any, items: list[ImportedConversation]) -> list[Sample]:
+async def _solve(runner: "Runner", items: list[ImportedConversation]) -> list[Sample]:
     tasks = {task.name: task for task in runner.tasks}
     samples = []
     for item in items:
         task = tasks[item.task]
         conversation = item.conversation
         replies = {(conversation.id, turn.id): reply for turn, reply in zip(conversation.turns, item.replies)}
-        params = runner._params(task, conversation)
-        solver = getattr(task, "solver", None) or runner.solver
-        records, error = await solver.solve(task, conversation, "own", RecordedClient(replies), params)
+        params = runner.plan.params(task, conversation)
+        client = cast("ModelClient", RecordedClient(replies))  # duck-typed: only `generate` is called
+        records, error = await runner.solver_for(task).solve(SolveContext(task, conversation, "own", client, params))
         failed = []
         for record in records:
             record.scores.update(item.scores.get(record.index, {}))
@@ -161,6 +168,8 @@ def write_run(
     command: Sequence[str] = (),
 ) -> tuple[Path, dict[str, Any]]:
     """Write `output_dir/run_id` (run.json + samples.jsonl) and return it with its manifest."""
+    from mteval.manifest_builder import iso
+    from mteval.plan import task_info as info_of
     from mteval.results import (
         MANIFEST,
         SAMPLES,
@@ -169,16 +178,16 @@ def write_run(
         read_manifest,
         write_manifest,
     )
-    from mteval.runner import RunConfig, Runner, _iso, _task_info
+    from mteval.runner import RunConfig, Runner
     from mteval.scoring.jury import JuryConfig
 
     run_dir = Path(output_dir) / run_id
     if (run_dir / MANIFEST).exists():
         try:
-            imported = read_manifest(run_dir).get("imported")
+            existing = read_manifest(run_dir).get("imported")
         except ResultsError as exc:  # unreadable: never overwrite what we cannot identify
             raise ConfigurationError(f"{run_dir} holds a native run or an unreadable run.json ({exc}); it is not replaced by an import") from None
-        if not imported:
+        if not existing:
             raise ConfigurationError(f"{run_dir} holds a native run; it is not replaced by an import")
     config = RunConfig(
         tasks=tasks,
@@ -200,12 +209,12 @@ def write_run(
     ordered = sorted(conversations, key=lambda c: names.index(c.task))  # stable: keeps the source order per task
     by_task = {task.name: [c.conversation for c in ordered if c.task == task.name] for task in runner.tasks}
     task_info = {
-        name: _task_info(task, len(by_task[name]), sum(len(c.scored_turns) for c in by_task[name]))
+        name: info_of(task, len(by_task[name]), sum(len(c.scored_turns) for c in by_task[name]))
         for task in runner.tasks
         for name in [task.name]
     }
     samples = asyncio.run(_solve(runner, ordered))
-    identity = {"run": runner._fingerprint(task_info), "imported": imported.get("files", {})}
+    identity = {"run": runner.plan.fingerprint(task_info), "imported": imported.get("files", {})}
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     started = min((s.started_at for s in samples), default=0.0)
     finished = max((s.finished_at for s in samples), default=started)
@@ -217,8 +226,8 @@ def write_run(
             writer.append(sample)
     finally:
         writer.close()
-    manifest = runner._manifest(run_dir, fingerprint, task_info, started, status="complete")  # summarises samples.jsonl
-    manifest["finished_at"] = _iso(finished)
+    manifest = runner.manifests.build(run_dir, fingerprint, task_info, started, status="complete")  # summarises samples.jsonl
+    manifest["finished_at"] = iso(finished)
     manifest["imported"] = imported
     manifest["task_options"] = dict(task_options)
     write_manifest(run_dir, manifest)  # validated against mteval.manifest.RunManifest

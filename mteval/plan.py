@@ -1,0 +1,243 @@
+"""The run plan: what a run will do, settled before any request is sent.
+
+Which conversations each task runs (after --ids, --limit and --history single), one
+streaming scan that refuses bad data early (no conversations, duplicate ids, missing gold
+replies), the run's identity (fingerprint) and its directory. The runner executes a plan;
+the importers use it to name and identify the runs they write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
+
+from mteval.client import _ENDPOINT_ARGS, endpoint_of
+from mteval.conversation import Conversation
+from mteval.models.base import GenerationParams, ModelAdapter
+from mteval.models.errors import ConfigurationError
+from mteval.selection import check_ids_found, limit_count
+from mteval.solver import missing_gold
+from mteval.task import Task
+
+if TYPE_CHECKING:
+    from mteval.runner import RunConfig
+
+
+class Scan(NamedTuple):
+    """One task's scan: how many conversations and scored turns will run, and their ids."""
+
+    conversations: int
+    scored_turns: int
+    ids: set[str]
+
+
+@dataclass
+class PreparedRun:
+    """A plan checked against the data: where the run goes and what it is."""
+
+    run_dir: Path
+    fingerprint: str
+    scans: dict[str, Scan]
+    task_info: dict[str, dict[str, Any]]
+
+
+class RunPlan:
+    """Tasks, their data, the run's identity and directory. `conversations` replaces the
+    tasks' own data (re-judging replays stored conversations as they are: no --ids,
+    --limit or --history single applies, and no data check is repeated)."""
+
+    def __init__(
+        self,
+        config: "RunConfig",
+        tasks: list[Task],
+        model: ModelAdapter,
+        judges: list[ModelAdapter],
+        public_task_options: dict[str, Any],
+        conversations: dict[str, list[Conversation]] | None = None,
+    ):
+        self.config = config
+        self.tasks = tasks
+        self.model = model
+        self.judges = judges
+        self.public_task_options = public_task_options
+        self.fixed = conversations
+        self._loaded: dict[str, Sequence[Conversation]] = {}
+        self._selected_counts: dict[str, int] = {}
+
+    # --- conversations ---------------------------------------------------------------------
+    def source(self, task: Task) -> Iterable[Conversation]:
+        """The task's conversations as `load` gives them. A list is kept for the second
+        pass; an iterator (a generator `load`) is asked for again, so a lazy task is never
+        held in memory whole: only the conversations in flight are."""
+        if self.fixed is not None:
+            return self.fixed.get(task.name, [])
+        if task.name in self._loaded:
+            return self._loaded[task.name]
+        loaded = task.load()
+        if isinstance(loaded, Sequence):
+            self._loaded[task.name] = loaded
+        return loaded
+
+    def _selected(self, task: Task) -> Iterator[Conversation]:
+        """The task's conversations named by --ids (all without it), lazily, in task order."""
+        source = self.source(task)
+        if self.fixed is not None or self.config.ids is None:
+            return iter(source)
+        wanted = set(self.config.ids)
+        return (c for c in source if c.id in wanted)
+
+    def _limit_for(self, task: Task) -> int | None:
+        """--limit as a count for this task: a whole number, or a fraction of the selected
+        conversations rounded up (counted in one extra streaming pass)."""
+        if self.config.limit is None or self.fixed is not None:
+            return None
+        if task.name not in self._selected_counts and 0 < self.config.limit < 1:
+            self._selected_counts[task.name] = sum(1 for _ in self._selected(task))
+        return limit_count(self._selected_counts.get(task.name, 0), self.config.limit)
+
+    def conversations(self, task: Task) -> Iterator[Conversation]:
+        """The conversations to run, after --ids, --limit and --history single, one at a time."""
+        conversations: Iterable[Conversation] = self._selected(task)
+        limit = self._limit_for(task)
+        if limit is not None:
+            conversations = itertools.islice(conversations, limit)
+        if self.fixed is None and self.config.history == "single":
+            conversations = task.single_turn(list(conversations))  # task overrides may need the whole list
+        return iter(conversations)
+
+    def params(self, task: Task, conversation: Conversation) -> GenerationParams:
+        """Generation parameters of one conversation: task defaults, then the conversation's, then the user's."""
+        return GenerationParams().merged(dict(task.generation)).merged(conversation.generation).merged(self.config.generation)
+
+    # --- checks ----------------------------------------------------------------------------
+    def _check_source(self, task: Task) -> list[str]:
+        """One streaming pass over everything `load` gives: refuse a task with no
+        conversations (a "complete" run of nothing would look like a result); the ids, for
+        checking --ids, only when --ids is given."""
+        if self.fixed is not None:
+            return []
+        count, ids = 0, []
+        for conversation in self.source(task):
+            count += 1
+            if self.config.ids is not None:
+                ids.append(conversation.id)
+        if not count:
+            files = ", ".join(str(p) for p in task.data_files()) or "its data source"
+            raise ConfigurationError(f"task {task.name}: no conversations in {files}")
+        return ids
+
+    def scan(self, task: Task) -> Scan:
+        """One streaming pass before any request, failing on duplicate ids or on gold
+        replies --history gold would need."""
+        count = scored = 0
+        ids: set[str] = set()
+        dupes: set[str] = set()
+        missing: list[str] = []
+        check = self.fixed is None
+        for conversation in self.conversations(task):
+            count += 1
+            scored += len(conversation.scored_turns)
+            if conversation.id in ids:
+                dupes.add(conversation.id)
+            ids.add(conversation.id)
+            if check and self.config.history == "gold":
+                missing.extend(missing_gold([conversation]))
+        if missing:
+            raise ConfigurationError(
+                f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
+                f"(first: {missing[0]}). Use --history own or single for this task."
+            )
+        if check and dupes:
+            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {sorted(dupes)[:5]}")
+        return Scan(count, scored, ids)
+
+    def prepare(self) -> PreparedRun:
+        """Check the data, then fix the run's identity and directory."""
+        loaded_ids: dict[str, Sequence[str]] = {task.name: self._check_source(task) for task in self.tasks}
+        if self.fixed is None:
+            check_ids_found(self.config.ids, loaded_ids)
+        del loaded_ids
+        scans = {task.name: self.scan(task) for task in self.tasks}
+        info = {task.name: task_info(task, scans[task.name].conversations, scans[task.name].scored_turns) for task in self.tasks}
+        fingerprint = self.fingerprint(info)
+        return PreparedRun(self.run_dir(fingerprint), fingerprint, scans, info)
+
+    # --- identity --------------------------------------------------------------------------
+    def fingerprint(self, data: dict[str, Any]) -> str:
+        """What makes two runs the same run (and lets a re-run resume): tasks with their
+        data hashes, model, generation, history, selection, task options and jury."""
+        identity: dict[str, Any] = {
+            "tasks": {name: [info["version"], info["data"]["sha256"]] for name, info in data.items()},
+            "model": self.model.model_id,
+            "model_args": self.model.public_args(),
+            "generation": self.config.generation,
+            "history": self.config.history,
+            "limit": self.config.limit,
+            "task_options": self.public_task_options,
+            "jury": self.jury_identity(),
+        }
+        if self.config.ids is not None:  # only when set, so earlier runs keep their fingerprints
+            identity["ids"] = sorted(set(self.config.ids))
+        if env_endpoint(self.model) is not None:  # only when set, like ids
+            identity["endpoint"] = env_endpoint(self.model)
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+    def jury_identity(self) -> dict[str, Any] | None:
+        if self.config.jury is None:
+            return None
+        identity = self.config.jury.model_dump(mode="json")
+        for juror, adapter in zip(identity["jurors"], self.judges):
+            juror["args"] = adapter.public_args()
+            if env_endpoint(adapter) is not None:
+                juror["endpoint"] = env_endpoint(adapter)
+        return identity
+
+    def run_dir(self, fingerprint: str) -> Path:
+        if self.config.run_id:
+            return Path(self.config.output_dir) / check_run_id(self.config.run_id)
+        model_slug = _slug(Path(self.model.model).name if self.model.provider == "replay" else self.model.model)
+        tasks_slug = _slug(self.config.tasks if isinstance(self.config.tasks, str) else ",".join(self.config.tasks))[:40]
+        return Path(self.config.output_dir) / f"{self.model.provider}-{model_slug}__{tasks_slug}__{self.config.history}__{fingerprint[:8]}"
+
+
+def task_info(task: Task, conversations: int, scored_turns: int) -> dict[str, Any]:
+    """A task's entry in the manifest: version, data identity, counts and score semantics."""
+    data = task.data_info()
+    return {
+        "version": task.version,
+        "family": task.family,
+        "category": task.category,
+        "description": task.description,
+        "generation": dict(task.generation),
+        "data": {"source": data.source, "sha256": data.sha256, "files": list(data.files), "version": data.version},
+        "conversations": conversations,
+        "scored_turns": scored_turns,
+        "headline": task.headline_metric(),
+        "scores": {name: sem.model_dump(mode="json") for name, sem in task.score_semantics().items()},
+        **task.task_info(),
+    }
+
+
+def check_run_id(run_id: str) -> str:
+    """--run-id names one directory inside --output-dir: no separators, no `..`, not absolute."""
+    if not run_id or run_id in (".", "..") or "/" in run_id or "\\" in run_id or "\0" in run_id or Path(run_id).is_absolute():
+        raise ConfigurationError(f"--run-id {run_id!r}: must be a plain directory name (no '/', '..' or absolute path)")
+    return run_id
+
+
+def env_endpoint(adapter: ModelAdapter) -> str | None:
+    """The endpoint when the environment sets it (OPENAI_BASE_URL, ...), else None. It is part
+    of a run's identity: a base_url argument already is (through the public args), and without
+    it the same command against another server resumed the first server's run."""
+    if any(adapter.public_args().get(name) for name in _ENDPOINT_ARGS):
+        return None
+    return endpoint_of(adapter)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"

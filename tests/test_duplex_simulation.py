@@ -217,7 +217,7 @@ def test_backchanneling_model_code_and_paper_rules(tmp_path, scenario_file):
     bc = code["full_duplex/backchannel"]
     assert bc["tor"] == 0.0 and bc["bc_frequency"] == pytest.approx(2 / 6.0)
 
-    from mteval.duplex.backchannel import backchannel_jsd
+    from mteval_tasks.full_duplex.backchannel import backchannel_jsd
 
     sample = next(s for s in load_samples(outcome.run_dir) if s.id == "bc")
     reference = sample_timeline(sample.conversation, sample.turns).event("BC_REFERENCE").p

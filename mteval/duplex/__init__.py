@@ -3,10 +3,12 @@
 - `timeline`: the schema (`mteval.fullduplex.timeline/1`) and IPU segmentation
 - `fdb`, `events`, `scenarios`, `sources`: importers (Full-Duplex-Bench folders, the
   plain event log, text-only scenario scripts) and one loader for all of them
-- `metrics`, `backchannel`: Full-Duplex-Bench v1 takeover, latency, frequency and JSD
-- `turntaking`, `naturalness`: Heldner & Edlund statistics and SyncLLM correlation
 - `simulation`, `sample`: any chat model as a duplex agent through the common runner
 - `options`: every threshold, named and recorded in the manifest
+
+The benchmark's own metrics live in its family, `mteval_tasks.full_duplex`: `metrics` and
+`backchannel` (Full-Duplex-Bench v1 takeover, latency, frequency and JSD), `turntaking` and
+`naturalness` (Heldner & Edlund statistics and SyncLLM correlation).
 """
 
 from mteval.duplex.options import DuplexOptions

@@ -18,9 +18,9 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from mteval.duplex.metrics import MissingEvent, takeover
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
+from mteval_tasks.full_duplex.metrics import MissingEvent, takeover
 
 Span = tuple[float, float]
 

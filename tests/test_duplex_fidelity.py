@@ -11,16 +11,15 @@ import numpy as np
 import pytest
 
 from mteval.data import DataError
-from mteval.duplex import fdb, vad
-from mteval.duplex.backchannel import evaluate_backchannel
-from mteval.duplex.fdb import read_fdb_sample
-from mteval.duplex.metrics import evaluate_pause, evaluate_turn_taking
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import conversation_timeline, timeline_conversation
 from mteval.duplex.timeline import UNPLACED_KEY
 from mteval.models.errors import ConfigurationError
-
+from mteval_tasks.full_duplex import fdb, vad
 from mteval_tasks.full_duplex import scorers as S
+from mteval_tasks.full_duplex.backchannel import evaluate_backchannel
+from mteval_tasks.full_duplex.fdb import read_fdb_sample
+from mteval_tasks.full_duplex.metrics import evaluate_pause, evaluate_turn_taking
 
 CODE = DuplexOptions()
 

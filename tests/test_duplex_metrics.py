@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from mteval.duplex.backchannel import (
+from mteval.duplex.options import DuplexOptions
+from mteval.duplex.timeline import Event, Segment, Timeline, Word, words_to_segments
+from mteval_tasks.full_duplex.backchannel import (
     backchannel_jsd,
     evaluate_backchannel,
     resample,
@@ -14,7 +16,7 @@ from mteval.duplex.backchannel import (
     window_histogram,
     words_in_segment,
 )
-from mteval.duplex.metrics import (
+from mteval_tasks.full_duplex.metrics import (
     MissingEvent,
     evaluate_interruption,
     evaluate_pause,
@@ -22,8 +24,6 @@ from mteval.duplex.metrics import (
     takeover_code,
     takeover_paper,
 )
-from mteval.duplex.options import DuplexOptions
-from mteval.duplex.timeline import Event, Segment, Timeline, Word, words_to_segments
 
 CODE = DuplexOptions()
 PAPER = DuplexOptions(takeover_rule="paper")

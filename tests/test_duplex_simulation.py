@@ -10,12 +10,12 @@ import pytest
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.simulation import DuplexSolver, Voice, parse_piece, plan_slices
-from mteval.duplex.sources import load_timelines
 from mteval.models.errors import ConfigurationError
 from mteval.models.scripted import ScriptedModel, register_script
 from mteval.results import load, load_samples
 from mteval.runner import RunConfig, Runner
 from mteval.scoring.jury import JuryConfig
+from mteval_tasks.full_duplex.sources import load_timelines
 
 # User speech at 2.5 words/s (0.4 s a word). Slices every 2 s before the stream ends.
 SCENARIOS = [
@@ -217,7 +217,7 @@ def test_backchanneling_model_code_and_paper_rules(tmp_path, scenario_file):
     bc = code["full_duplex/backchannel"]
     assert bc["tor"] == 0.0 and bc["bc_frequency"] == pytest.approx(2 / 6.0)
 
-    from mteval.duplex.backchannel import backchannel_jsd
+    from mteval_tasks.full_duplex.backchannel import backchannel_jsd
 
     sample = next(s for s in load_samples(outcome.run_dir) if s.id == "bc")
     reference = sample_timeline(sample.conversation, sample.turns).event("BC_REFERENCE").p

@@ -10,10 +10,10 @@ import pytest
 
 from mteval.data import DataError
 from mteval.duplex.events import read_event_log, write_event_log
-from mteval.duplex.fdb import read_fdb_sample, read_fdb_tree
 from mteval.duplex.scenarios import read_scenarios
-from mteval.duplex.sources import load_timelines, source_files
 from mteval.duplex.timeline import TIMELINE_SCHEMA, Segment, Timeline, Word, speech_intervals, words_to_segments
+from mteval_tasks.full_duplex.fdb import read_fdb_sample, read_fdb_tree
+from mteval_tasks.full_duplex.sources import load_timelines, source_files
 
 BENCHMARKS_EXAMPLE = {
     "schema": "mteval.fullduplex.timeline/1",

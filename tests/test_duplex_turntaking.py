@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mteval.duplex.naturalness import mean_durations, naturalness_correlation, timeline_naturalness
 from mteval.duplex.timeline import Segment, Timeline
-from mteval.duplex.turntaking import classify, ipus, summarize, timeline_stats
+from mteval_tasks.full_duplex.naturalness import mean_durations, naturalness_correlation, timeline_naturalness
+from mteval_tasks.full_duplex.turntaking import classify, ipus, summarize, timeline_stats
 
 # A: 0-2, 2.5-4, 5.5-8        B: 4.3-6, 6.5-6.8, 7.8-9
 #  0-2 A | 2-2.5 pause (A..A) | 2.5-4 A | 4-4.3 gap (A->B, FTO +0.3) | 4.3-5.5 B |

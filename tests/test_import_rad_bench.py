@@ -349,7 +349,7 @@ def test_bad_input_is_reported_and_good_models_are_written(tmp_path, capsys):
 
 
 def test_answers_for_unknown_questions_or_wrong_turn_counts(tmp_path):
-    from mteval.importers.rad_bench import import_rad_bench
+    from mteval_tasks.rad_bench.importer import import_rad_bench
 
     answers, _ = _fixture_sources(tmp_path / "src", {"m": {}})
     with (answers / "m.jsonl").open("a") as handle:
@@ -365,7 +365,7 @@ def test_answers_for_unknown_questions_or_wrong_turn_counts(tmp_path):
 
 
 def test_native_run_cannot_be_overwritten_by_an_import(tmp_path):
-    from mteval.importers.rad_bench import import_rad_bench
+    from mteval_tasks.rad_bench.importer import import_rad_bench
     from mteval.models.errors import ConfigurationError
 
     answers, _ = _fixture_sources(tmp_path / "src", {"m": {}})

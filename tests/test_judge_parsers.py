@@ -14,12 +14,14 @@ import pytest
 
 from mteval.models.errors import ServerError
 from mteval.models.scripted import register_script
-from mteval.scoring.judge import JudgeSpec, list_specs, load_spec, mt_bench_spec
+from mteval.scoring.judge import JudgeSpec, list_specs, load_spec
 from mteval.scoring.judged import JudgeScorer, standard_variables
 from mteval.scoring.jury import JuryConfig
 from mteval.scoring.pairwise import PairwiseScorer
 from mteval.scoring.parsers import PARSERS, ParseFailure, get_parser
-from tests.judging_support import MAXIMS, between, context, is_reask, jury, juror, make_state, maxim_json, score_context, user_text
+from mteval_tasks.full_duplex import parsers as _fdb_parsers  # noqa: F401  registers fdb_relevance
+from mteval_tasks.mt_bench.judge_prompts import mt_bench_spec
+from tests.judging_support import MAXIMS, between, context, is_reask, juror, jury, make_state, maxim_json, score_context, user_text
 
 FAIL = ParseFailure
 

@@ -1,12 +1,14 @@
 """Full-duplex evaluation: time-stamped timelines where user and model speech overlap.
 
 - `timeline`: the schema (`mteval.fullduplex.timeline/1`) and IPU segmentation
-- `fdb`, `events`, `scenarios`, `sources`: importers (Full-Duplex-Bench folders, the
-  plain event log, text-only scenario scripts) and one loader for all of them
-- `metrics`, `backchannel`: Full-Duplex-Bench v1 takeover, latency, frequency and JSD
-- `turntaking`, `naturalness`: Heldner & Edlund statistics and SyncLLM correlation
+- `events`, `scenarios`: the plain event log and text-only scenario scripts
 - `simulation`, `sample`: any chat model as a duplex agent through the common runner
 - `options`: every threshold, named and recorded in the manifest
+
+The benchmark's own code lives in its family, `mteval_tasks.full_duplex`: `metrics` and
+`backchannel` (Full-Duplex-Bench v1 takeover, latency, frequency and JSD), `turntaking` and
+`naturalness` (Heldner & Edlund statistics and SyncLLM correlation), `fdb` and `vad` (the
+benchmark's sample folders and the model's audio), `sources` (one loader for every format).
 """
 
 from mteval.duplex.options import DuplexOptions

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -96,8 +96,9 @@ def load_spec(name_or_path: str | Path) -> JudgeSpec:
     """A judge definition by name (judges/<name>.yaml) or path."""
     import yaml
 
-    if str(name_or_path).startswith("mt_bench/"):
-        return mt_bench_spec(str(name_or_path).split("/", 1)[1])
+    source = _family_source(str(name_or_path))
+    if source is not None:
+        return source.build(str(name_or_path).split("/", 1)[1])
     path = Path(name_or_path)
     if not path.suffix:
         path = JUDGES_DIR / f"{name_or_path}.yaml"
@@ -114,46 +115,42 @@ def load_spec(name_or_path: str | Path) -> JudgeSpec:
 
 def list_specs() -> dict[str, Path]:
     specs = {p.stem: p for p in sorted(JUDGES_DIR.glob("*.yaml")) if not p.stem.startswith("jury")}
-    for name in _mt_bench_prompts():
-        specs[f"mt_bench/{name}"] = JUDGES_DIR / MT_BENCH_PROMPTS
+    for prefix, source in _spec_sources().items():
+        specs.update({f"{prefix}/{name}": path for name, path in source.names().items()})
     return specs
 
 
-MT_BENCH_PROMPTS = "mt_bench_judge_prompts.jsonl"
+@dataclass(frozen=True)
+class SpecSource:
+    """A family's judge definitions, named `<prefix>/<name>`: `build(name)` makes one
+    (a ConfigurationError for an unknown name), `names()` maps each name to its file."""
+
+    build: Callable[[str], JudgeSpec]
+    names: Callable[[], Mapping[str, Path]]
 
 
-def _mt_bench_prompts() -> dict[str, dict[str, Any]]:
-    import json
-
-    path = JUDGES_DIR / MT_BENCH_PROMPTS
-    if not path.is_file():
-        return {}
-    return {d["name"]: d for d in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if d}
+_SPEC_SOURCES: dict[str, SpecSource] = {}
 
 
-def mt_bench_spec(name: str) -> JudgeSpec:
-    """One of FastChat's eight MT-Bench judge prompts, as published (Apache-2.0)."""
-    prompts = _mt_bench_prompts()
-    if name not in prompts:
-        raise ConfigurationError(f"unknown MT-Bench judge prompt {name!r}. Known: {', '.join(sorted(prompts))}")
-    prompt = prompts[name]
-    pairwise = prompt["type"] == "pairwise"
-    return JudgeSpec(
-        name=f"mt_bench/{name}",
-        kind="pairwise" if pairwise else "score",
-        description=prompt.get("description", ""),
-        system=prompt["system_prompt"],
-        template=prompt["prompt_template"],
-        template_format="placeholders",
-        parser="pairwise_abc" if pairwise else "rating",
-        scale=None if pairwise else (1, 10),
-        out_of_range="keep",
-        reminder='Reply again and end with your verdict in exactly the format "[[A]]", "[[B]]" or "[[C]]".'
-        if pairwise
-        else 'Reply again and end with your rating in exactly the format "Rating: [[5]]".',
-        generation={"temperature": 0.0, "max_tokens": 2048},
-        source="FastChat llm_judge judge_prompts.jsonl (Apache-2.0)",
-    )
+def register_spec_source(prefix: str, build: Callable[[str], JudgeSpec], names: Callable[[], Mapping[str, Path]]) -> None:
+    """Let a family serve judge definitions built from its benchmark's own prompt files
+    (e.g. `mt_bench/single-v1`), so the engine holds no benchmark's prompts."""
+    _SPEC_SOURCES[prefix] = SpecSource(build, names)
+
+
+def _spec_sources() -> dict[str, SpecSource]:
+    """The registered sources, after the families (which register them) are imported."""
+    from mteval.registry import load_builtin
+
+    load_builtin()
+    return _SPEC_SOURCES
+
+
+def _family_source(name: str) -> SpecSource | None:
+    prefix, slash, _ = name.partition("/")
+    if not slash or not prefix or Path(name).suffix:
+        return None
+    return _spec_sources().get(prefix)
 
 
 class Verdict(BaseModel):

@@ -1,7 +1,9 @@
 """Parsers for judge output. Each reads only the judge's own reply and returns a
 `Parsed` verdict or raises `ParseFailure`: a reply that cannot be read is never a 0.
 
-Registered by name so judge definitions (YAML) can refer to them.
+Registered by name so judge definitions (YAML) can refer to them. The engine's
+generic parsers live here; a benchmark's own parsers live in its family and register
+with `@parser` on import (`mteval_tasks.full_duplex.parsers`, `mteval_judges.amulet`).
 """
 
 from __future__ import annotations
@@ -143,67 +145,3 @@ def first_json_object(text: str) -> object | None:
         except json.JSONDecodeError:
             continue
     return None
-
-
-_FDB = re.compile(r"Analysis:\s*(.*?)\nI would rate the AI's response as (\d+)", re.DOTALL)
-
-
-@parser("fdb_relevance")
-def parse_fdb_relevance(text: str) -> Parsed:
-    """Full-Duplex-Bench interruption relevance: the last 'Analysis ... I would rate
-    the AI's response as N' (0-5)."""
-    matches = list(_FDB.finditer(text + "\n"))
-    if not matches:
-        raise ParseFailure("no 'I would rate the AI's response as N' in the judge output")
-    last = matches[-1]
-    return Parsed(value=float(last.group(2)), explanation=last.group(1).strip())
-
-
-MAXIMS = (
-    "Quantity-1", "Quantity-2", "Quality", "Relevance-1", "Relevance-2", "Manner-1",
-    "Manner-2", "Benevolence-1", "Benevolence-2", "Transparency-1", "Transparency-2", "Transparency-3",
-)
-MAXIM_LABELS = ("1", "2", "both", "neither")
-
-
-def _choice(value: object, field: str) -> str:
-    text = str(value).strip().strip('"').lower()
-    if text not in ("1", "2"):
-        raise ParseFailure(f'{field} must be "1" or "2", got {value!r}')
-    return text
-
-
-@parser("amulet_dialog_act")
-def parse_amulet_dialog_act(text: str) -> Parsed:
-    """Amulet-DA: the first JSON object with "Answer": "1"|"2" (acts are free text before it)."""
-    obj = _first_object_with(text, "Answer")
-    label = _choice(obj["Answer"], "Answer")
-    return Parsed(label=label, explanation=obj.get("Explanation") if isinstance(obj.get("Explanation"), str) else None)
-
-
-@parser("amulet_maxim")
-def parse_amulet_maxim(text: str) -> Parsed:
-    """Amulet-Maxim: 12 maxim labels in {1, 2, both, neither} and "Final Answer": "1"|"2"."""
-    obj = _first_object_with(text, "Final Answer")
-    labels = {}
-    for maxim in MAXIMS:
-        if maxim not in obj:
-            raise ParseFailure(f"maxim {maxim!r} missing")
-        label = str(obj[maxim]).strip().lower()
-        if label not in MAXIM_LABELS:
-            raise ParseFailure(f"maxim {maxim!r} has label {obj[maxim]!r}, not one of {MAXIM_LABELS}")
-        labels[maxim] = label
-    explanation = obj.get("Explanation")
-    return Parsed(label=_choice(obj["Final Answer"], "Final Answer"), explanation=explanation if isinstance(explanation, str) else None, extra={"maxims": labels})
-
-
-def _first_object_with(text: str, key: str) -> dict:
-    decoder = json.JSONDecoder()
-    for start in (i for i, ch in enumerate(text) if ch == "{"):
-        try:
-            obj, _ = decoder.raw_decode(text[start:])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and key in obj:
-            return obj
-    raise ParseFailure(f"no JSON object with {key!r} in the judge output")

@@ -18,12 +18,12 @@ from mteval.conversation import Conversation
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import RecordedSolver, timeline_conversation
 from mteval.duplex.simulation import DuplexSolver
-from mteval.duplex.sources import load_timelines, source_files
 from mteval.manifest import descriptive, higher, lower
 from mteval.registry import register_task
 from mteval.stats import Metric
 from mteval.task import DataInfo, Task
 from mteval_tasks.full_duplex import scorers as S
+from mteval_tasks.full_duplex.sources import load_timelines, source_files
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.jsonl"
 TALK_OVER = {"overlap_s": lower(0, None, "seconds"), "barge_ins": lower(0, None, "per sample")}

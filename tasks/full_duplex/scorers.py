@@ -12,8 +12,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mteval.duplex.backchannel import evaluate_backchannel
-from mteval.duplex.metrics import Outcome, evaluate_interruption, evaluate_pause, evaluate_turn_taking
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.timeline import Timeline
@@ -21,7 +19,9 @@ from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judged import JudgeScorer
 from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
+from mteval_tasks.full_duplex.backchannel import evaluate_backchannel
 from mteval_tasks.full_duplex.judge import relevance_spec
+from mteval_tasks.full_duplex.metrics import Outcome, evaluate_interruption, evaluate_pause, evaluate_turn_taking
 from mteval_tasks.full_duplex.talkover import informed_latency, talk_over
 
 Evaluate = Callable[[Timeline, DuplexOptions], Any]

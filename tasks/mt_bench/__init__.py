@@ -33,6 +33,7 @@ from mteval.scoring.judge import JudgeSpec, load_spec
 from mteval.scoring.judged import JudgeScorer
 from mteval.stats import mean_metrics, metric_from_rows
 from mteval.task import DataInfo, Task
+from mteval_tasks.mt_bench import judge_prompts as _judge_prompts  # noqa: F401  registers the mt_bench/<prompt> judge definitions
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -2,7 +2,7 @@
 
 Upstream runs the Silero VAD on the model's audio and scans the speech segments in time
 order. mteval scans the same detector's segments when the importer found them in the
-model's audio (`meta["model_speech"]`, `mteval.duplex.vad`), else the model's words
+model's audio (`meta["model_speech"]`, `mteval_tasks.full_duplex.vad`), else the model's words
 grouped at silences of `bc_min_silence_s`; every outcome says which. Each examined
 segment is a backchannel candidate; the timing of the candidates, as a histogram over
 0.2 s windows, is compared with the human backchannel distribution of the same stimulus.
@@ -18,9 +18,9 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from mteval.duplex.metrics import MissingEvent, takeover
 from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
+from mteval_tasks.full_duplex.metrics import MissingEvent, takeover
 
 Span = tuple[float, float]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mteval.data import DataError
-from mteval.duplex import vad
 from mteval.duplex.timeline import SPEECH_KEY, UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
 from mteval.models.errors import ConfigurationError
+from mteval_tasks.full_duplex import vad
 
 MARKERS = {"interrupt.json": "user_interruption", "turn_taking.json": "smooth_turn_taking", "pause.json": "pause_handling"}
 SAMPLE_FILES = ("output.json", "pause.json", "turn_taking.json", "interrupt.json", "transcription.json", "metadata.json")

@@ -15,8 +15,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mteval.data import DataError, iter_jsonl, validation_message
-from mteval.duplex import events, fdb, scenarios
+from mteval.duplex import events, scenarios
 from mteval.duplex.timeline import Timeline
+from mteval_tasks.full_duplex import fdb
 
 
 def _timeline(obj: object, where: str) -> Timeline:

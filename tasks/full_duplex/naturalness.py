@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from scipy.stats import pearsonr
 
 from mteval.duplex.timeline import Timeline
-from mteval.duplex.turntaking import turn_taking_events
+from mteval_tasks.full_duplex.turntaking import turn_taking_events
 
 NATURALNESS_KINDS = ("ipu", "pause", "fto")
 

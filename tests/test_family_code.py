@@ -1,0 +1,73 @@
+"""Benchmark code lives in its family: the engine imports no family module (except the
+RAD-Bench importer's old path, re-exported for the import command), families register
+their parsers and judge definitions, and a registered source is found by name."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import mteval
+from mteval.errors import ConfigurationError
+from mteval.scoring import parsers
+from mteval.scoring.judge import JudgeSpec, list_specs, load_spec, register_spec_source
+
+PACKAGE = Path(mteval.__file__).parent
+ALLOWED = {"importers/rad_bench.py"}  # a re-export of mteval_tasks.rad_bench.importer
+
+
+def _family_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n.startswith(("mteval_tasks", "mteval_judges"))}
+
+
+def test_the_engine_imports_no_family_module():
+    offenders = {
+        str(f.relative_to(PACKAGE)): sorted(found)
+        for f in sorted(PACKAGE.rglob("*.py"))
+        if str(f.relative_to(PACKAGE)) not in ALLOWED and (found := _family_imports(f))
+    }
+    assert offenders == {}
+
+
+def test_benchmark_parsers_are_defined_by_their_families():
+    import mteval_judges.amulet
+    import mteval_tasks.full_duplex.parsers
+
+    assert parsers.get_parser("fdb_relevance") is mteval_tasks.full_duplex.parsers.parse_fdb_relevance
+    assert parsers.get_parser("amulet_maxim") is mteval_judges.amulet.parse_amulet_maxim
+    core = {name for name, fn in parsers.PARSERS.items() if fn.__module__ == parsers.__name__}
+    assert core == {"rating", "rating_first", "rating_strict", "json_score", "json_score_lenient", "pairwise_abc"}
+
+
+def test_mt_bench_definitions_come_from_the_family():
+    spec = load_spec("mt_bench/single-v1")
+    assert spec.name == "mt_bench/single-v1" and spec.parser == "rating" and "[[rating]]" in spec.template
+    assert "mt_bench/pair-v2" in list_specs()
+    with pytest.raises(ConfigurationError, match="unknown MT-Bench judge prompt"):
+        load_spec("mt_bench/nope")
+
+
+def test_a_registered_spec_source_is_found_by_prefix(tmp_path):
+    def build(name: str) -> JudgeSpec:
+        if name != "only":
+            raise ConfigurationError(f"unknown toy prompt {name!r}")
+        return JudgeSpec(name=f"toyfam/{name}", template="Rate {answer}", template_format="placeholders")
+
+    register_spec_source("toyfam", build, lambda: {"only": tmp_path / "toy.jsonl"})
+    try:
+        assert load_spec("toyfam/only").template == "Rate {answer}"
+        assert list_specs()["toyfam/only"] == tmp_path / "toy.jsonl"
+        with pytest.raises(ConfigurationError, match="unknown toy prompt"):
+            load_spec("toyfam/other")
+    finally:
+        from mteval.scoring import judge
+
+        judge._SPEC_SOURCES.pop("toyfam")

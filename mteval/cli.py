@@ -159,11 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
     import importlib.util
 
-    from mteval.commands import COMMAND_MODULES
+    from mteval.commands import COMMANDS
 
-    for module_name in COMMAND_MODULES:
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).register(sub)
+    for command, module_name in COMMANDS.items():
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError:  # its parent package is missing
+            spec = None
+        if spec is None:
+            if COMMANDS.origin(command) != "builtin":  # a built-in may be left out of a slim install
+                raise ConfigurationError(f"command {command!r} ({COMMANDS.origin(command)}): no module {module_name}")
+        else:
+            module = importlib.import_module(module_name)
+            if not callable(getattr(module, "register", None)):
+                raise ConfigurationError(f"command module {module_name} has no register(subparsers) function")
+            module.register(sub)
     apply_formatter(parser)
     return parser
 
@@ -283,7 +293,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ConfigurationError as exc:  # a broken command plugin: one line, no traceback
+        print(f"mteval: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return _dispatch(args, argv)
     except BrokenPipeError:

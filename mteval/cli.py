@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence, get_args
+from typing import Any, Sequence
 
 from mteval import __version__
 from mteval.cli_options import (
@@ -19,7 +19,7 @@ from mteval.cli_options import (
     positive_int,
 )
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.jury import Aggregate
+from mteval.scoring.aggregations import aggregation_names
 
 EXIT_USAGE = 2
 EXIT_RUN_ERRORS = 3
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", action="append", default=[], help="judge model id; several (repeated or comma-separated) form a jury")
     run.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
     run.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML, see judges/jury-example.yaml)")
-    run.add_argument("--aggregate", default="mean", choices=list(get_args(Aggregate)), help="how --judge models are combined")
+    run.add_argument("--aggregate", default="mean", choices=aggregation_names(), help="how --judge models are combined")
     run.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder that receives the run directory")
     run.add_argument("--run-id", default=None, help="name of the run directory (default: derived from the configuration)")
     add_cache_options(run)

@@ -119,3 +119,34 @@ def test_registry_names_duplicates_and_suggestions() -> None:
         reg.register("alpha", 3, origin="plugin x")
     with pytest.raises(UnknownName, match=r"unknown widgets_for_test 'alpah'\. Did you mean: alpha\?"):
         reg.get_entry("alpah")
+
+
+def test_an_aggregation_added_in_one_place_reaches_cli_jury_files_and_escalation(tmp_path: Path) -> None:
+    import math
+
+    from mteval.cli import build_parser
+    from mteval.scoring.aggregations import AGGREGATIONS, register_aggregation
+    from mteval.scoring.escalation import possible_difference
+    from mteval.scoring.judge import Verdict
+    from mteval.scoring.jury import JuryConfig, aggregate
+
+    def lowest(usable, kind):  # monotone in every score
+        return min(v.value for v in usable if v.value is not None), None
+
+    register_aggregation("lowest_for_test", lowest, monotone_score=True)
+    try:
+        args = build_parser().parse_args(["run", "--tasks", "x", "--model", "scripted/echo", "--aggregate", "lowest_for_test"])
+        assert args.aggregate == "lowest_for_test"
+        jury = tmp_path / "jury.yaml"
+        jury.write_text("aggregate: lowest_for_test\njurors:\n  - model: scripted/echo\n")
+        assert JuryConfig.from_file(jury).aggregate == "lowest_for_test"
+        heard = [Verdict(judge="a", spec="s", status="ok", value=6.0)]
+        assert aggregate(heard, "lowest_for_test") == (6.0, None)
+        # one silent juror on a 1..10 scale could pull the lowest score from 6 down to 1
+        assert possible_difference(heard, [(1.0, 10.0)], "lowest_for_test", "score", aggregate) == 5.0
+        assert possible_difference(heard, [None], "lowest_for_test", "score", aggregate) == math.inf
+    finally:
+        AGGREGATIONS.unregister("lowest_for_test")
+    jury.write_text("aggregate: meen\njurors:\n  - model: scripted/echo\n")
+    with pytest.raises(Exception, match=r"unknown aggregation 'meen'\. Did you mean: mean"):
+        JuryConfig.from_file(jury)

@@ -41,7 +41,13 @@ class Registry(Mapping[str, E], Generic[E]):
     entry is used.
     """
 
-    def __init__(self, kind: str, *, from_entry_point: Callable[[EntryPoint], E] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        from_entry_point: Callable[[EntryPoint], E] | None = None,
+        same: Callable[[E, E], bool] | None = None,
+    ) -> None:
         self.kind = kind
         self.noun = kind[:-1] if kind.endswith("s") else kind
         """One entry, for messages ("unknown provider 'x'")."""
@@ -50,10 +56,14 @@ class Registry(Mapping[str, E], Generic[E]):
         self._origins: dict[str, str] = {}
         self._from_entry_point: Callable[[EntryPoint], E] = from_entry_point or cast(Callable[[EntryPoint], E], _load)
         self._entry_points_loaded = False
+        self._same: Callable[[E, E], bool] = same or (lambda a, b: a == b)
+        """When a second registration of a name is the same entry (e.g. a module imported
+        again under another package name); then it replaces the first silently."""
 
-    def register(self, name: str, entry: E, *, origin: str = "builtin") -> E:
-        """Add `name`; the same entry again is a no-op (modules may be re-imported)."""
-        if name in self._entries and self._entries[name] != entry:
+    def register(self, name: str, entry: E, *, origin: str = "builtin", replace: bool = False) -> E:
+        """Add `name`; the same entry again is a no-op (modules may be re-imported).
+        `replace=True` is for registries whose entries are meant to be redefined (test scripts)."""
+        if not replace and name in self._entries and not self._same(self._entries[name], entry):
             raise DuplicateRegistration(
                 f"{self.noun} {name!r} is registered twice ({self._origins[name]} and {origin})"
             )
@@ -63,8 +73,12 @@ class Registry(Mapping[str, E], Generic[E]):
 
     def unregister(self, name: str) -> None:
         """Remove `name` (tests and plugins that replace one of their own entries)."""
-        self._entries.pop(name, None)
+        self.pop(name)
+
+    def pop(self, name: str, default: E | None = None) -> E | None:
+        """Remove `name` and return its entry (`default` when absent), like `dict.pop`."""
         self._origins.pop(name, None)
+        return self._entries.pop(name, default)
 
     def origin(self, name: str) -> str:
         self.load_entry_points()

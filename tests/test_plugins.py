@@ -150,3 +150,22 @@ def test_an_aggregation_added_in_one_place_reaches_cli_jury_files_and_escalation
     jury.write_text("aggregate: meen\njurors:\n  - model: scripted/echo\n")
     with pytest.raises(Exception, match=r"unknown aggregation 'meen'\. Did you mean: mean"):
         JuryConfig.from_file(jury)
+
+
+def test_a_registered_importer_becomes_an_import_subcommand() -> None:
+    from mteval.cli import build_parser
+    from mteval.commands.importer import IMPORTERS, register_importer
+
+    def configure(parser):
+        parser.add_argument("source")
+        parser.set_defaults(handler=lambda args: 0)
+
+    register_importer("toy_for_test", "a toy format", configure)
+    try:
+        args = build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])
+        assert (args.format, args.source) == ("toy_for_test", "answers.jsonl")
+        assert args.handler(args) == 0
+    finally:
+        IMPORTERS.unregister("toy_for_test")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])

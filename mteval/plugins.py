@@ -47,6 +47,7 @@ class Registry(Mapping[str, E], Generic[E]):
         *,
         from_entry_point: Callable[[EntryPoint], E] | None = None,
         same: Callable[[E, E], bool] | None = None,
+        autoload: bool = True,
     ) -> None:
         self.kind = kind
         self.noun = kind[:-1] if kind.endswith("s") else kind
@@ -55,7 +56,9 @@ class Registry(Mapping[str, E], Generic[E]):
         self._entries: dict[str, E] = {}
         self._origins: dict[str, str] = {}
         self._from_entry_point: Callable[[EntryPoint], E] = from_entry_point or cast(Callable[[EntryPoint], E], _load)
-        self._entry_points_loaded = False
+        self._entry_points_loaded = not autoload
+        """`autoload=False`: the owner reads the group itself (tasks: an entry point may be a
+        module that registers many tasks)."""
         self._same: Callable[[E, E], bool] = same or (lambda a, b: a == b)
         """When a second registration of a name is the same entry (e.g. a module imported
         again under another package name); then it replaces the first silently."""

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence, get_args
+from typing import Any, Sequence
 
 from mteval import __version__
 from mteval.cli_options import (
@@ -19,7 +19,7 @@ from mteval.cli_options import (
     positive_int,
 )
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.jury import Aggregate
+from mteval.scoring.aggregations import aggregation_names
 
 EXIT_USAGE = 2
 EXIT_RUN_ERRORS = 3
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", action="append", default=[], help="judge model id; several (repeated or comma-separated) form a jury")
     run.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
     run.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML, see judges/jury-example.yaml)")
-    run.add_argument("--aggregate", default="mean", choices=list(get_args(Aggregate)), help="how --judge models are combined")
+    run.add_argument("--aggregate", default="mean", choices=aggregation_names(), help="how --judge models are combined")
     run.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder that receives the run directory")
     run.add_argument("--run-id", default=None, help="name of the run directory (default: derived from the configuration)")
     add_cache_options(run)
@@ -159,11 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
     import importlib.util
 
-    from mteval.commands import COMMAND_MODULES
+    from mteval.commands import COMMANDS
 
-    for module_name in COMMAND_MODULES:
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).register(sub)
+    for command, module_name in COMMANDS.items():
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError:  # its parent package is missing
+            spec = None
+        if spec is None:
+            if COMMANDS.origin(command) != "builtin":  # a built-in may be left out of a slim install
+                raise ConfigurationError(f"command {command!r} ({COMMANDS.origin(command)}): no module {module_name}")
+        else:
+            module = importlib.import_module(module_name)
+            if not callable(getattr(module, "register", None)):
+                raise ConfigurationError(f"command module {module_name} has no register(subparsers) function")
+            module.register(sub)
     apply_formatter(parser)
     return parser
 
@@ -283,7 +293,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ConfigurationError as exc:  # a broken command plugin: one line, no traceback
+        print(f"mteval: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return _dispatch(args, argv)
     except BrokenPipeError:

@@ -3,6 +3,9 @@ with --include-path, and the `mteval.tasks` entry-point group.
 
 A family folder is a Python package whose import registers its tasks with
 `@register_task`. An entry point names a module to import or a Task subclass.
+Tasks and family aggregates are kept in `mteval.plugins.Registry` objects like every
+other named thing; this module reads the `mteval.tasks` group itself, since one entry
+point may register many tasks.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.models.errors import ConfigurationError
+from mteval.plugins import Registry
 from mteval.suggest import close_matches_message  # re-exported: older code imports it from here
 from mteval.task import Task, TaskSpec
 
 T = TypeVar("T", bound=type[Task])
 
-_TASKS: dict[str, TaskSpec] = {}
-_FAMILY_AGGREGATES: dict[str, Callable] = {}
+_TASKS: Registry[TaskSpec] = Registry("tasks", autoload=False)
+"""Loaded by `load_builtin` (tasks/, then the `mteval.tasks` group) and `load_include_path`."""
+_FAMILY_AGGREGATES: Registry[Callable] = Registry("family_aggregates", autoload=False)
 _loaded_builtin = False
 _loaded_paths: set[Path] = set()
 _current_origin = "builtin"
@@ -41,7 +46,7 @@ def register_task(cls: T) -> T:
     existing = _TASKS.get(cls.name)
     if existing is not None and existing.cls.__qualname__ != cls.__qualname__:
         raise ValueError(f"task {cls.name!r} is registered twice ({existing.origin} and {_current_origin})")
-    _TASKS[cls.name] = TaskSpec(cls=cls, origin=_current_origin)
+    _TASKS.register(cls.name, TaskSpec(cls=cls, origin=_current_origin), origin=_current_origin, replace=True)
     return cls
 
 
@@ -56,7 +61,7 @@ class FamilyAggregate:
     """metric name (or prefix before '/') -> `mteval.manifest.Semantics`."""
 
 
-_FAMILY_INFO: dict[str, FamilyAggregate] = {}
+_FAMILY_INFO: Registry[FamilyAggregate] = Registry("family_aggregate_infos", autoload=False)
 
 
 def register_family_aggregate(
@@ -66,8 +71,8 @@ def register_family_aggregate(
     per-turn rows and task instances: `aggregate(frame, tasks) -> dict[str, Metric]`.
     `headline` names the metric that stands for the family; `semantics` declares every
     metric's direction and scale."""
-    _FAMILY_AGGREGATES[family] = aggregate
-    _FAMILY_INFO[family] = FamilyAggregate(aggregate, headline, dict(semantics or {}))
+    _FAMILY_AGGREGATES.register(family, aggregate, replace=True)
+    _FAMILY_INFO.register(family, FamilyAggregate(aggregate, headline, dict(semantics or {})), replace=True)
 
 
 def family_aggregates() -> Mapping[str, Callable]:
@@ -125,6 +130,7 @@ def load_include_path(directory: str | Path) -> None:
     _loaded_paths.add(root)
     package_name = "mteval_include_" + str(abs(hash(str(root))))
     spec = importlib.util.spec_from_loader(package_name, loader=None, is_package=True)
+    assert spec is not None  # is_package=True always gives a spec
     module = importlib.util.module_from_spec(spec)
     module.__path__ = [str(root)]  # type: ignore[attr-defined]
     sys.modules[package_name] = module
@@ -142,7 +148,7 @@ def load_include_path(directory: str | Path) -> None:
 
 def all_tasks() -> dict[str, TaskSpec]:
     load_builtin()
-    return dict(sorted(_TASKS.items()))
+    return dict(sorted(_TASKS.items()))  # a copy: callers may filter it
 
 
 def check_task_options(classes: Iterable[type[Task]], options: Mapping[str, object]) -> None:

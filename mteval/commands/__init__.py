@@ -1,15 +1,34 @@
 """Subcommands beyond run/list/show, one module each.
 
 A command module defines `register(subparsers)`, which adds its parser and sets
-`handler=<function(args) -> exit code>` with `set_defaults`. Listing a module here is
-all it takes to add a command; modules are imported lazily only when present.
+`handler=<function(args) -> exit code>` with `set_defaults`. Registering its module name
+in `COMMANDS` (or, from another package, an entry point `name = package.module` in the
+group `mteval.commands`) is all it takes to add a command; modules are imported only
+when the CLI builds its parser.
 """
 
-COMMAND_MODULES = [
-    "mteval.commands.judge",
-    "mteval.commands.compare",
-    "mteval.commands.importer",
-    "mteval.commands.leaderboard",
-    "mteval.commands.penalty",
-    "mteval.commands.view",
-]
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+from mteval.plugins import Registry
+
+
+def _command_from_entry_point(ep: EntryPoint) -> str:
+    """The module name; imported (and checked for `register`) when the CLI is built."""
+    return ep.module
+
+
+COMMANDS: Registry[str] = Registry("commands", from_entry_point=_command_from_entry_point)
+
+for _name in ("judge", "compare", "importer", "leaderboard", "penalty", "view"):
+    COMMANDS.register(_name, f"mteval.commands.{_name}")
+
+
+def command_modules() -> list[str]:
+    """Every command module, built-ins first, then entry points."""
+    return list(COMMANDS.values())
+
+
+COMMAND_MODULES = [COMMANDS[name] for name in ("judge", "compare", "importer", "leaderboard", "penalty", "view")]
+"""The built-in command modules (kept for older imports; `command_modules()` adds plugins)."""

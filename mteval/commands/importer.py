@@ -1,4 +1,6 @@
 """`mteval import rad-bench|fastchat`: published answers and judgments -> mteval runs.
+Formats are registered in `IMPORTERS` (`register_importer`, or the entry-point group
+`mteval.importers`).
 
 One run directory per model (`<output-dir>/imported-<family>-<model>`), in the native
 format, so `mteval show`, `mteval compare` and the leaderboard treat it like any run.
@@ -10,22 +12,49 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from mteval.cli_options import DEFAULT_OUTPUT_DIR
+from mteval.plugins import Registry
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One `mteval import <name>` format: its help line and a function that adds its
+    arguments and sets `handler` on the subparser it is given."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+
+
+IMPORTERS: Registry[Importer] = Registry("importers")
+"""name -> Importer; third-party formats come from the entry-point group `mteval.importers`
+(an entry point naming an `Importer` object)."""
+
+
+def register_importer(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]) -> Importer:
+    return IMPORTERS.register(name, Importer(help, configure))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("import", help="turn published answers and judgments (RAD-Bench, FastChat/MT-Bench) into mteval runs")
-    formats = parser.add_subparsers(dest="format", required=True, metavar="{rad-bench,fastchat}")
+    names = IMPORTERS.names()
+    formats = parser.add_subparsers(dest="format", required=True, metavar="{" + ",".join(names) + "}")
+    for name in names:
+        importer = IMPORTERS[name]
+        importer.configure(formats.add_parser(name, help=importer.help))
 
-    rad = formats.add_parser("rad-bench", help="RAD-Bench model_answer/*.jsonl and model_judgment/gpt-4o.jsonl")
+
+def _configure_rad_bench(rad: argparse.ArgumentParser) -> None:
     _common(rad)
     rad.add_argument("--questions", default=None, help="questions.jsonl (path, URL or 'published'); without it user turns are placeholders")
     rad.add_argument("--references", default=None, help="reference_ans_model.jsonl (path, URL or 'published')")
     rad.set_defaults(handler=run_rad_bench)
 
-    fastchat = formats.add_parser("fastchat", help="FastChat llm_judge model_answer/*.jsonl and single-answer judgments (MT-Bench)")
+
+def _configure_fastchat(fastchat: argparse.ArgumentParser) -> None:
     _common(fastchat)
     fastchat.add_argument("--questions", default=None, help="question.jsonl (default: the task's own, e.g. the shipped MT-Bench questions)")
     fastchat.add_argument("--references", default=None, help="reference answer file (default: the task's own)")
@@ -103,3 +132,7 @@ def _report(result) -> int:
     if result.skipped:
         print(f"not imported (input problems): {', '.join(result.skipped)}", file=sys.stderr)
     return result.exit_code
+
+
+register_importer("rad-bench", "RAD-Bench model_answer/*.jsonl and model_judgment/gpt-4o.jsonl", _configure_rad_bench)
+register_importer("fastchat", "FastChat llm_judge model_answer/*.jsonl and single-answer judgments (MT-Bench)", _configure_fastchat)

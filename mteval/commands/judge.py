@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import get_args
 
 from mteval.cli_options import add_cache_options, add_request_options
-from mteval.scoring.jury import Aggregate
+from mteval.scoring.aggregations import aggregation_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge", action="append", default=[], help="judge model id; several form a jury")
     parser.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
     parser.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML)")
-    parser.add_argument("--aggregate", default="mean", choices=list(get_args(Aggregate)), help="how --judge models are combined")
+    parser.add_argument("--aggregate", default="mean", choices=aggregation_names(), help="how --judge models are combined")
     parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
     parser.add_argument("--vote", default="max_vote", choices=["max_vote", "majority"], help="how jurors' pairwise winners combine")

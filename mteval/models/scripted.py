@@ -8,24 +8,26 @@ own with `register_script`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import ConfigurationError, ServerError
+from mteval.plugins import Registry
 from mteval.transcript import Usage
 
 Script = Callable[[Sequence[Message], GenerationParams, RequestContext, Mapping[str, Any]], str]
 
-SCRIPTS: dict[str, Script] = {}
+SCRIPTS: Registry[Script] = Registry("scripts")
+"""name -> script; also the entry-point group `mteval.scripts`."""
 SCRIPT_ARGS: dict[str, frozenset[str] | None] = {}
 """The model args each script reads; None: not declared (any key is accepted)."""
 
 
-def register_script(name: str, script: Script, args: frozenset[str] | set[str] | None = None) -> Script:
+def register_script(name: str, script: Script, args: Iterable[str] | None = None) -> Script:
     """Make `scripted/<name>` available; `args` names the model args it reads, so a typo
     (`memroy=3`) is an error instead of a silently ignored setting."""
-    SCRIPTS[name] = script
+    SCRIPTS.register(name, script, replace=True)  # tests redefine their scripts
     SCRIPT_ARGS[name] = frozenset(args) if args is not None else None
     return script
 

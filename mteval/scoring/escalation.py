@@ -8,7 +8,8 @@ could then be from the verdict of those already heard:
   any label already heard, a label nobody gave yet, or no usable verdict. The verdict
   is settled only if every such completion gives the same verdict, so a tie, or a lead
   the silent jurors could overturn, always escalates. Bound 0 or unbounded.
-- scores (`mean`, `median`): both are monotone in every juror's score, so the extreme
+- scores (`mean`, `median`, any aggregation registered with `monotone_score=True`):
+  all are monotone in every juror's score, so the extreme
   completions (each silent juror at the bottom or top of its scale, or unusable) give
   the exact range of the full jury's verdict; the bound is the largest distance from
   the verdict heard so far. A scale the judge may leave (`out_of_range: keep`) is
@@ -23,6 +24,7 @@ import itertools
 import math
 from typing import Callable, Sequence
 
+from mteval.scoring.aggregations import AGGREGATIONS
 from mteval.scoring.judge import Verdict
 
 Result = tuple[float | None, str | None]
@@ -44,7 +46,7 @@ def possible_difference(
     if not silent_scales:
         return 0.0
     now = aggregate(heard, method, kind)
-    if kind == "score" and method in ("mean", "median"):
+    if kind == "score" and AGGREGATIONS.get_entry(method).monotone_score:
         return _score_bound(heard, silent_scales, method, kind, aggregate, now[0])
     return 0.0 if all(r == now for r in _label_outcomes(heard, len(silent_scales), method, kind, aggregate)) else math.inf
 

@@ -2,7 +2,9 @@
 
 Aggregations: `mean` and `median` for scores, `majority` (strict majority, else tie)
 and `max_vote` (plurality, PoLL's max voting) for labels, and `cascade` (the first
-juror, in order, with a usable verdict). Every juror's verdict is kept on the item.
+juror, in order, with a usable verdict); they are registered in
+`mteval.scoring.aggregations`, where a new one is added. Every juror's verdict is kept
+on the item.
 
 An adaptive jury asks the first `quorum` jurors, then one more at a time while the
 jurors not yet asked could still move the verdict by more than `threshold`
@@ -18,8 +20,6 @@ juror call, audits included, so `calls_saved` is what was really saved.
 from __future__ import annotations
 
 import hashlib
-import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
@@ -28,6 +28,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
+from mteval.suggest import close_matches_message
+from mteval.scoring.aggregations import AGGREGATIONS
+from mteval.scoring.aggregations import aggregation_names, register_aggregation  # noqa: F401  (re-exported)
 from mteval.scoring.escalation import possible_difference
 from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
 from mteval.transcript import Score
@@ -35,7 +38,8 @@ from mteval.transcript import Score
 if TYPE_CHECKING:
     from mteval.client import ModelClient
 
-Aggregate = Literal["mean", "median", "majority", "max_vote", "cascade"]
+Aggregate = str
+"""An aggregation's name: one of `AGGREGATIONS` (mteval.scoring.aggregations)."""
 
 
 class AdaptiveConfig(BaseModel):
@@ -70,6 +74,13 @@ class JuryConfig(BaseModel):
     jurors: list[JurorConfig]
     aggregate: Aggregate = "mean"
     adaptive: AdaptiveConfig | None = None
+
+    @field_validator("aggregate")
+    @classmethod
+    def _known_aggregation(cls, name: str) -> str:
+        if name not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {name!r}. {close_matches_message(name, AGGREGATIONS)}")
+        return name
 
     @classmethod
     def from_models(cls, models: Sequence[str], args: Mapping[str, Any] | None = None, aggregate: Aggregate = "mean") -> "JuryConfig":
@@ -156,7 +167,7 @@ class Jury:
             details["label"] = label
         if value is None and label is None:
             statuses = {v.status for v in verdicts}
-            status = "error" if statuses == {"error"} else "unparsed"
+            status: Literal["error", "unparsed"] = "error" if statuses == {"error"} else "unparsed"
             raw = "\n\n".join(f"[{v.judge}] {v.raw or v.explanation or ''}" for v in verdicts)
             return Score(value=None, status=status, raw=raw, details=details, explanation="no juror gave a usable verdict")
         explanation = next((v.explanation for v in verdicts if v.ok and v.explanation), None)
@@ -222,31 +233,7 @@ def aggregate(verdicts: Sequence[Verdict], method: str, kind: str = "score") -> 
     usable = [v for v in verdicts if v.ok]
     if not usable:
         return None, None
-    if method == "cascade":
-        first = usable[0]
-        return first.value, first.label
-    if kind == "score" and method in ("mean", "median"):
-        values = [v.value for v in usable if v.value is not None]
-        if not values:
-            return None, None
-        return (statistics.fmean(values) if method == "mean" else float(statistics.median(values))), None
-    labels = [v.label if v.label is not None else _score_label(v.value) for v in usable]
-    counts = Counter(labels).most_common()
-    top, top_count = counts[0]
-    tied = len(counts) > 1 and counts[1][1] == top_count
-    if method == "majority":
-        label = top if top_count * 2 > len(labels) else "tie"
-    elif method == "max_vote":
-        label = "tie" if tied else top
-    else:
-        raise ConfigurationError(f"aggregation {method!r} does not apply to {kind} judgments")
-    if kind == "score":
-        return (None if label == "tie" else float(label)), label
-    return None, label
-
-
-def _score_label(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+    return AGGREGATIONS.get_entry(method).combine(usable, kind)
 
 
 def _audited(context: RequestContext, fraction: float) -> bool:

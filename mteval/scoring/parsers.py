@@ -13,7 +13,16 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-PARSERS: dict[str, Callable[[str], "Parsed"]] = {}
+from mteval.plugins import Registry, UnknownName
+
+
+def _same_function(a: Callable, b: Callable) -> bool:
+    """A parser module imported again (another package name) is not a conflict."""
+    return getattr(a, "__qualname__", a) == getattr(b, "__qualname__", b)
+
+
+PARSERS: Registry[Callable[[str], "Parsed"]] = Registry("parsers", same=_same_function)
+"""name -> parser; third-party parsers come from the entry-point group `mteval.parsers`."""
 
 
 @dataclass(frozen=True)
@@ -30,18 +39,17 @@ class ParseFailure(ValueError):
 
 def parser(name: str):
     def register(fn: Callable[[str], Parsed]) -> Callable[[str], Parsed]:
-        PARSERS[name] = fn
+        PARSERS.register(name, fn)
         return fn
 
     return register
 
 
 def get_parser(name: str) -> Callable[[str], Parsed]:
-    if name not in PARSERS:
-        from mteval.suggest import close_matches_message
-
-        raise KeyError(f"unknown judge output parser {name!r}. {close_matches_message(name, PARSERS)}")
-    return PARSERS[name]
+    try:
+        return PARSERS.get_entry(name)
+    except UnknownName as exc:  # a KeyError, as callers (judge definitions) expect
+        raise KeyError(f"unknown judge output parser {name!r}. {str(exc).split('. ', 1)[1]}") from None
 
 
 _DOUBLE = re.compile(r"\[\[(\d+\.?\d*)\]\]")

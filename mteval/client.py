@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -78,7 +79,6 @@ class ClientStats:
         }
 
 
-_HAS_TIMEOUT = hasattr(asyncio, "timeout")  # Python 3.11+
 
 
 # Model args that configure the connection, not the reply: kept out of cache keys, so a
@@ -244,8 +244,8 @@ class ModelClient:
             self.stats.requests += 1
             timeout_s = self.adapter.request_timeout(self.retry.timeout_s)
             try:
-                if _HAS_TIMEOUT:
-                    async with asyncio.timeout(timeout_s):  # no extra task per call
+                if sys.version_info >= (3, 11):  # asyncio.timeout: no extra task per call (mypy knows this check)
+                    async with asyncio.timeout(timeout_s):
                         return await self.adapter.generate(messages, params, context)
                 return await asyncio.wait_for(self.adapter.generate(messages, params, context), timeout_s)
             except (asyncio.TimeoutError, TimeoutError) as exc:

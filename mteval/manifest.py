@@ -263,9 +263,9 @@ def migrate(data: dict[str, Any], where: str = "run.json") -> dict[str, Any]:
             record.setdefault("semantics", sem.model_dump())
     data["tasks"] = tasks
     for family, group in data.get("groups", {}).items():
-        headline, declared = declared_group_semantics(family)
+        headline, group_semantics = declared_group_semantics(family)
         for metric, record in group.items():
-            record.setdefault("semantics", lookup(declared, metric, headline).model_dump())
+            record.setdefault("semantics", lookup(group_semantics, metric, headline).model_dump())
     return data
 
 

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import time
+from types import TracebackType
 from typing import IO, Any, Sequence
 
 from rich.console import Console
@@ -102,14 +103,14 @@ class RunProgress:
             self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.plain:
             self._stopped.set()
             if self._ticker is not None:
                 self._ticker.join()
             self._write("done" if self.done >= self.total else "stopped")
         else:
-            self._progress.__exit__(*exc)
+            self._progress.__exit__(exc_type, exc, tb)
 
     def _tick(self) -> None:
         while not self._stopped.wait(self.interval_s):

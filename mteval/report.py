@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,7 +18,10 @@ def metrics_table(manifest: dict[str, Any]) -> Table:
     if manifest.get("imported"):
         title += "  (imported)"
     table = Table(title=escape(title), title_justify="left")
-    for column, justify in (("task", "left"), ("metric", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right"), ("excluded", "right")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("task", "left"), ("metric", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right"), ("excluded", "right"),
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for task, metrics in manifest.get("metrics", {}).items():
         for name, metric in metrics.items():

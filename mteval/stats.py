@@ -247,7 +247,7 @@ def _rng_kwargs(fn: Callable[..., Any], seed: int) -> dict[str, Any]:
     return {name: np.random.default_rng(seed)}
 
 
-def is_binary(*arrays: Sequence[float]) -> bool:
+def is_binary(*arrays: Sequence[float] | np.ndarray) -> bool:
     """Whether every value is 0 or 1."""
     values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
     return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))

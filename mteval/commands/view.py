@@ -61,7 +61,7 @@ def cmd_view(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port 0") from exc
         server.daemon_threads = True
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_port  # an IPv4/IPv6 server: the host is a str
         print(f"leaderboard of {result.runs} runs from {args.results}: http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
         try:
             server.serve_forever()

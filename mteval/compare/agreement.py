@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ def agreement_stats(a: Sequence[float], b: Sequence[float]) -> dict[str, float |
         out["spearman"] = _finite(stats.spearmanr(x, y)[0])
     binary = is_binary(x, y)
     if np.unique(np.concatenate([x, y])).size > 1:
-        level = "nominal" if binary else "interval"
+        level: Literal["nominal", "interval"] = "nominal" if binary else "interval"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out["alpha"] = _finite(krippendorff.alpha(reliability_data=np.vstack([x, y]), level_of_measurement=level))

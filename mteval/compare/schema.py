@@ -29,11 +29,11 @@ class CompareError(ResultsError):
 class CompareOptions(BaseModel):
     """How `gate` and `mteval compare` decide."""
 
-    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     """Significance level, family-wise over all metrics (Holm)."""
-    max_drop: float = Field(0.0, ge=0.0)
+    max_drop: float = Field(default=0.0, ge=0.0)
     """Tolerated absolute drop of a metric's mean (score units)."""
-    min_pairs: int = Field(DEFAULT_MIN_PAIRS, ge=1)
+    min_pairs: int = Field(default=DEFAULT_MIN_PAIRS, ge=1)
     """Fewest paired conversations (samples) per task and metric; fewer refuses."""
     test: TestName = "auto"
     """auto: permutation for binary scores, Wilcoxon otherwise."""
@@ -41,15 +41,15 @@ class CompareOptions(BaseModel):
     """Also compare family means (a scorer over two or more tasks of a family)."""
     tasks: list[str] | None = None
     """Only these tasks (default: every task both runs have)."""
-    bootstrap_resamples: int = Field(2000, ge=100)
-    permutation_resamples: int = Field(9999, ge=99)
+    bootstrap_resamples: int = Field(default=2000, ge=100)
+    permutation_resamples: int = Field(default=9999, ge=99)
     seed: int = DEFAULT_SEED
     judges: bool = False
     """Compare the judges (agreement of two scorings of identical replies)."""
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     agreement: AgreementMeasure = "alpha"
     """Agreement measure that `min_agreement` applies to (alpha = Krippendorff's)."""
-    max_error_rate_increase: float = Field(DEFAULT_MAX_ERROR_RATE_INCREASE, ge=0.0, le=1.0)
+    max_error_rate_increase: float = Field(default=DEFAULT_MAX_ERROR_RATE_INCREASE, ge=0.0, le=1.0)
     """The gate fails when the candidate's errored-conversation or unparsed-verdict rate
     exceeds the base's by more than this (absolute share, 0-1)."""
     base_scorer: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import matplotlib
 
@@ -13,7 +13,10 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-RC = {
+if TYPE_CHECKING:  # the stubs of recent matplotlib name the rcParams keys
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "mteval-leaderboard",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",

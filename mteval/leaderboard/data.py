@@ -160,7 +160,7 @@ def _group_columns(tasks: dict[str, TaskMeta], present: list[str]) -> list[Colum
     for family in sorted({tasks[t].family for t in present}):
         members = [t for t in present if tasks[t].family == family]
         columns.append(Column(f"family:{family}", "family", family, [family], members))
-    for category in sorted({tasks[t].category for t in present if tasks[t].category}):
+    for category in sorted({c for c in (tasks[t].category for t in present) if c}):
         members = [t for t in present if tasks[t].category == category]
         columns.append(Column(f"category:{category}", "category", category, sorted({tasks[t].family for t in members}), members))
     return columns
@@ -245,8 +245,8 @@ def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> 
     """Unweighted mean over the row's tasks among `members`, each its headline metric,
     with a stratified cluster-bootstrap interval (`mteval.stats`). None when the
     headlines differ in direction or scale: such numbers are never averaged."""
-    parts = [(t, task_cell(row, t, tasks[t].primary)) for t in members]
-    parts = [(t, c) for t, c in parts if c is not None]
+    found = [(t, task_cell(row, t, tasks[t].primary)) for t in members]
+    parts = [(t, c) for t, c in found if c is not None]
     if not parts:
         return None
     if len(parts) == 1 and len(members) == 1:
@@ -272,20 +272,25 @@ def overall_cell(row: Row, family_columns: list[Column], cells: dict[str, Cell])
     family on the board (0 worst .. 1 best); None unless each is present and bounded."""
     if not family_columns:
         return None
-    parts = [cells.get(c.key) for c in family_columns]
-    if any(c is None or c.value is None for c in parts):
-        return None
-    normalised = [c.semantics.normalised(c.value) for c in parts]  # type: ignore[union-attr, arg-type]
-    if any(v is None for v in normalised):
-        return None
-    runs = sorted({r.sid: r for c in parts for r in c.runs}.values(), key=lambda r: r.sid)  # type: ignore[union-attr]
-    ci = None
-    if len(parts) == 1 and parts[0].ci is not None:  # one family: the same interval, mapped linearly
-        ends = sorted(parts[0].semantics.normalised(x) for x in parts[0].ci)  # type: ignore[union-attr, misc]
-        ci = (float(ends[0]), float(ends[1]))
+    parts: list[Cell] = []
+    normalised: list[float] = []
+    for column in family_columns:
+        cell = cells.get(column.key)
+        scaled = None if cell is None or cell.value is None else cell.semantics.normalised(cell.value)
+        if cell is None or scaled is None:
+            return None
+        parts.append(cell)
+        normalised.append(scaled)
+    runs = sorted({r.sid: r for c in parts for r in c.runs}.values(), key=lambda r: r.sid)
+    ci: tuple[float, float] | None = None
+    first_ci = parts[0].ci
+    if len(parts) == 1 and first_ci is not None:  # one family: the same interval, mapped linearly
+        low, high = (parts[0].semantics.normalised(x) for x in first_ci)
+        if low is not None and high is not None:
+            ci = (float(min(low, high)), float(max(low, high)))
     label = ", ".join(c.label for c in family_columns)
     return Cell(
-        value=sum(normalised) / len(normalised), ci=ci, n=sum(c.n for c in parts), runs=runs,  # type: ignore[arg-type, union-attr]
+        value=sum(normalised) / len(normalised), ci=ci, n=sum(c.n for c in parts), runs=runs,
         metric=f"mean of family headlines ({label}) on 0-1, 1 = best end of each range", semantics=OVERALL_SEMANTICS,
     )
 

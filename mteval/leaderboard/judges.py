@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mteval.leaderboard.util import is_number
 
@@ -116,7 +116,7 @@ def _alpha(judges: list[str], items: list[dict[str, dict[str, Any]]]) -> tuple[f
     return (value if math.isfinite(value) else None), level
 
 
-def _reliability_matrix(answers: list[list[Any]], flat: list[Any]) -> tuple[list[list[float]], str]:
+def _reliability_matrix(answers: list[list[Any]], flat: list[Any]) -> tuple[list[list[float]], Literal["interval", "nominal"]]:
     """Judges x items as floats (NaN for missing): scores as they are ("interval"), labels coded ("nominal")."""
     if all(isinstance(a, float) for a in flat):
         return [[math.nan if a is None else a for a in row] for row in answers], "interval"

@@ -84,7 +84,7 @@ def write_task_pages(site: Site, board: Leaderboard) -> None:
 
 def _task_entries(board: Leaderboard, name: str, meta: Any) -> list[dict[str, Any]]:
     """One entry per leaderboard row that ran the task, best primary score first."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for row in board.rows_for_task(name):
         run = row.runs[name]
         info = run.tasks.get(name) or {}
@@ -167,8 +167,8 @@ def _model_curve(directory: Path, board: Leaderboard, rows: list[Row]) -> dict[s
     for task, meta in board.tasks.items():
         for row in rows:
             run = row.runs.get(task)
-            curve = run.turn_curve(task, meta.primary) if run else []
-            if not curve:
+            curve = run.turn_curve(task, meta.primary) if run is not None else []
+            if run is None or not curve:
                 continue
             label = f"{task} · {meta.primary} [{row.history}]"
             series.append(charts.Series(label, [(t, v) for t, v, _ in curve], row.history))

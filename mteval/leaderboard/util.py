@@ -10,7 +10,7 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TypeGuard
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -40,7 +40,8 @@ def unique_slugs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return result
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
+    """A finite int or float (not a bool); narrows `value` for the type checker."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
 
 

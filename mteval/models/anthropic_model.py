@@ -9,7 +9,7 @@ sends no sampling parameters unless the user pins `api_version=2023-06-01` in
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
@@ -20,6 +20,9 @@ from mteval.errors import (
     from_status,
 )
 from mteval.transcript import Usage
+
+if TYPE_CHECKING:
+    import anthropic
 
 CLIENT_ARGS = frozenset({"base_url", "api_key", "timeout", "default_headers", "api_version"})
 BODY_ARGS = frozenset({"top_k", "metadata", "thinking", "tools", "tool_choice", "service_tier"})
@@ -33,7 +36,7 @@ class AnthropicModel(KeyedAdapter):
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
-        self._client = None
+        self._client: anthropic.AsyncAnthropic | None = None
 
     @property
     def sends_sampling_params(self) -> bool:

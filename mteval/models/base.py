@@ -115,9 +115,12 @@ class ModelAdapter(abc.ABC):
     async def aclose(self) -> None:
         """Release connections."""
 
-    max_concurrency: ClassVar[int | None] = None
-    """Requests the backend works on at once (None: no limit). The runner runs at most this
-    many conversations; a local single-request server sets 1."""
+    @property
+    def max_concurrency(self) -> int | None:
+        """Requests the backend works on at once (None: no limit). The runner runs at most this
+        many conversations; a local single-request server says 1 (a property, so that an
+        adapter can derive it from its arguments)."""
+        return None
 
     def request_slot(self) -> AsyncContextManager[Any]:
         """Entered before each request, outside its timeout: an adapter whose server works on

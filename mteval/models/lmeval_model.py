@@ -35,7 +35,7 @@ class LMEvalModel(ModelAdapter):
         super().__init__(model, args)
         self.batch_size = int(self.args.get("batch_size", 8))
         self.batch_wait_s = float(self.args.get("batch_wait_ms", 5)) / 1000.0
-        self._lm = None
+        self._lm: Any = None  # lm-eval's LM, loaded on first use
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -57,7 +57,7 @@ class LMEvalModel(ModelAdapter):
         except ValueError as exc:
             raise ConfigurationError(f"lmeval/{self.model}: not in lm-eval's model registry ({exc})") from exc
 
-    def _construct(self):
+    def _construct(self) -> Any:
         from lm_eval.api.registry import get_model
 
         cls = get_model(self.model)

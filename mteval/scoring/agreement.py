@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
 
-def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: str = "interval") -> float | None:
+#: the measurement levels the `krippendorff` package knows
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+
+
+def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: Level = "interval") -> float | None:
     """Alpha over an items x raters table (None = missing)."""
     import krippendorff
 
@@ -33,11 +37,11 @@ def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: s
     return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement=level))
 
 
-def fleiss_kappa(labels: Sequence[Sequence[str]]) -> float | None:
-    """Fleiss' kappa over items x raters labels (complete rows only)."""
+def fleiss_kappa(labels: Sequence[Sequence[str | None]]) -> float | None:
+    """Fleiss' kappa over items x raters labels (complete rows only: a None drops its row)."""
     from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa as _fleiss
 
-    rows = [list(row) for row in labels if row and all(v is not None for v in row)]
+    rows = [[str(v) for v in row] for row in labels if row and all(v is not None for v in row)]
     if not rows or len(rows[0]) < 2:
         return None
     categories = sorted({v for row in rows for v in row})
@@ -126,7 +130,7 @@ def _summarise(tally: _ScorerTally) -> dict[str, Any]:
     table = [[item.get(j) for j in tally.jurors] for item in tally.items]
     per_juror: dict[str, Any] = {}
     for k, juror in enumerate(tally.jurors):
-        column = [row[k] for row in table if row[k] is not None]
+        column = [v for v in (row[k] for row in table) if v is not None]
         entry: dict[str, Any] = {
             "verdicts": dict(tally.statuses[juror]),
             "reasked": tally.reasked[juror],
@@ -141,7 +145,7 @@ def _summarise(tally: _ScorerTally) -> dict[str, Any]:
         per_juror[juror] = entry
     summary: dict[str, Any] = {"items": len(table), "jurors": per_juror}
     if len(tally.jurors) >= 2:
-        level = "nominal" if tally.labels else "interval"
+        level: Level = "nominal" if tally.labels else "interval"
         summary["krippendorff_alpha"] = krippendorff_alpha(table, level)
         summary["krippendorff_level"] = level
         if tally.labels:

@@ -261,8 +261,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         table = Table("judge definition", "kind", "parser", "sees")
         for name in list_specs():
-            spec = load_spec(name)
-            table.add_row(name, spec.kind, spec.parser, spec.sees)
+            judge = load_spec(name)
+            table.add_row(name, judge.kind, judge.parser, judge.sees)
         console.print(table)
         console.print("Judge models are any model id: --judge provider/model[,provider/model...] or --jury FILE.")
         return 0

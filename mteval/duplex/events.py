@@ -50,7 +50,9 @@ class _Draft:
             duration_s=self.info.get("duration_s"),
             events=tuple(self.events),
             meta=dict(self.info.get("meta") or {}),
-            **{c: tuple(segments) for c, segments in channels.items()},
+            user=tuple(channels["user"]),
+            model=tuple(channels["model"]),
+            reference=tuple(channels["reference"]),
         )
 
 

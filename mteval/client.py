@@ -27,7 +27,6 @@ from mteval.models.errors import ModelError, RequestTimeout
 from mteval.redact import Redactor
 from mteval.transcript import Usage
 
-
 log = logging.getLogger("mteval.client")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"

@@ -15,9 +15,9 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.models.errors import ConfigurationError

@@ -36,11 +36,17 @@ def register_provider(name: str, module: str, class_name: str, doc: str = "") ->
 
 
 for _name, (_module, _cls, _doc) in {
-    "openai": ("mteval.models.openai_model", "OpenAIModel", "OpenAI and OpenAI-compatible servers (base_url=): lean aiohttp transport, or the openai SDK with transport=sdk"),
+    "openai": (
+        "mteval.models.openai_model", "OpenAIModel",
+        "OpenAI and OpenAI-compatible servers (base_url=): lean aiohttp transport, or the openai SDK with transport=sdk",
+    ),
     "anthropic": ("mteval.models.anthropic_model", "AnthropicModel", "Anthropic models via the anthropic SDK"),
     "litellm": ("mteval.models.litellm_model", "LiteLLMModel", "any provider litellm supports: litellm/<litellm model id>"),
     "lmeval": ("mteval.models.lmeval_model", "LMEvalModel", "lm-eval's local backends (hf, vllm, ...) with their chat templates"),
-    "local": ("mteval.models.local_model", "LocalModel", "a GGUF model served by llama.cpp on this machine: local/smollm2 or local/<path.gguf> (extra: .[local])"),
+    "local": (
+        "mteval.models.local_model", "LocalModel",
+        "a GGUF model served by llama.cpp on this machine: local/smollm2 or local/<path.gguf> (extra: .[local])",
+    ),
     "replay": ("mteval.models.replay", "ReplayModel", "recorded replies: replay/<file or run dir>, or replay/gold"),
     "scripted": ("mteval.models.scripted", "ScriptedModel", "deterministic scripts for tests: echo, constant, fail, ..."),
 }.items():

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.errors import (
     ConnectionFailed,
     MalformedResponse,
     RequestTimeout,
     from_status,
 )
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.transcript import Usage
 
 if TYPE_CHECKING:

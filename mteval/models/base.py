@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict
 from mteval.conversation import Message
 from mteval.transcript import Usage
 
-
 BODY_PREFIX = "body."
 
 

@@ -6,8 +6,8 @@ import os
 from typing import Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import BODY_PREFIX, GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import ConfigurationError
+from mteval.models.base import BODY_PREFIX, GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.openai_model import BODY_ARGS, chat_completion_request, parse_chat_completion, translate_openai_error
 
 

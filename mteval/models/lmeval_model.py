@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import ConfigurationError, ContextLengthExceeded, ServerError
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.transcript import Usage
 
 ADAPTER_ARGS = {"batch_size", "batch_wait_ms"}

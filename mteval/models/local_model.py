@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import BadRequest, ConfigurationError, ContextLengthExceeded
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.local_server import LlamaServer
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -20,6 +19,7 @@ from mteval.errors import (
     RequestTimeout,
     from_status,
 )
+from mteval.models.base import GenerationParams, KeyedAdapter, ModelOutput, RequestContext, request_extras
 from mteval.models.openai_http import ChatCompletionsHTTP
 from mteval.transcript import Usage
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import ConfigurationError, ReplayMissing
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 
 
 class ReplayModel(ModelAdapter):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mteval.conversation import Message
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.errors import ConfigurationError, ServerError
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.plugins import Registry
 from mteval.transcript import Usage
 

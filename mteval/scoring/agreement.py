@@ -14,7 +14,6 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-
 #: the measurement levels the `krippendorff` package knows
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
@@ -39,7 +38,8 @@ def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: L
 
 def fleiss_kappa(labels: Sequence[Sequence[str | None]]) -> float | None:
     """Fleiss' kappa over items x raters labels (complete rows only: a None drops its row)."""
-    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa as _fleiss
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as _fleiss
 
     rows = [[str(v) for v in row] for row in labels if row and all(v is not None for v in row)]
     if not rows or len(rows[0]) < 2:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
-from mteval.scoring.parsers import ParseFailure, Parsed, get_parser
+from mteval.scoring.parsers import Parsed, ParseFailure, get_parser
 
 if TYPE_CHECKING:
     from mteval.client import ModelClient

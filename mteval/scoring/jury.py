@@ -28,11 +28,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.suggest import close_matches_message
-from mteval.scoring.aggregations import AGGREGATIONS
-from mteval.scoring.aggregations import aggregation_names, register_aggregation  # noqa: F401  (re-exported)
+from mteval.scoring.aggregations import AGGREGATIONS, aggregation_names, register_aggregation  # noqa: F401  (re-exported)
 from mteval.scoring.escalation import possible_difference
-from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
+from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
+from mteval.suggest import close_matches_message
 from mteval.transcript import Score
 
 if TYPE_CHECKING:
@@ -89,7 +88,6 @@ class JuryConfig(BaseModel):
     @classmethod
     def from_file(cls, path: str | Path) -> "JuryConfig":
         import yaml
-
         from pydantic import ValidationError
 
         from mteval.data import DataError, read_utf8, validation_message, yaml_message

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
-from mteval.scoring.judge import Juror, JudgeSpec, Verdict, load_spec
+from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
 from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
 from mteval.transcript import Score, messages_sent
 

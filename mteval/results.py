@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import orjson
 
+from mteval.data import not_utf8_message
 from mteval.transcript import Sample
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ def load_manifest(run_dir: str | Path) -> "RunManifest":
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ResultsError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+        raise ResultsError(not_utf8_message(path, raw, exc)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -113,16 +113,15 @@ def _final_offsets(path: Path) -> list[int]:
             except UnicodeDecodeError as exc:
                 if not raw.endswith(b"\n"):
                     break  # torn last line of a killed run (it may end inside a character)
-                raise ResultsError(f"{path}:{line_no}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+                raise ResultsError(not_utf8_message(path, raw, exc, first_line=line_no)) from None
             if not raw.strip():
                 continue
             try:
                 record = _loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except json.JSONDecodeError as exc:  # bytes were checked above
                 if not raw.endswith(b"\n"):
                     break  # torn last line of a killed run: that conversation is redone
-                message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-                raise ResultsError(f"{path}:{line_no}: invalid JSON ({message})") from exc
+                raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
             if not isinstance(record, dict) or not isinstance(record.get("conversation", {}), dict):
                 raise ResultsError(f"{path}:{line_no}: expected a sample object, got {type(record).__name__}")
             key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -138,6 +138,28 @@ class JuryStats:
         }
 
 
+Ask = Callable[[Juror], Awaitable[Verdict]]
+"""What one juror does for one item (a judge call, or a whole pairwise protocol) -> its verdict."""
+
+
+def _no_scale(juror: Juror) -> tuple[float, float] | None:
+    return None
+
+
+@dataclass(frozen=True)
+class JuryItem:
+    """One item for the jury: what each juror does for it (`ask`), the kind of judgment,
+    the aggregation that combines the verdicts, and the range a silent juror's score must
+    fall in (for the adaptive bound; None = unbounded). Score, label and pairwise judging
+    all go through `Jury.collect` with one of these."""
+
+    ask: Ask
+    context: RequestContext
+    kind: str = "score"
+    method: Aggregate = "mean"
+    scale: Callable[[Juror], "tuple[float, float] | None"] = _no_scale
+
+
 @dataclass
 class Jury:
     config: JuryConfig
@@ -149,12 +171,22 @@ class Jury:
         jurors = [Juror(client, load_spec(j.judge) if j.judge else None) for j, client in zip(config.jurors, clients)]
         return cls(config=config, jurors=jurors)
 
+    def item(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> JuryItem:
+        """A judge definition's item: each juror renders `spec` (or its own) with `variables`."""
+        return JuryItem(
+            ask=lambda juror: juror.judge(spec, variables, context),
+            context=context,
+            kind=spec.kind,
+            method=self.config.aggregate,
+            scale=lambda juror: _scale(juror.spec_override or spec),
+        )
+
     async def verdicts(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> list[Verdict]:
         """Every juror's verdict (adaptive: only as many as needed)."""
-        return (await self._collect(spec, variables, context))[0]
+        return (await self.collect(self.item(spec, variables, context)))[0]
 
     async def score(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> Score:
-        verdicts, details = await self._collect(spec, variables, context)
+        verdicts, details = await self.collect(self.item(spec, variables, context))
         value, label = aggregate(verdicts, self.config.aggregate, spec.kind)
         details = {
             "aggregate": self.config.aggregate,
@@ -171,54 +203,70 @@ class Jury:
         explanation = next((v.explanation for v in verdicts if v.ok and v.explanation), None)
         return Score(value=value, explanation=explanation, details=details)
 
-    async def _collect(self, spec: JudgeSpec, variables: Mapping[str, Any], context: RequestContext) -> tuple[list[Verdict], dict[str, Any]]:
-        import asyncio
-
+    async def collect(self, item: JuryItem) -> tuple[list[Verdict], dict[str, Any]]:
+        """The verdicts of the jurors asked, in jury order (the first `len(verdicts)` jurors),
+        and the adaptive jury's details; the one collection loop for every kind of judging."""
         self.stats.items += 1
         self.stats.full_jury_calls += len(self.jurors)
         adaptive = self.config.adaptive
-        if self.config.aggregate == "cascade":
-            verdicts = []
-            for juror in self.jurors:
-                verdict = await juror.judge(spec, variables, context)
-                verdicts.append(verdict)
-                if verdict.ok:
-                    break
-            self.stats.calls += len(verdicts)
-            return verdicts, {}
-        if adaptive is None or adaptive.quorum >= len(self.jurors):
-            verdicts = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors)))
-            self.stats.calls += len(verdicts)
-            return verdicts, {}
-        verdicts = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in self.jurors[: adaptive.quorum])))
-        bound = self._bound(verdicts, spec)
-        while bound > adaptive.threshold and len(verdicts) < len(self.jurors):  # one more juror at a time
-            verdicts.append(await self.jurors[len(verdicts)].judge(spec, variables, context))
-            bound = self._bound(verdicts, spec)
+        if item.method == "cascade":
+            verdicts = await self._cascade(item)
+        elif adaptive is None or adaptive.quorum >= len(self.jurors):
+            verdicts = await _ask(self.jurors, item)
+        else:
+            return await self._adaptive(item, adaptive)
         self.stats.calls += len(verdicts)
-        escalated = len(verdicts) > adaptive.quorum
+        return verdicts, {}
+
+    async def _cascade(self, item: JuryItem) -> list[Verdict]:
+        """Jurors in order up to the first usable verdict."""
+        verdicts = []
+        for juror in self.jurors:
+            verdict = await item.ask(juror)
+            verdicts.append(verdict)
+            if verdict.ok:
+                break
+        return verdicts
+
+    async def _adaptive(self, item: JuryItem, adaptive: AdaptiveConfig) -> tuple[list[Verdict], dict[str, Any]]:
+        verdicts = await _ask(self.jurors[: adaptive.quorum], item)
+        bound = self._bound(verdicts, item)
+        while bound > adaptive.threshold and len(verdicts) < len(self.jurors):  # one more juror at a time
+            verdicts.append(await item.ask(self.jurors[len(verdicts)]))
+            bound = self._bound(verdicts, item)
+        self.stats.calls += len(verdicts)
         may_differ = bound > 0
         self.stats.may_differ += int(may_differ)
-        details: dict[str, Any] = {
-            "adaptive": {"escalated": escalated, "calls": len(verdicts), "may_differ": may_differ, "max_difference": bound}
-        }
-        if _audited(context, adaptive.audit_fraction):
-            silent = self.jurors[len(verdicts):]
-            audit = list(await asyncio.gather(*(j.judge(spec, variables, context) for j in silent)))
-            self.stats.audit_calls += len(audit)
-            self.stats.calls += len(audit)
-            full_result = aggregate(verdicts + audit, self.config.aggregate, spec.kind)
-            adaptive_result = aggregate(verdicts, self.config.aggregate, spec.kind)
-            self.stats.audited += 1
-            self.stats.audit_agreements += int(full_result == adaptive_result)
-            details["adaptive"]["full_jury"] = {"value": full_result[0], "label": full_result[1]}
-            details["adaptive"]["audit_verdicts"] = [v.model_dump(mode="json") for v in audit]
-        return verdicts, details
+        info: dict[str, Any] = {"escalated": len(verdicts) > adaptive.quorum, "calls": len(verdicts), "may_differ": may_differ, "max_difference": bound}
+        if _audited(item.context, adaptive.audit_fraction):
+            info.update(await self._audit(item, verdicts))
+        return verdicts, {"adaptive": info}
 
-    def _bound(self, heard: Sequence[Verdict], spec: JudgeSpec) -> float:
+    async def _audit(self, item: JuryItem, verdicts: list[Verdict]) -> dict[str, Any]:
+        """Ask the silent jurors too and record whether the full jury decides the same."""
+        audit = await _ask(self.jurors[len(verdicts):], item)
+        self.stats.audit_calls += len(audit)
+        self.stats.calls += len(audit)
+        full_result = aggregate(verdicts + audit, item.method, item.kind)
+        adaptive_result = aggregate(verdicts, item.method, item.kind)
+        self.stats.audited += 1
+        self.stats.audit_agreements += int(full_result == adaptive_result)
+        return {
+            "full_jury": {"value": full_result[0], "label": full_result[1]},
+            "audit_verdicts": [v.model_dump(mode="json") for v in audit],
+        }
+
+    def _bound(self, heard: Sequence[Verdict], item: JuryItem) -> float:
         """How far the full jury's verdict could still be from that of `heard`."""
-        scales = [_scale(j.spec_override or spec) for j in self.jurors[len(heard):]]
-        return possible_difference(heard, scales, self.config.aggregate, spec.kind, aggregate)
+        scales = [item.scale(j) for j in self.jurors[len(heard):]]
+        return possible_difference(heard, scales, item.method, item.kind, aggregate)
+
+
+async def _ask(jurors: Sequence[Juror], item: JuryItem) -> list[Verdict]:
+    """These jurors at once, their verdicts in jury order."""
+    import asyncio
+
+    return list(await asyncio.gather(*(item.ask(j) for j in jurors)))
 
 
 def _scale(spec: JudgeSpec) -> tuple[float, float] | None:

@@ -7,21 +7,24 @@ leaves the pair unparsed (never a loss).
 
 A cascade (Amulet default: dialog acts -> maxims -> fallback judge) takes the first
 stage whose two orders agree; the fallback counts only if consistent, else it is a tie.
-Each juror of the run's jury plays the whole protocol; the jury combines the jurors'
-winners by majority or max voting. The turn's score is 1 (candidate wins), 0.5 (tie)
+Each juror the run's jury asks plays the whole protocol; the jury (`Jury.collect`, with
+its adaptive quorum, audits and statistics) combines the jurors' winners with a
+registered label aggregation (majority or max voting, or the cascade). The turn's score is 1 (candidate wins), 0.5 (tie)
 or 0 (baseline wins), so the mean is MT-Bench's adjusted win rate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
+from mteval.scoring.aggregations import AGGREGATIONS
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
 from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
+from mteval.scoring.jury import Jury, JuryItem, aggregate
 from mteval.transcript import Score, messages_sent
 
 FIRST = {"A", "1"}
@@ -52,6 +55,14 @@ class PairOutcome:
             "stage": self.stage,
             "games": [g.model_dump(mode="json") for g in self.games],
         }
+
+    def verdict(self, judge: str) -> Verdict:
+        """The outcome as the jury counts it: the winner is the label; no winner does not
+        vote (an error when every game failed to reach the judge)."""
+        if self.winner is not None:
+            return Verdict(judge=judge, spec=self.stage, label=self.winner, value=WIN_VALUE[self.winner])
+        status: Literal["error", "unparsed"] = "error" if self.games and all(g.status == "error" for g in self.games) else "unparsed"
+        return Verdict(judge=judge, spec=self.stage, status=status, raw="\n\n".join(g.raw or "" for g in self.games))
 
 
 def _position_winner(verdict: Verdict, candidate_first: bool) -> str | None:
@@ -108,7 +119,12 @@ async def play_cascade(juror: Juror, specs: Sequence[JudgeSpec], state: TurnStat
 
 
 class PairwiseScorer(Scorer):
-    """Candidate vs baseline for each scored turn, both orders, by every juror."""
+    """Candidate vs baseline for each scored turn, both orders, by the run's jury.
+
+    Each juror asked plays the whole protocol (`play_cascade`); the jury collects the
+    winners like any verdicts (adaptive quorum, audits, stats) and combines them with its
+    own aggregation when that one votes on labels (`majority`, `max_vote`, `cascade`),
+    else (a score statistic such as the default `mean`) with `vote`."""
 
     needs_judge = True
 
@@ -128,7 +144,12 @@ class PairwiseScorer(Scorer):
     @property
     def specs(self) -> list[JudgeSpec]:
         self._specs = [load_spec(s) if isinstance(s, str) else s for s in self._specs]
-        return self._specs  # type: ignore[return-value]
+        return self._specs  # type: ignore[return-value]  # every entry is a JudgeSpec after the line above
+
+    def method(self, jury: Jury) -> str:
+        """The aggregation for the jurors' winners."""
+        own = jury.config.aggregate
+        return self.vote if AGGREGATIONS.get_entry(own).monotone_score else own
 
     async def score(self, state: TurnState, context: ScoreContext) -> Score:
         if context.jury is None:
@@ -139,18 +160,20 @@ class PairwiseScorer(Scorer):
         request = RequestContext(
             task=state.task, conversation_id=state.conversation.id, turn_id=state.turn.id, turn_index=state.index, role="judge"
         )
-        outcomes = []
-        for juror in context.jury.jurors:
-            outcomes.append(await play_cascade(juror, self.specs, state, state.reply, baseline, request))
-        winner = vote([o.winner for o in outcomes], self.vote)
-        details = {
-            "kind": "pairwise",
-            "vote": self.vote,
-            "winner": winner,
-            "jurors": _juror_keys(context.jury.jurors, outcomes),
-        }
+        outcomes: dict[int, PairOutcome] = {}
+
+        async def ask(juror: Juror) -> Verdict:
+            outcome = await play_cascade(juror, self.specs, state, state.reply, baseline, request)
+            outcomes[id(juror)] = outcome
+            return outcome.verdict(juror.id)
+
+        jury, method = context.jury, self.method(context.jury)
+        verdicts, extra = await jury.collect(JuryItem(ask, request, kind="pairwise", method=method))
+        heard = jury.jurors[: len(verdicts)]  # the jury asks in order; audits come after
+        winner = aggregate(verdicts, method, "pairwise")[1]
+        details = {"kind": "pairwise", "vote": method, "winner": winner, "jurors": _juror_keys(heard, [outcomes[id(j)] for j in heard]), **extra}
         if winner is None:
-            raw = "\n\n".join(g.raw or "" for o in outcomes for g in o.games)
+            raw = "\n\n".join(v.raw or "" for v in verdicts)
             return Score(value=None, status="unparsed", raw=raw, details=details, explanation="no juror produced a readable pair of games")
         return Score(value=WIN_VALUE[winner], details=details)
 
@@ -165,19 +188,10 @@ def _juror_keys(jurors: Sequence[Juror], outcomes: Sequence[PairOutcome]) -> dic
 
 
 def vote(winners: Sequence[str | None], method: str = "max_vote") -> str | None:
-    """Combine jurors' winners. Unreadable pairs do not vote."""
-    from collections import Counter
-
-    usable = [w for w in winners if w is not None]
-    if not usable:
-        return None
-    counts = Counter(usable).most_common()
-    top, top_count = counts[0]
-    if method == "majority":
-        return top if top_count * 2 > len(usable) else "tie"
-    if len(counts) > 1 and counts[1][1] == top_count:
-        return "tie"
-    return top
+    """Combine jurors' winners with the registered aggregation `method`. Unreadable pairs
+    (None) do not vote."""
+    verdicts = [Verdict(judge="?", spec="?", label=w) if w is not None else Verdict(judge="?", spec="?", status="unparsed") for w in winners]
+    return aggregate(verdicts, method, "pairwise")[1]
 
 
 def amulet_cascade(fallback: JudgeSpec | str = "pairwise") -> list[JudgeSpec | str]:

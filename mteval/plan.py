@@ -20,12 +20,14 @@ from mteval.client import _ENDPOINT_ARGS, endpoint_of
 from mteval.conversation import Conversation
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.models.errors import ConfigurationError
+from mteval.run_source import RunSource
 from mteval.selection import check_ids_found, limit_count
-from mteval.solver import missing_gold
+from mteval.solver import ChatSolver, Solver, missing_gold
 from mteval.task import Task
 
 if TYPE_CHECKING:
     from mteval.runner import RunConfig
+    from mteval.scoring.base import Scorer
 
 
 class Scan(NamedTuple):
@@ -47,9 +49,9 @@ class PreparedRun:
 
 
 class RunPlan:
-    """Tasks, their data, the run's identity and directory. `conversations` replaces the
-    tasks' own data (re-judging replays stored conversations as they are: no --ids,
-    --limit or --history single applies, and no data check is repeated)."""
+    """Tasks, their data, the run's identity and directory, and where conversations, their
+    solver and their scorers come from (`run_source`, a `mteval.run_source.RunSource`: the tasks' own, or a
+    finished run's transcripts when re-judging)."""
 
     def __init__(
         self,
@@ -58,24 +60,38 @@ class RunPlan:
         model: ModelAdapter,
         judges: list[ModelAdapter],
         public_task_options: dict[str, Any],
-        conversations: dict[str, list[Conversation]] | None = None,
+        source: RunSource | None = None,
     ):
         self.config = config
         self.tasks = tasks
         self.model = model
         self.judges = judges
         self.public_task_options = public_task_options
-        self.fixed = conversations
+        self.run_source = source or RunSource()
+        self._chat: Solver = ChatSolver()
         self._loaded: dict[str, Sequence[Conversation]] = {}
         self._selected_counts: dict[str, int] = {}
+
+    @property
+    def fixed(self) -> bool:
+        """The conversations are given as they are (re-judging): no selection, no data checks."""
+        return self.run_source.replays
+
+    def solver_for(self, task: Task) -> Solver:
+        """The solver that drives `task`'s conversations: the source's, the task's own, or `ChatSolver`."""
+        return self.run_source.solver_for(task, self._chat)
+
+    def scorers(self, task: Task) -> list[Scorer]:
+        """The scorers of `task` in this run (the source's when re-judging with another judge definition)."""
+        return self.run_source.scorers_for(task)
 
     # --- conversations ---------------------------------------------------------------------
     def source(self, task: Task) -> Iterable[Conversation]:
         """The task's conversations as `load` gives them. A list is kept for the second
         pass; an iterator (a generator `load`) is asked for again, so a lazy task is never
         held in memory whole: only the conversations in flight are."""
-        if self.fixed is not None:
-            return self.fixed.get(task.name, [])
+        if self.fixed:
+            return self.run_source.conversations_of(task)
         if task.name in self._loaded:
             return self._loaded[task.name]
         loaded = task.load()
@@ -86,7 +102,7 @@ class RunPlan:
     def _selected(self, task: Task) -> Iterator[Conversation]:
         """The task's conversations named by --ids (all without it), lazily, in task order."""
         source = self.source(task)
-        if self.fixed is not None or self.config.ids is None:
+        if self.fixed or self.config.ids is None:
             return iter(source)
         wanted = set(self.config.ids)
         return (c for c in source if c.id in wanted)
@@ -94,7 +110,7 @@ class RunPlan:
     def _limit_for(self, task: Task) -> int | None:
         """--limit as a count for this task: a whole number, or a fraction of the selected
         conversations rounded up (counted in one extra streaming pass)."""
-        if self.config.limit is None or self.fixed is not None:
+        if self.config.limit is None or self.fixed:
             return None
         if task.name not in self._selected_counts and 0 < self.config.limit < 1:
             self._selected_counts[task.name] = sum(1 for _ in self._selected(task))
@@ -106,7 +122,7 @@ class RunPlan:
         limit = self._limit_for(task)
         if limit is not None:
             conversations = itertools.islice(conversations, limit)
-        if self.fixed is None and self.config.history == "single":
+        if not self.fixed and self.config.history == "single":
             conversations = task.single_turn(list(conversations))  # task overrides may need the whole list
         return iter(conversations)
 
@@ -119,7 +135,7 @@ class RunPlan:
         """One streaming pass over everything `load` gives: refuse a task with no
         conversations (a "complete" run of nothing would look like a result); the ids, for
         checking --ids, only when --ids is given."""
-        if self.fixed is not None:
+        if self.fixed:
             return []
         count, ids = 0, []
         for conversation in self.source(task):
@@ -138,7 +154,7 @@ class RunPlan:
         ids: set[str] = set()
         dupes: set[str] = set()
         missing: list[str] = []
-        check = self.fixed is None
+        check = not self.fixed
         for conversation in self.conversations(task):
             count += 1
             scored += len(conversation.scored_turns)
@@ -159,7 +175,7 @@ class RunPlan:
     def prepare(self) -> PreparedRun:
         """Check the data, then fix the run's identity and directory."""
         loaded_ids: dict[str, Sequence[str]] = {task.name: self._check_source(task) for task in self.tasks}
-        if self.fixed is None:
+        if not self.fixed:
             check_ids_found(self.config.ids, loaded_ids)
         del loaded_ids
         scans = {task.name: self.scan(task) for task in self.tasks}

@@ -1,6 +1,7 @@
 """Re-score a finished run without calling the model under test again.
 
-The stored transcripts are replayed through the ordinary runner (`TranscriptSolver`),
+The stored transcripts are replayed through the ordinary runner (a `RunSource` from the
+transcripts: their conversations, a `TranscriptSolver` and the chosen scorers),
 so judges get the same cache, retries, concurrency, manifest and samples as in any
 run; only the scorers (and who judges) change. Optionally each turn is judged
 pairwise against the same turn of another run.
@@ -14,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from mteval.client import RetryPolicy
-from mteval.conversation import Conversation, Message
+from mteval.conversation import Message
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.results import load_samples, read_manifest
+from mteval.run_source import RunSource, TranscriptSolver  # noqa: F401  (TranscriptSolver re-exported)
 from mteval.scoring.base import TurnState
 from mteval.scoring.judge import load_spec
 from mteval.scoring.jury import JuryConfig
-from mteval.solver import SolveContext
-from mteval.transcript import Sample, TurnRecord
+from mteval.transcript import Sample
 
 if TYPE_CHECKING:
     from mteval.runner import RunOutcome
@@ -44,18 +45,6 @@ class RecordedModel(ModelAdapter):
         raise ConfigurationError("re-judging replays stored transcripts and never calls the model under test")
 
 
-class TranscriptSolver:
-    """Returns the stored turn records of each conversation (scores cleared)."""
-
-    def __init__(self, samples: Sequence[Sample]):
-        self.samples = {(s.task, s.conversation.id): s for s in samples}
-
-    async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
-        sample = self.samples[(ctx.task.name, ctx.conversation.id)]
-        records = [record.model_copy(update={"scores": {}}) for record in sample.turns]
-        return records, sample.error
-
-
 def baseline_lookup(run_dir: str | Path) -> Callable[[TurnState], str | None]:
     """`state -> reply` of the same task, conversation and turn in another run."""
     replies = {
@@ -69,6 +58,49 @@ def baseline_lookup(run_dir: str | Path) -> Callable[[TurnState], str | None]:
         return replies.get((state.task, state.conversation.id, state.turn.id))
 
     return lookup
+
+
+def rejudge_scorers(judge_def: str | None, against: str | Path | None, vote: str = "max_vote") -> "list[Scorer] | None":
+    """The scorers a re-judging uses: pairwise against another run (`against`; the Amulet
+    cascade unless `judge_def` names a pairwise definition), one judge definition, or None
+    (each task's own). A pairwise definition without `against`, or `against` with a
+    non-pairwise one, is refused here rather than as an error on every turn."""
+    from mteval.scoring.judged import JudgeScorer
+    from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
+
+    if judge_def is not None:
+        _check_pairing(judge_def, against)
+    if against is not None:
+        cascade = judge_def in (None, "amulet")  # the default: name the scorer after what judged
+        specs: list[JudgeSpec | str] = amulet_cascade() if cascade else [str(judge_def)]
+        return [PairwiseScorer("amulet" if cascade else "pairwise", specs, baseline_lookup(against), vote=vote)]
+    if judge_def is not None:
+        spec = load_spec(judge_def)
+        return [JudgeScorer(spec.name.replace("/", "_"), spec)]
+    return None
+
+
+def _check_pairing(judge_def: str, against: str | Path | None) -> None:
+    pairwise = judge_def == "amulet" or load_spec(judge_def).kind == "pairwise"  # a pairwise template needs two replies
+    if pairwise and against is None:
+        raise ConfigurationError(f"--judge-def {judge_def} is a pairwise judge: give --against RUN_DIR")
+    if not pairwise and against is not None:
+        raise ConfigurationError(f"--against needs a pairwise judge definition (e.g. pairwise, amulet, mt_bench/pair-v2), not {judge_def}")
+
+
+def finished_samples(run_dir: Path) -> list[Sample]:
+    """The run's finished conversations; a run without any has nothing to judge."""
+    samples = [s for s in load_samples(run_dir) if s.status == "ok"]
+    if not samples:
+        raise ConfigurationError(f"{run_dir}: no finished conversations to judge")
+    return samples
+
+
+def rejudged_run_id(manifest: dict[str, Any], jury: JuryConfig, judge_def: str | None, against: str | Path | None, vote: str) -> str:
+    """Everything that changes the scores names its own run directory, or a re-run would
+    resume another's results."""
+    identity = json.dumps([jury.model_dump(mode="json"), judge_def, str(against)] + ([vote] if against is not None else []), sort_keys=True)
+    return f"{manifest['run_id']}__judged-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
 def rejudge(
@@ -90,46 +122,24 @@ def rejudge(
 ) -> "RunOutcome":
     """Score `run_dir`'s transcripts again with `jury`; returns the new run's outcome.
     `include_paths`: plugin folders, so tasks the original run found there resolve again."""
+    from mteval.results import write_manifest
     from mteval.runner import RunConfig, Runner
-    from mteval.scoring.judged import JudgeScorer
-    from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
 
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    samples = [s for s in load_samples(run_dir) if s.status == "ok"]
-    if not samples:
-        raise ConfigurationError(f"{run_dir}: no finished conversations to judge")
-    conversations: dict[str, list[Conversation]] = {}
-    for sample in samples:
-        conversations.setdefault(sample.task, []).append(sample.conversation)
-    scorers: list[Scorer] | None = None
-    if judge_def is not None and (judge_def == "amulet" or load_spec(judge_def).kind == "pairwise") != (against is not None):
-        # caught here, not as an error on every turn: a pairwise template needs two replies
-        raise ConfigurationError(
-            f"--judge-def {judge_def} is a pairwise judge: give --against RUN_DIR"
-            if against is None
-            else f"--against needs a pairwise judge definition (e.g. pairwise, amulet, mt_bench/pair-v2), not {judge_def}"
-        )
-    if against is not None:
-        cascade = judge_def in (None, "amulet")  # the default: name the scorer after what judged
-        specs: list[JudgeSpec | str] = amulet_cascade() if cascade or judge_def is None else [judge_def]
-        scorers = [PairwiseScorer("amulet" if cascade else "pairwise", specs, baseline_lookup(against), vote=vote)]
-    elif judge_def is not None:
-        spec = load_spec(judge_def)
-        scorers = [JudgeScorer(spec.name.replace("/", "_"), spec)]
-    # everything that changes the scores names its own run directory, or a re-run would resume another's results
-    identity = json.dumps([jury.model_dump(mode="json"), judge_def, str(against)] + ([vote] if against is not None else []), sort_keys=True)
-    suffix = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    samples = finished_samples(run_dir)
+    source = RunSource.from_transcripts(samples, rejudge_scorers(judge_def, against, vote))
+    recorded = manifest["model"]
     config = RunConfig(
-        tasks=list(conversations),
-        retry=retry if retry is not None else RetryPolicy(),
-        model=manifest["model"]["id"],
-        model_args=manifest["model"].get("args", {}),
+        tasks=list(source.conversations or {}),
+        retry=retry or RetryPolicy(),
+        model=recorded["id"],
+        model_args=recorded.get("args", {}),
         history=manifest.get("history", "own"),
         generation=manifest.get("generation", {}).get("explicit", {}),
         jury=jury,
-        output_dir=Path(output_dir) if output_dir else run_dir.parent,
-        run_id=f"{manifest['run_id']}__judged-{suffix}",
+        output_dir=Path(output_dir or run_dir.parent),
+        run_id=rejudged_run_id(manifest, jury, judge_def, against, vote),
         cache_dir=cache_dir,
         use_cache=use_cache,
         max_concurrency=max_concurrency,
@@ -139,15 +149,11 @@ def rejudge(
         command=command or ["mteval", "judge", str(run_dir)],
         progress=progress,
     )
-    model = RecordedModel(manifest["model"]["id"], manifest["model"].get("args", {}))
-    runner = Runner(config, model=model, solver=TranscriptSolver(samples), conversations=conversations, scorers=scorers)
-    outcome = runner.run()
+    outcome = Runner(config, model=RecordedModel(recorded["id"], recorded.get("args", {})), source=source).run()
     outcome.manifest["rejudged_from"] = {
         "run_id": manifest["run_id"],
         "fingerprint": manifest.get("fingerprint"),
         "against": str(against) if against else None,
     }
-    from mteval.results import write_manifest
-
     write_manifest(outcome.run_dir, outcome.manifest)
     return outcome

@@ -37,9 +37,10 @@ from mteval.plan import PreparedRun, RunPlan, Scan, check_run_id, task_info  # n
 from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve
 from mteval.results import MANIFEST, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
+from mteval.run_source import RunSource
 from mteval.scoring.base import ScoreContext
 from mteval.scoring.jury import Jury, JuryConfig
-from mteval.solver import ChatSolver, HistoryMode, Solver
+from mteval.solver import HistoryMode, Solver
 from mteval.task import Task
 from mteval.transcript import Sample
 
@@ -109,12 +110,10 @@ class Runner:
         *,
         model: ModelAdapter | None = None,
         judges: list[ModelAdapter] | None = None,
-        solver: Solver | None = None,
-        conversations: dict[str, list[Conversation]] | None = None,
-        scorers: list[Any] | None = None,
+        source: RunSource | None = None,
     ):
-        """`solver`, `conversations` and `scorers` replace the tasks' own: re-judging a
-        finished run replays its transcripts through the same machinery this way."""
+        """`source` says where conversations, their solver and scorers come from (the
+        tasks' own by default; re-judging: `RunSource.from_transcripts`)."""
         self.config = config
         for path in config.include_paths:
             from mteval.registry import load_include_path
@@ -132,17 +131,14 @@ class Runner:
         self.public_task_options = public_values(config.task_options)
         task_secrets = secret_values(config.task_options)
         self.redactor = Redactor(self.model.secrets() + [s for j in self.judge_adapters for s in j.secrets()] + task_secrets)
-        self.solver: Solver = ChatSolver()
-        self.solver_override = solver
-        self.scorers_override = scorers
-        self.plan = RunPlan(config, self.tasks, self.model, self.judge_adapters, self.public_task_options, conversations)
+        self.plan = RunPlan(config, self.tasks, self.model, self.judge_adapters, self.public_task_options, source)
         self.manifests = ManifestBuilder(
             config,
             self.tasks,
             self.model,
             self.redactor,
             scorers=self.scorers,
-            custom_scorers=scorers is not None,
+            custom_scorers=self.plan.run_source.scorers is not None,
             public_task_options=self.public_task_options,
             jury_identity=self.plan.jury_identity(),
             max_concurrency=self.concurrency(),
@@ -157,12 +153,12 @@ class Runner:
 
     # --- public parts ----------------------------------------------------------------------
     def solver_for(self, task: Task) -> Solver:
-        """The solver that drives `task`'s conversations: the override, the task's own, or `ChatSolver`."""
-        return self.solver_override or task.solver or self.solver
+        """The solver that drives `task`'s conversations (the plan's source says which)."""
+        return self.plan.solver_for(task)
 
     def scorers(self, task: Task) -> list[Any]:
-        """The scorers of `task` in this run (the override when re-judging with another judge definition)."""
-        return self.scorers_override if self.scorers_override is not None else task.scorers()
+        """The scorers of `task` in this run (the plan's source says which)."""
+        return self.plan.scorers(task)
 
     def params(self, task: Task, conversation: Conversation) -> GenerationParams:
         return self.plan.params(task, conversation)

@@ -12,6 +12,7 @@ from mteval.cli import main
 from mteval.conversation import Message
 from mteval.models.scripted import register_script
 from mteval.results import load, load_samples, read_manifest
+from mteval.run_source import RunSource
 from mteval.runner import RunConfig, Runner
 from mteval.scoring.judge import load_spec
 from mteval.scoring.jury import JuryConfig
@@ -106,7 +107,7 @@ def test_native_mt_bench_judging_and_pairing_with_an_import(tmp_path):
         tasks="mt_bench/mt_bench", model="scripted/mtbench_answer", jury=JuryConfig.from_models(["scripted/mtbench_judge"]),
         output_dir=tmp_path / "native", cache_dir=tmp_path / "cache", progress=False, command=["mteval", "run"],
     )
-    native = Runner(config, conversations={"mt_bench/mt_bench": conversations}).run().run_dir
+    native = Runner(config, source=RunSource(conversations={"mt_bench/mt_bench": conversations})).run().run_dir
     math_turn2 = JUDGE_MESSAGES[("111", "2")]
     spec = load_spec("mt_bench/single-math-v1-multi-turn")
     assert math_turn2[0].content == spec.system

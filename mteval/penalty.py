@@ -162,19 +162,32 @@ def mean_penalty(name: str, members: Mapping[str, Sequence[Pair]], metric: str =
     if not parts:
         return Penalty(name, metric, None, None, None, None, 0, 0, members=list(members), note="no turn scored in both runs")
     each = [penalty_of(k, metric, v) for k, v in parts.items()]
-    strata = [([p.diff for p in v], [p.cluster for p in v]) for v in parts.values()]
     return Penalty(
         name=name,
-        metric=metric or "mean of " + ", ".join(sorted({p.metric for p in each if p.metric})),
-        own=float(np.mean([p.own for p in each])),  # type: ignore[arg-type]
-        single=float(np.mean([p.single for p in each])),  # type: ignore[arg-type]
-        penalty=float(np.mean([p.penalty for p in each])),  # type: ignore[arg-type]
-        ci=stratified_mean_ci(strata),
+        metric=metric or _joined_metrics(each),
+        own=_mean([p.own for p in each]),
+        single=_mean([p.single for p in each]),
+        penalty=_mean([p.penalty for p in each]),
+        ci=stratified_mean_ci([([p.diff for p in v], [p.cluster for p in v]) for v in parts.values()]),
         n_pairs=sum(p.n_pairs for p in each),
         n_conversations=sum(p.n_conversations for p in each),
         members=list(parts),
-        note=None if len(parts) == len(members) else "without " + ", ".join(k for k in members if k not in parts),
+        note=_without(members, parts),
     )
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    """The mean of members' values, all set (a member with pairs has every mean)."""
+    return float(np.mean([v for v in values if v is not None]))
+
+
+def _joined_metrics(each: Sequence[Penalty]) -> str:
+    return "mean of " + ", ".join(sorted({p.metric for p in each if p.metric}))
+
+
+def _without(members: Mapping[str, Sequence[Pair]], parts: Mapping[str, Sequence[Pair]]) -> str | None:
+    """The note naming members left out of a mean for want of pairs."""
+    return None if len(parts) == len(members) else "without " + ", ".join(k for k in members if k not in parts)
 
 
 def run_penalties(
@@ -196,28 +209,39 @@ def run_penalties(
         for t in own_tasks
         if t not in single_tasks
     ]
-    own_frame, single_frame = load(own_dir), load(single_dir)
+    frames = (load(own_dir), load(single_dir))
     results: list[Penalty] = []
     paired_by_task: dict[str, list[Pair]] = {}
     for task in (t for t in own_tasks if t in single_tasks):
-        if no_single_turn_rendering(task):
-            problems.append(f"{task}: no single-turn rendering (--history single runs the same samples), so no multi-turn penalty")
-            continue
-        names = list(metrics[task]) if metrics and task in metrics else _score_names(own_frame, single_frame, task)
-        if not names:
-            problems.append(f"{task}: no score recorded in both runs")
-        for metric in names:
-            found = pairs(own_frame, single_frame, task, metric)
-            if not found:
-                problems.append(f"{task}: no turn scored on {metric!r} in both runs (are they runs of the same data?)")
-                continue
-            results.append(penalty_of(task, metric, found))
-            paired_by_task.setdefault(task, found)  # the task's first score speaks for it in the mean
+        found = _task_penalties(task, frames, metrics, results, problems)
+        if found:
+            paired_by_task[task] = found  # the task's first score speaks for it in the mean
     if len(paired_by_task) > 1:
         results.append(mean_penalty("mean over tasks", paired_by_task))
     if not results and not problems:
         problems.append("the runs share no task")
     return results, problems
+
+
+def _task_penalties(task: str, frames: tuple[Any, Any], metrics: Mapping[str, Iterable[str]] | None, results: list[Penalty], problems: list[str]) -> list[Pair]:
+    """Append one task's penalties (one per score) to `results` and what stands in the way
+    to `problems`; return the pairs of its first score with any."""
+    own_frame, single_frame = frames
+    if no_single_turn_rendering(task):
+        problems.append(f"{task}: no single-turn rendering (--history single runs the same samples), so no multi-turn penalty")
+        return []
+    names = list(metrics[task]) if metrics and task in metrics else _score_names(own_frame, single_frame, task)
+    if not names:
+        problems.append(f"{task}: no score recorded in both runs")
+    first: list[Pair] = []
+    for metric in names:
+        found = pairs(own_frame, single_frame, task, metric)
+        if not found:
+            problems.append(f"{task}: no turn scored on {metric!r} in both runs (are they runs of the same data?)")
+            continue
+        results.append(penalty_of(task, metric, found))
+        first = first or found
+    return first
 
 
 def _score_names(own_frame, single_frame, task: str) -> list[str]:

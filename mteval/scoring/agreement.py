@@ -24,16 +24,20 @@ def krippendorff_alpha(ratings: Sequence[Sequence[float | str | None]], level: L
 
     if not ratings or len(ratings[0]) < 2:
         return None
-    if level == "nominal":
-        values = sorted({v for row in ratings for v in row if v is not None}, key=str)
-        index = {v: float(i) for i, v in enumerate(values)}
-        matrix = np.array([[np.nan if v is None else index[v] for v in row] for row in ratings], dtype=float).T
-    else:
-        matrix = np.array([[np.nan if v is None else float(v) for v in row] for row in ratings], dtype=float).T
+    matrix = _reliability_matrix(ratings, level)
     pairable = np.sum(~np.isnan(matrix), axis=0) >= 2
     if pairable.sum() < 1 or len(np.unique(matrix[~np.isnan(matrix)])) < 2:
         return None  # alpha is undefined without variation
     return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement=level))
+
+
+def _reliability_matrix(ratings: Sequence[Sequence[float | str | None]], level: Level) -> np.ndarray:
+    """Raters x items as floats, NaN for missing; nominal labels coded by their sorted order."""
+    if level == "nominal":
+        values = sorted({v for row in ratings for v in row if v is not None}, key=str)
+        index = {v: float(i) for i, v in enumerate(values)}
+        return np.array([[np.nan if v is None else index[v] for v in row] for row in ratings], dtype=float).T
+    return np.array([[np.nan if v is None else float(v) for v in row] for row in ratings], dtype=float).T
 
 
 def fleiss_kappa(labels: Sequence[Sequence[str | None]]) -> float | None:
@@ -128,31 +132,39 @@ def _remember(tally: _ScorerTally, juror: str) -> None:
 
 def _summarise(tally: _ScorerTally) -> dict[str, Any]:
     table = [[item.get(j) for j in tally.jurors] for item in tally.items]
-    per_juror: dict[str, Any] = {}
-    for k, juror in enumerate(tally.jurors):
-        column = [v for v in (row[k] for row in table) if v is not None]
-        entry: dict[str, Any] = {
-            "verdicts": dict(tally.statuses[juror]),
-            "reasked": tally.reasked[juror],
-        }
-        if column and not tally.labels:
-            entry["mean"] = float(np.mean(column))
-        if tally.labels and column:
-            entry["labels"] = {str(k2): int(v) for k2, v in sorted(_counts(column).items())}
-        consistent, decided = tally.consistency.get(juror, [0, 0])
-        if decided:
-            entry["position_consistency"] = consistent / decided
-        per_juror[juror] = entry
+    per_juror = {juror: _juror_entry(tally, juror, [row[k] for row in table]) for k, juror in enumerate(tally.jurors)}
     summary: dict[str, Any] = {"items": len(table), "jurors": per_juror}
     if len(tally.jurors) >= 2:
-        level: Level = "nominal" if tally.labels else "interval"
-        summary["krippendorff_alpha"] = krippendorff_alpha(table, level)
-        summary["krippendorff_level"] = level
-        if tally.labels:
-            summary["fleiss_kappa"] = fleiss_kappa([[str(v) if v is not None else None for v in row] for row in table])
+        summary.update(_inter_judge(table, tally.labels))
     if tally.human:
         summary["human_agreement"] = human_agreement(tally.human, tally.labels)
     return summary
+
+
+def _juror_entry(tally: _ScorerTally, juror: str, answers: Sequence[Any]) -> dict[str, Any]:
+    """One juror's verdict counts, re-asks, mean score or label counts, position consistency."""
+    column = [v for v in answers if v is not None]
+    entry: dict[str, Any] = {
+        "verdicts": dict(tally.statuses[juror]),
+        "reasked": tally.reasked[juror],
+    }
+    if column and not tally.labels:
+        entry["mean"] = float(np.mean(column))
+    if tally.labels and column:
+        entry["labels"] = {str(k): int(v) for k, v in sorted(_counts(column).items())}
+    consistent, decided = tally.consistency.get(juror, [0, 0])
+    if decided:
+        entry["position_consistency"] = consistent / decided
+    return entry
+
+
+def _inter_judge(table: list[list[Any]], labels: bool) -> dict[str, Any]:
+    """Krippendorff's alpha (nominal for labels, interval for scores) and, for labels, Fleiss' kappa."""
+    level: Level = "nominal" if labels else "interval"
+    out: dict[str, Any] = {"krippendorff_alpha": krippendorff_alpha(table, level), "krippendorff_level": level}
+    if labels:
+        out["fleiss_kappa"] = fleiss_kappa([[str(v) if v is not None else None for v in row] for row in table])
+    return out
 
 
 def _counts(values: Sequence[Any]) -> dict[Any, int]:

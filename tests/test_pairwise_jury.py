@@ -122,3 +122,18 @@ def test_adaptive_pairwise_jury_in_a_run(tmp_path, judge_server):
     jurors = manifest["judging"]["pairwise"]["jurors"]
     assert jurors["openai/pj_good"]["position_consistency"] == 1.0 and jurors["openai/pj_first"]["position_consistency"] == 0.0
     assert jurors["openai/pj_first"]["labels"] == {"tie": 2}
+
+
+def test_the_vote_is_a_registered_label_aggregation():
+    from mteval.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="vote='mean': pairwise winners combine with one of majority, max_vote, cascade"):
+        PairwiseScorer("pairwise", vote="mean")
+
+
+async def test_a_cascade_jury_takes_the_first_readable_pair(judge_server):
+    config = adaptive_jury(judge_server, "first", "good", "longer", aggregate="cascade").model_copy(update={"adaptive": None})
+    score, j = await judge(config, GOOD, PLAIN)
+    # first's inconsistent pair is readable: a tie, and the cascade stops there
+    assert score.value == 0.5 and score.details["vote"] == "cascade" and list(score.details["jurors"]) == ["openai/pj_first"]
+    assert requests_by_model(judge_server) == {"pj_first": 2} and j.stats.calls == 1

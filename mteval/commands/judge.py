@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from mteval.cli_options import add_cache_options, add_request_options
-from mteval.scoring.aggregations import aggregation_names
+from mteval.scoring.aggregations import aggregation_names, label_aggregation_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--aggregate", default="mean", choices=aggregation_names(), help="how --judge models are combined")
     parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
-    parser.add_argument("--vote", default="max_vote", choices=["max_vote", "majority"], help="how jurors' pairwise winners combine")
+    parser.add_argument(
+        "--vote", default="max_vote", choices=label_aggregation_names(),
+        help="how jurors' pairwise winners combine when --aggregate is a score statistic (mean, median); else --aggregate does",
+    )
     parser.add_argument("--output-dir", type=Path, default=None, help="where the re-judged run goes (default: next to RUN_DIR)")
     add_cache_options(parser)
     add_request_options(parser)  # --max-concurrency --rate-limit --max-attempts --timeout, as for `mteval run`

@@ -45,6 +45,12 @@ def aggregation_names() -> list[str]:
     return AGGREGATIONS.names()
 
 
+def label_aggregation_names() -> list[str]:
+    """The aggregations that combine labels (pairwise winners among them): every one but
+    the score statistics (`monotone_score`)."""
+    return [name for name in AGGREGATIONS.names() if not AGGREGATIONS.get_entry(name).monotone_score]
+
+
 def score_label(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 

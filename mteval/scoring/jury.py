@@ -1,5 +1,10 @@
 """Juries: several judge models scoring the same item, and one verdict from them.
 
+Every kind of judging goes through `Jury.collect(JuryItem)`: the item says what one juror
+does for it (`ask`: one judge call for a score or label; for pairwise judging both games
+or the whole cascade, see `mteval.scoring.pairwise`), so the collection below, with its
+adaptive quorum, audits and statistics, is the same for all.
+
 Aggregations: `mean` and `median` for scores, `majority` (strict majority, else tie)
 and `max_vote` (plurality, PoLL's max voting) for labels, and `cascade` (the first
 juror, in order, with a usable verdict); they are registered in

@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.aggregations import AGGREGATIONS
+from mteval.scoring.aggregations import AGGREGATIONS, label_aggregation_names
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
 from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
@@ -139,6 +139,8 @@ class PairwiseScorer(Scorer):
         raw = [specs] if isinstance(specs, (str, JudgeSpec)) else list(specs)
         self._specs = raw
         self.baseline = baseline
+        if vote not in label_aggregation_names():
+            raise ConfigurationError(f"vote={vote!r}: pairwise winners combine with one of {', '.join(label_aggregation_names())}")
         self.vote = vote
 
     @property

@@ -88,6 +88,7 @@ async def test_the_audit_asks_the_silent_juror_and_compares(judge_server):
     assert adaptive["calls"] == 2 and [v["label"] for v in adaptive["audit_verdicts"]] == ["tie"]
     assert adaptive["full_jury"] == {"value": None, "label": "candidate"}  # candidate, candidate, tie
     assert list(score.details["jurors"]) == ["openai/pj_good", "openai/pj_longer"]  # audits stay apart
+    assert adaptive["audit_jurors"]["openai/pj_first"]["consistent"] is False  # with their games, for the judging summary
     assert requests_by_model(judge_server)["pj_first"] == 2
     assert j.stats.as_dict() == {
         "items": 1, "calls": 3, "full_jury_calls": 3, "calls_saved": 0, "audit_calls": 1,
@@ -105,23 +106,28 @@ async def test_a_score_aggregation_leaves_the_vote_to_the_scorer(judge_server):
     assert len(score.details["jurors"]) == 3
 
 
-def test_adaptive_pairwise_jury_in_a_run(tmp_path, judge_server):
+@pytest.mark.parametrize("audit", [0.0, 1.0])
+def test_adaptive_pairwise_jury_in_a_run(tmp_path, judge_server, audit):
     """A whole run: the manifest counts the saved juror calls and the judging summary keeps
-    position consistency for the jurors asked."""
+    position consistency for the jurors asked (audited ones included)."""
     import tests.test_pairwise  # noqa: F401  (registers jtest/pairs)
 
-    config = adaptive_jury(judge_server, "good", "longer", "first")
+    config = adaptive_jury(judge_server, "good", "longer", "first", audit=audit)
     manifest = Runner(
         RunConfig(tasks="jtest/pairs", model="scripted/echo", jury=config, output_dir=tmp_path, use_cache=False, progress=False,
                   retry=FAST_RETRY, command=["test"])
     ).run().manifest
     # pairs 1 and 2: good and longer agree; 3 and 4: they disagree and first (a tie) is asked
-    assert manifest["totals"]["calls"]["jury"]["calls"] == 2 + 2 + 3 + 3
-    assert manifest["totals"]["calls"]["jury"]["calls_saved"] == 2
+    stats = manifest["totals"]["calls"]["jury"]
+    assert stats["calls"] == (12 if audit else 2 + 2 + 3 + 3) and stats["full_jury_calls"] == 12
+    assert stats["calls_saved"] == (0 if audit else 2) and stats["audit_calls"] == (2 if audit else 0)
+    if audit:
+        assert stats["audited"] == 4 and stats["agreement_with_full_jury"] == 1.0  # an agreeing pair is never overturned
     assert manifest["metrics"]["jtest/pairs"]["pairwise"]["value"] == pytest.approx((1.0 + 0.0 + 0.5 + 0.5) / 4)
     jurors = manifest["judging"]["pairwise"]["jurors"]
     assert jurors["openai/pj_good"]["position_consistency"] == 1.0 and jurors["openai/pj_first"]["position_consistency"] == 0.0
-    assert jurors["openai/pj_first"]["labels"] == {"tie": 2}
+    assert jurors["openai/pj_first"]["labels"] == {"tie": 4 if audit else 2}
+    assert jurors["openai/pj_first"]["verdicts"] == {"ok": 8 if audit else 4}  # games
 
 
 def test_the_vote_is_a_registered_label_aggregation():

@@ -93,18 +93,7 @@ class JudgingTally:
     def _item(tally: _ScorerTally, details: dict[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {}
         if details.get("kind") == "pairwise":
-            tally.labels = True
-            for juror, outcome in details.get("jurors", {}).items():
-                _remember(tally, juror)
-                item[juror] = outcome.get("winner")
-                counts = tally.consistency[juror]
-                if outcome.get("consistent") is not None:
-                    counts[0] += int(bool(outcome["consistent"]))
-                    counts[1] += 1
-                for game in outcome.get("games", []):
-                    tally.statuses[juror][game.get("status", "ok")] += 1
-                    tally.reasked[juror] += int(bool(game.get("reasked")))
-            return item
+            return _pairwise_item(tally, details)
         audit = (details.get("adaptive") or {}).get("audit_verdicts", [])  # the audit asked them too: their verdicts count
         for i, verdict in enumerate(list(details.get("verdicts", [])) + list(audit)):
             juror = verdict["judge"] if verdict["judge"] not in item else f"{verdict['judge']}#{i}"
@@ -123,6 +112,25 @@ class JudgingTally:
 
     def summary(self) -> dict[str, Any]:
         return {name: _summarise(tally) for name, tally in sorted(self._scorers.items())}
+
+
+def _pairwise_item(tally: _ScorerTally, details: dict[str, Any]) -> dict[str, Any]:
+    """Each juror's winner; position consistency and game statuses counted per juror. An
+    adaptive jury's audited jurors count too (as audit verdicts do for scores)."""
+    tally.labels = True
+    item: dict[str, Any] = {}
+    audited = (details.get("adaptive") or {}).get("audit_jurors", {})
+    for juror, outcome in {**details.get("jurors", {}), **audited}.items():
+        _remember(tally, juror)
+        item[juror] = outcome.get("winner")
+        counts = tally.consistency[juror]
+        if outcome.get("consistent") is not None:
+            counts[0] += int(bool(outcome["consistent"]))
+            counts[1] += 1
+        for game in outcome.get("games", []):
+            tally.statuses[juror][game.get("status", "ok")] += 1
+            tally.reasked[juror] += int(bool(game.get("reasked")))
+    return item
 
 
 def _remember(tally: _ScorerTally, juror: str) -> None:

@@ -171,9 +171,12 @@ class PairwiseScorer(Scorer):
 
         jury, method = context.jury, self.method(context.jury)
         verdicts, extra = await jury.collect(JuryItem(ask, request, kind="pairwise", method=method))
-        heard = jury.jurors[: len(verdicts)]  # the jury asks in order; audits come after
+        asked = [j for j in jury.jurors if id(j) in outcomes]  # in jury order: those heard, then any audited
+        keyed = list(_juror_keys(asked, [outcomes[id(j)] for j in asked]).items())
         winner = aggregate(verdicts, method, "pairwise")[1]
-        details = {"kind": "pairwise", "vote": method, "winner": winner, "jurors": _juror_keys(heard, [outcomes[id(j)] for j in heard]), **extra}
+        details = {"kind": "pairwise", "vote": method, "winner": winner, "jurors": dict(keyed[: len(verdicts)]), **extra}
+        if len(keyed) > len(verdicts):  # the audit's outcomes, apart from the verdict's (as score audits are)
+            details["adaptive"]["audit_jurors"] = dict(keyed[len(verdicts):])
         if winner is None:
             raw = "\n\n".join(v.raw or "" for v in verdicts)
             return Score(value=None, status="unparsed", raw=raw, details=details, explanation="no juror produced a readable pair of games")

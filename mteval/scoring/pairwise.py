@@ -9,8 +9,9 @@ A cascade (Amulet default: dialog acts -> maxims -> fallback judge) takes the fi
 stage whose two orders agree; the fallback counts only if consistent, else it is a tie.
 Each juror the run's jury asks plays the whole protocol; the jury (`Jury.collect`, with
 its adaptive quorum, audits and statistics) combines the jurors' winners with a
-registered label aggregation (majority or max voting, or the cascade). The turn's score is 1 (candidate wins), 0.5 (tie)
-or 0 (baseline wins), so the mean is MT-Bench's adjusted win rate.
+registered label aggregation (majority or max voting, or the cascade). The turn's score
+is 1 (candidate wins), 0.5 (tie) or 0 (baseline wins), so the mean is MT-Bench's
+adjusted win rate.
 """
 
 from __future__ import annotations

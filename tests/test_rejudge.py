@@ -305,3 +305,25 @@ def test_rejudge_finds_plugin_tasks_with_include_path(tmp_path):
     found = cli("judge", str(run_dir), *common, "--no-cache", "--include-path", str(plugins), "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["metrics"]["plugfam/judged"]["quality"]["value"] == 7.0
+
+
+def test_a_run_source_replays_transcripts_as_they_are(tmp_path):
+    """`RunSource.from_transcripts` is the one public way to replay: the stored conversations
+    run whatever --ids/--limit say, the stored replies come back without a model call, and
+    the given scorers replace the task's (plain means, no task metrics)."""
+    from mteval.rejudge import RecordedModel
+    from mteval.run_source import RunSource
+
+    run_dir = scripted_run(tmp_path, "a", "scripted/echo")
+    samples = load_samples(run_dir)
+    source = RunSource.from_transcripts(samples, [JudgeScorer("again", "rubric")])
+    config = RunConfig(
+        tasks="jtest/chat", model="scripted/echo", jury=JuryConfig.from_models(["scripted/rj_fixed"]), ids=["c1"], limit=1,
+        output_dir=tmp_path / "b", use_cache=False, progress=False, retry=FAST_RETRY, command=["test"],
+    )
+    runner = Runner(config, model=RecordedModel("scripted/echo", {}), source=source)
+    assert runner.plan.run_source is source and [s.name for s in runner.scorers(runner.tasks[0])] == ["again"]
+    outcome = runner.run()  # RecordedModel raises if called: every reply is the stored one
+    replayed = {s.conversation.id: [t.reply for t in s.turns] for s in load_samples(outcome.run_dir)}
+    assert replayed == {s.conversation.id: [t.reply for t in s.turns] for s in samples} and len(replayed) == 3
+    assert list(outcome.manifest["metrics"]["jtest/chat"]) == ["again"] and outcome.manifest["metrics"]["jtest/chat"]["again"]["value"] == 5.0

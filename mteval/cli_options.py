@@ -2,16 +2,30 @@
 
 Numbers are checked where they are parsed, so `--limit -1` or `--rate-limit abc` end in
 argparse's own one-line usage error (exit 2) instead of a traceback or a silently odd
-run. `run` and `judge` get their request options from `add_request_options`, so the two
-commands cannot drift apart.
+run. `run` and `judge` get their request and judge options from `add_request_options` and
+`add_judge_options`, so the two commands cannot drift apart. `parse_kv` reads the
+`key=value,...` options (--model-args, --judge-args, --task-args) of every command.
+
+Only the standard library is imported here: every `mteval` invocation, `--help` included,
+loads this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, Sequence
+
+from mteval.errors import ConfigurationError
+
+EXIT_USAGE = 2
+"""Bad input or configuration (argparse's own usage errors exit 2 as well)."""
+EXIT_RUN_ERRORS = 3
+"""`mteval run`: some conversations errored (unless --allow-errors); distinct from usage errors (2)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT, as a shell reports it): finished conversations are kept."""
 
 DEFAULT_OUTPUT_DIR = Path("mteval-results")
 """Where `mteval run` writes run directories unless told otherwise: a folder of its own
@@ -132,3 +146,149 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
         help="response cache directory (default: $MTEVAL_CACHE_DIR or ~/.cache/mteval)",
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+
+
+class LazyChoices(Sequence[str]):
+    """argparse `choices` read from a registry when first needed (parsing the option, or
+    its command's --help), not when the parser is built: `mteval --help` and commands
+    that do not use the option never import the registry's module (the aggregations
+    pull in pydantic, half of `mteval --help`'s start-up). Give the option a `metavar`:
+    argparse then never lists the choices while the parser is built (it formats the
+    metavar once to check it), and `%(choices)s` in the help is expanded only when the
+    help is shown."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:
+        self._names = names
+
+    def _all(self) -> list[str]:
+        return list(self._names())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
+
+
+def _aggregation_names() -> list[str]:
+    from mteval.scoring.aggregations import aggregation_names
+
+    return list(aggregation_names())
+
+
+def _label_aggregation_names() -> list[str]:
+    from mteval.scoring.aggregations import label_aggregation_names
+
+    return list(label_aggregation_names())
+
+
+AGGREGATION_CHOICES = LazyChoices(_aggregation_names)
+LABEL_AGGREGATION_CHOICES = LazyChoices(_label_aggregation_names)
+
+
+def add_judge_options(parser: argparse.ArgumentParser) -> None:
+    """--judge, --judge-args, --jury, --aggregate: who judges and how verdicts combine."""
+    parser.add_argument("--judge", action="append", default=[], help="judge model id; several (repeated or comma-separated) form a jury")
+    parser.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
+    parser.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML, see judges/jury-example.yaml)")
+    parser.add_argument(
+        "--aggregate", default="mean", choices=AGGREGATION_CHOICES, metavar="AGGREGATION",
+        help="how --judge models are combined: %(choices)s (default: %(default)s)",
+    )
+
+
+def judge_ids(values: list[str]) -> list[str]:
+    """`--judge a --judge b,c` -> ["a", "b", "c"]."""
+    return [j.strip() for item in values for j in item.split(",") if j.strip()]
+
+
+# --- key=value options -------------------------------------------------------------------
+def parse_kv(text: str | None, what: str = "--model-args") -> dict[str, Any]:
+    """`a=1,b=x,c=true` -> {"a": 1, "b": "x", "c": True}. A value starting with `{` or `[`
+    is JSON (`default_headers={"X-Sig": "v", "X-Other": "w"}`; commas inside it do not split),
+    so headers reach the SDK as a mapping and their values are masked like any header."""
+    result: dict[str, Any] = {}
+    if not text:
+        return result
+    for part in _split_top_level(text):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{what}: expected key=value, got {_shown(part)}")
+        key, value = key.strip(), value.strip()
+        result[key] = _structured(key, value, what) if value.startswith(("{", "[")) else _scalar(value)
+        _check_headers(key, result[key], what)
+    return result
+
+
+def _check_headers(key: str, value: Any, what: str) -> None:
+    """Headers must be a mapping: only then is each value masked where args are recorded (a
+    plain string was written in clear, then crashed the SDK). The value is not quoted."""
+    from mteval.redact import is_header_name
+
+    if is_header_name(key) and value is not None and not isinstance(value, dict):
+        raise ConfigurationError(
+            f'{what}: {key}= must be a JSON mapping of header name to value, e.g. {key}={{"X-Name": "value"}} '
+            "(the value given is not shown)"
+        )
+
+
+def _shown(item: str) -> str:
+    """A malformed item as an error may quote it: not at all when it names a credential
+    (`api_key` typed without its `=` is followed by the key itself)."""
+    from mteval.models.base import is_secret_name
+
+    return "an item naming a credential (value not shown)" if is_secret_name(item) else repr(item)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas outside JSON brackets and quotes."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            if char == quote and text[i - 1] != "\\":
+                quote = ""
+        elif char == '"' and depth:
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char in "}]" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _structured(key: str, value: str, what: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:  # the value is not quoted back: it may hold a header secret
+        raise ConfigurationError(
+            f"{what}: {key}= starts with {value[0]!r} but is not valid JSON ({exc.msg} at character {exc.pos}); "
+            'write it as JSON, e.g. default_headers={"X-Name": "value"}'
+        ) from None
+
+
+_WORDS: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None}
+
+
+def _scalar(value: str) -> Any:
+    """true/false/none/null (any case), then an int, then a float, else the text."""
+    lowered = value.lower()
+    if lowered in _WORDS:
+        return _WORDS[lowered]
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value

@@ -180,16 +180,21 @@ def resolve(spec: str | Iterable[str]) -> list[type[Task]]:
     families = sorted({name.split("/", 1)[0] for name in tasks})
     resolved: list[type[Task]] = []
     for name in names:
-        if name in tasks:
-            chosen = [tasks[name].cls]
-        elif "/" not in name and name in families:
-            chosen = [s.cls for n, s in tasks.items() if n.startswith(name + "/") and s.cls.main]
-            if not chosen:  # otherwise the run would evaluate nothing and still report "complete"
-                members = sorted(n for n in tasks if n.startswith(name + "/"))
-                raise UnknownTask(f"family {name!r} has no main tasks; name one of: {', '.join(members)}")
-        else:
-            raise UnknownTask(f"unknown task {name!r}. {close_matches_message(name, list(tasks) + families)}")
-        for cls in chosen:
-            if cls not in resolved:
+        for cls in _resolve_name(name, tasks, families):
+            if cls not in resolved:  # `mt_eval,mt_eval/refinement` runs refinement once
                 resolved.append(cls)
     return resolved
+
+
+def _resolve_name(name: str, tasks: Mapping[str, TaskSpec], families: list[str]) -> list[type[Task]]:
+    """One name: the task itself, or a family's main tasks (none is an error: the run would
+    evaluate nothing and still report "complete")."""
+    if name in tasks:
+        return [tasks[name].cls]
+    if "/" in name or name not in families:
+        raise UnknownTask(f"unknown task {name!r}. {close_matches_message(name, list(tasks) + families)}")
+    chosen = [s.cls for n, s in tasks.items() if n.startswith(name + "/") and s.cls.main]
+    if not chosen:
+        members = sorted(n for n in tasks if n.startswith(name + "/"))
+        raise UnknownTask(f"family {name!r} has no main tasks; name one of: {', '.join(members)}")
+    return chosen

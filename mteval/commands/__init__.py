@@ -1,4 +1,4 @@
-"""Subcommands beyond run/list/show, one module each.
+"""The `mteval` subcommands, one module each (`run`, `list`, `show` included).
 
 A command module defines `register(subparsers)`, which adds its parser and sets
 `handler=<function(args) -> exit code>` with `set_defaults`. Registering its module name
@@ -21,8 +21,13 @@ def _command_from_entry_point(ep: EntryPoint) -> str:
 
 COMMANDS: Registry[str] = Registry("commands", from_entry_point=_command_from_entry_point)
 
-for _name in ("judge", "compare", "importer", "leaderboard", "penalty", "view"):
-    COMMANDS.register(_name, f"mteval.commands.{_name}")
+_BUILTINS = {
+    "run": "run", "list": "listing", "show": "show", "judge": "judge", "compare": "compare",
+    "importer": "importer", "leaderboard": "leaderboard", "penalty": "penalty", "view": "view",
+}
+"""Registry name -> module in this package, in the order `mteval --help` lists the commands."""
+for _name, _module in _BUILTINS.items():
+    COMMANDS.register(_name, f"mteval.commands.{_module}")
 
 
 def command_modules() -> list[str]:
@@ -30,5 +35,5 @@ def command_modules() -> list[str]:
     return list(COMMANDS.values())
 
 
-COMMAND_MODULES = [COMMANDS[name] for name in ("judge", "compare", "importer", "leaderboard", "penalty", "view")]
+COMMAND_MODULES = [COMMANDS[name] for name in _BUILTINS]
 """The built-in command modules (kept for older imports; `command_modules()` adds plugins)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:  # imported when used: every `mteval` command builds this parser
     from rich.console import Console
+    from rich.table import Table
 
     from mteval.compare import CompareOptions, CompareReport, JudgeAgreement, MetricComparison
 
@@ -290,28 +291,44 @@ def _judge_verdict(a: JudgeAgreement, report: CompareReport) -> str:
 def print_table(report: CompareReport, console: Console) -> None:
     """The report as a rich table, with notes below it."""
     from rich.markup import escape
-    from rich.table import Table
 
     if report.error:
         console.print(f"[bold red]mteval compare: cannot compare:[/bold red] {escape(report.error)}")
         return
-    judges = report.mode == "judges"
-    colour = "red" if report.regression else "green"
-    title = f"[bold {colour}]{_headline(report)}[/bold {colour}]  {escape(report.base.run_id)} -> {escape(report.candidate.run_id)}"
-    table = Table(title=title, title_justify="left")
-    for column in JUDGE_HEADER if judges else _score_header(report):
-        table.add_column(column, justify="left" if column in ("metric", "task", "base scorer", "candidate scorer", "verdict") else "right")
-    items: Sequence[Any] = report.agreements if judges else report.metrics
-    for item, row in zip(items, _judge_rows(report) if judges else _score_rows(report)):
-        flagged = item.below if judges else item.regression
-        style = "bold red" if flagged else ("green" if not judges and item.verdict == "better" else None)
-        table.add_row(*[escape(cell) for cell in row], style=style)
-    console.print(table)
+    console.print(_rich_table(report))
     console.print(escape(_method(report)), highlight=False)
     for failure in report.failures:
         console.print(f"[bold red]FAIL:[/bold red] {escape(failure)}", highlight=False)
     for note in report.notes:
         console.print(f"note: {escape(note)}", highlight=False)
+
+
+_LEFT_COLUMNS = frozenset({"metric", "task", "base scorer", "candidate scorer", "verdict"})
+"""Text columns; the rest are numbers, right-aligned."""
+
+
+def _rich_table(report: CompareReport) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    judges = report.mode == "judges"
+    colour = "red" if report.regression else "green"
+    title = f"[bold {colour}]{_headline(report)}[/bold {colour}]  {escape(report.base.run_id)} -> {escape(report.candidate.run_id)}"
+    table = Table(title=title, title_justify="left")
+    for column in JUDGE_HEADER if judges else _score_header(report):
+        table.add_column(column, justify="left" if column in _LEFT_COLUMNS else "right")
+    items: Sequence[Any] = report.agreements if judges else report.metrics
+    for item, row in zip(items, _judge_rows(report) if judges else _score_rows(report)):
+        table.add_row(*[escape(cell) for cell in row], style=_row_style(item, judges))
+    return table
+
+
+def _row_style(item: Any, judges: bool) -> str | None:
+    """Bold red for a flagged row (a regression, or judges agreeing too little), green for a
+    metric that got better."""
+    if item.below if judges else item.regression:
+        return "bold red"
+    return "green" if not judges and item.verdict == "better" else None
 
 
 def _md_cell(text: str) -> str:

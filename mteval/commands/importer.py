@@ -89,7 +89,7 @@ def _models(args: argparse.Namespace) -> list[str] | None:
 
 
 def run_rad_bench(args: argparse.Namespace) -> int:
-    from mteval.cli import parse_kv
+    from mteval.cli_options import parse_kv
     from mteval.importers.rad_bench import import_rad_bench
 
     result = import_rad_bench(
@@ -106,7 +106,7 @@ def run_rad_bench(args: argparse.Namespace) -> int:
 
 
 def run_fastchat(args: argparse.Namespace) -> int:
-    from mteval.cli import parse_kv
+    from mteval.cli_options import parse_kv
     from mteval.importers.fastchat import import_fastchat
 
     result = import_fastchat(

@@ -6,22 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from mteval.cli_options import add_cache_options, add_request_options
-from mteval.scoring.aggregations import aggregation_names, label_aggregation_names
+from mteval.cli_options import LABEL_AGGREGATION_CHOICES, add_cache_options, add_judge_options, add_request_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("judge", help="re-score an existing run with a judge or jury (the model under test is not called)")
     parser.add_argument("run_dir", type=Path, help="the run directory to re-score")
-    parser.add_argument("--judge", action="append", default=[], help="judge model id; several form a jury")
-    parser.add_argument("--judge-args", default="", help="key=value,... for the judge adapters")
-    parser.add_argument("--jury", type=Path, default=None, help="jury definition file (YAML)")
-    parser.add_argument("--aggregate", default="mean", choices=aggregation_names(), help="how --judge models are combined")
+    add_judge_options(parser)  # --judge --judge-args --jury --aggregate, as for `mteval run`
     parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
     parser.add_argument(
-        "--vote", default="max_vote", choices=label_aggregation_names(),
-        help="how jurors' pairwise winners combine when --aggregate is a score statistic (mean, median); else --aggregate does",
+        "--vote", default="max_vote", choices=LABEL_AGGREGATION_CHOICES, metavar="VOTE",
+        help="how jurors' pairwise winners combine when --aggregate is a score statistic (mean, median); "
+        "else --aggregate does: %(choices)s (default: %(default)s)",
     )
     parser.add_argument("--output-dir", type=Path, default=None, help="where the re-judged run goes (default: next to RUN_DIR)")
     add_cache_options(parser)
@@ -35,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from mteval.cli import parse_kv
+    from mteval.cli_options import parse_kv
     from mteval.client import RetryPolicy
     from mteval.models.errors import ConfigurationError
     from mteval.rejudge import rejudge

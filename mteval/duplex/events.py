@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from mteval.data import DataError, iter_jsonl
 from mteval.duplex.timeline import CHANNELS, Event, Segment, Timeline, Word, words_to_segments
@@ -71,6 +71,34 @@ def _channel(obj: dict[str, Any], where: str) -> str:
     return channel
 
 
+def _info(draft: _Draft, obj: dict[str, Any], where: str) -> None:
+    draft.info.update({k: v for k, v in obj.items() if k not in ("timeline", "type")})
+
+
+def _word(draft: _Draft, obj: dict[str, Any], where: str) -> None:
+    end = obj.get("end")
+    word = Word(text=str(obj.get("text", "")), timestamp=(float(obj["start"]), None if end is None else float(end)))
+    draft.words[_channel(obj, where)].append(word)
+
+
+def _speech(draft: _Draft, obj: dict[str, Any], where: str) -> None:
+    segment = Segment(start=float(obj["start"]), end=float(obj["end"]), text=str(obj.get("text", "")), interrupted_at=obj.get("interrupted_at"))
+    draft.speech[_channel(obj, where)].append(segment)
+
+
+def _stop(draft: _Draft, obj: dict[str, Any], where: str) -> None:
+    draft.stops.append((_channel(obj, where), float(obj["start"])))
+
+
+def _event(draft: _Draft, obj: dict[str, Any], where: str) -> None:
+    extra = {k: v for k, v in obj.items() if k not in ("timeline", "type", "start", "end", "time")}
+    draft.events.append(Event(type=str(obj["type"]), time=_time(obj), **extra))
+
+
+_LINE_READERS: dict[str, Callable[[_Draft, dict[str, Any], str], None]] = {"info": _info, "word": _word, "speech": _speech, "stop": _stop}
+"""How each line `type` adds to its timeline's draft; any other type is an event."""
+
+
 def read_event_log(path: str | Path, *, ipu_min_silence_s: float = 0.2) -> list[Timeline]:
     drafts: dict[str, _Draft] = {}
     for line_no, obj in iter_jsonl(path):
@@ -79,28 +107,9 @@ def read_event_log(path: str | Path, *, ipu_min_silence_s: float = 0.2) -> list[
             raise DataError(f"{where}: every line needs 'timeline' and 'type'")
         draft = drafts.setdefault(str(obj["timeline"]), _Draft(str(obj["timeline"])))
         kind = obj["type"]
+        read_line = _LINE_READERS.get(kind, _event) if isinstance(kind, str) else _event
         try:
-            if kind == "info":
-                draft.info.update({k: v for k, v in obj.items() if k not in ("timeline", "type")})
-            elif kind == "word":
-                end = obj.get("end")
-                draft.words[_channel(obj, where)].append(
-                    Word(text=str(obj.get("text", "")), timestamp=(float(obj["start"]), None if end is None else float(end)))
-                )
-            elif kind == "speech":
-                draft.speech[_channel(obj, where)].append(
-                    Segment(
-                        start=float(obj["start"]),
-                        end=float(obj["end"]),
-                        text=str(obj.get("text", "")),
-                        interrupted_at=obj.get("interrupted_at"),
-                    )
-                )
-            elif kind == "stop":
-                draft.stops.append((_channel(obj, where), float(obj["start"])))
-            else:
-                extra = {k: v for k, v in obj.items() if k not in ("timeline", "type", "start", "end", "time")}
-                draft.events.append(Event(type=str(kind), time=_time(obj), **extra))
+            read_line(draft, obj, where)
         except KeyError as exc:
             raise DataError(f"{where}: missing field {exc.args[0]!r}") from exc
         except (TypeError, ValueError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass, fields
-from typing import Any, Literal, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Mapping, get_args, get_origin, get_type_hints
 
 from mteval.models.errors import ConfigurationError
 
@@ -122,26 +122,33 @@ class DuplexOptions:
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """A `--task-args` value as the option's annotation wants it (none, a Literal choice,
+    bool, number, text), or an error naming the option and what it takes."""
     allowed = (annotation,) if get_origin(annotation) in (None, Literal) else get_args(annotation)
     if value is None:
         if type(None) in allowed:
             return None
         raise ConfigurationError(f"full_duplex: option {key} cannot be none")
-    for kind in allowed:
-        if get_origin(kind) is Literal:
-            if str(value) in get_args(kind):
-                return str(value)
-            raise ConfigurationError(f"full_duplex: option {key} must be one of {get_args(kind)}, got {value!r}")
-    if bool in allowed:
-        if isinstance(value, bool):
-            return value
-        raise ConfigurationError(f"full_duplex: option {key} must be true or false, got {value!r}")
-    if int in allowed and float not in allowed:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigurationError(f"full_duplex: option {key} must be an integer, got {value!r}")
-    if float in allowed:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigurationError(f"full_duplex: option {key} must be a number, got {value!r}")
+    literal = next((get_args(kind) for kind in allowed if get_origin(kind) is Literal), None)
+    if literal is not None:
+        if str(value) in literal:
+            return str(value)
+        raise ConfigurationError(f"full_duplex: option {key} must be one of {literal}, got {value!r}")
+    for kind, accepts, convert, what in _SCALARS:
+        if kind in allowed:
+            if accepts(value):
+                return convert(value)
+            raise ConfigurationError(f"full_duplex: option {key} must be {what}, got {value!r}")
     return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_SCALARS: tuple[tuple[type, Callable[[Any], bool], Callable[[Any], Any], str], ...] = (
+    (bool, lambda v: isinstance(v, bool), lambda v: v, "true or false"),
+    (float, _is_number, float, "a number"),  # before int: `int | float` takes any number
+    (int, lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v, "an integer"),
+)
+"""The first of these types an option allows decides what its value must be."""

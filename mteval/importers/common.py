@@ -170,25 +170,12 @@ def write_run(
     """Write `output_dir/run_id` (run.json + samples.jsonl) and return it with its manifest."""
     from mteval.manifest_builder import iso
     from mteval.plan import task_info as info_of
-    from mteval.results import (
-        MANIFEST,
-        SAMPLES,
-        ResultsError,
-        SampleWriter,
-        read_manifest,
-        write_manifest,
-    )
+    from mteval.results import write_manifest
     from mteval.runner import RunConfig, Runner
     from mteval.scoring.jury import JuryConfig
 
     run_dir = Path(output_dir) / run_id
-    if (run_dir / MANIFEST).exists():
-        try:
-            existing = read_manifest(run_dir).get("imported")
-        except ResultsError as exc:  # unreadable: never overwrite what we cannot identify
-            raise ConfigurationError(f"{run_dir} holds a native run or an unreadable run.json ({exc}); it is not replaced by an import") from None
-        if not existing:
-            raise ConfigurationError(f"{run_dir} holds a native run; it is not replaced by an import")
+    _refuse_native_run(run_dir)
     config = RunConfig(
         tasks=tasks,
         model=f"imported/{model}",
@@ -202,22 +189,51 @@ def write_run(
         progress=False,
     )
     runner = Runner(config, model=ImportedModel(model, {}), judges=[])
-    names = [task.name for task in runner.tasks]
-    unknown = sorted({c.task for c in conversations} - set(names))
-    if unknown:
-        raise ConfigurationError(f"imported conversations name tasks {unknown} that {tasks!r} does not include")
-    ordered = sorted(conversations, key=lambda c: names.index(c.task))  # stable: keeps the source order per task
-    by_task = {task.name: [c.conversation for c in ordered if c.task == task.name] for task in runner.tasks}
-    task_info = {
-        name: info_of(task, len(by_task[name]), sum(len(c.scored_turns) for c in by_task[name]))
-        for task in runner.tasks
-        for name in [task.name]
-    }
+    ordered = _in_task_order(conversations, [task.name for task in runner.tasks], tasks)
+    task_info: dict[str, Any] = {}
+    for task in runner.tasks:
+        mine = [c.conversation for c in ordered if c.task == task.name]
+        task_info[task.name] = info_of(task, len(mine), sum(len(c.scored_turns) for c in mine))
     samples = asyncio.run(_solve(runner, ordered))
     identity = {"run": runner.plan.fingerprint(task_info), "imported": imported.get("files", {})}
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     started = min((s.started_at for s in samples), default=0.0)
     finished = max((s.finished_at for s in samples), default=started)
+    _write_samples(run_dir, samples)
+    manifest = runner.manifests.build(run_dir, fingerprint, task_info, started, status="complete")  # summarises samples.jsonl
+    manifest["finished_at"] = iso(finished)
+    manifest["imported"] = imported
+    manifest["task_options"] = dict(task_options)
+    write_manifest(run_dir, manifest)  # validated against mteval.manifest.RunManifest
+    return run_dir, manifest
+
+
+def _refuse_native_run(run_dir: Path) -> None:
+    """An import may replace an earlier import, never a native run or a run.json it cannot read."""
+    from mteval.results import MANIFEST, ResultsError, read_manifest
+
+    if not (run_dir / MANIFEST).exists():
+        return
+    try:
+        existing = read_manifest(run_dir).get("imported")
+    except ResultsError as exc:  # unreadable: never overwrite what we cannot identify
+        raise ConfigurationError(f"{run_dir} holds a native run or an unreadable run.json ({exc}); it is not replaced by an import") from None
+    if not existing:
+        raise ConfigurationError(f"{run_dir} holds a native run; it is not replaced by an import")
+
+
+def _in_task_order(conversations: list[ImportedConversation], names: list[str], tasks: str) -> list[ImportedConversation]:
+    """The run's task order; stable, so each task keeps the source order."""
+    unknown = sorted({c.task for c in conversations} - set(names))
+    if unknown:
+        raise ConfigurationError(f"imported conversations name tasks {unknown} that {tasks!r} does not include")
+    return sorted(conversations, key=lambda c: names.index(c.task))
+
+
+def _write_samples(run_dir: Path, samples: list[Sample]) -> None:
+    """samples.jsonl from scratch (a re-import replaces the earlier one)."""
+    from mteval.results import SAMPLES, SampleWriter
+
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SAMPLES).unlink(missing_ok=True)
     writer = SampleWriter(run_dir)
@@ -226,9 +242,3 @@ def write_run(
             writer.append(sample)
     finally:
         writer.close()
-    manifest = runner.manifests.build(run_dir, fingerprint, task_info, started, status="complete")  # summarises samples.jsonl
-    manifest["finished_at"] = iso(finished)
-    manifest["imported"] = imported
-    manifest["task_options"] = dict(task_options)
-    write_manifest(run_dir, manifest)  # validated against mteval.manifest.RunManifest
-    return run_dir, manifest

@@ -110,34 +110,39 @@ def read_judgments(path: Path, problems: list[Problem]) -> list[JudgmentRecord]:
     records = []
     for line, obj in _lines(path, problems):
         model = obj.get("model")
-        judge = obj.get("judge")
-        turn = obj.get("turn")
-        score = _number(obj.get("score"))
-        owner = str(model) if isinstance(model, str) else None
-        missing = [name for name in ("question_id", "model", "judge", "score", "turn", "judgment") if name not in obj]
-        if missing:
-            problems.append(Problem(str(path), line, f"missing field {missing[0]!r} (single-answer judgments only)", owner))
+        problem = _judgment_problem(obj)
+        if problem is not None:
+            problems.append(Problem(str(path), line, problem, str(model) if isinstance(model, str) else None))
             continue
-        if not (isinstance(judge, list) and len(judge) == 2 and all(isinstance(j, str) for j in judge)):
-            problems.append(Problem(str(path), line, "field 'judge' must be [judge_model, prompt_name]", owner))
-            continue
-        if not isinstance(turn, int) or isinstance(turn, bool):
-            problems.append(Problem(str(path), line, f"field 'turn' must be an integer, got {turn!r}", owner))
-            continue
-        if score is None:
-            problems.append(Problem(str(path), line, f"field 'score' must be a number, got {obj.get('score')!r}", owner))
-            continue
-        if not isinstance(obj["judgment"], str) or not isinstance(model, str):
-            problems.append(Problem(str(path), line, "fields 'model' and 'judgment' must be strings", owner))
-            continue
-        extra = {k: v for k, v in obj.items() if k in ("type", "score")}
+        judge = obj["judge"]
         records.append(
             JudgmentRecord(
-                question_id=str(obj["question_id"]), model=model, turn=turn, judge=judge[0], prompt=judge[1], score=score,
-                judgment=obj["judgment"], line=line, path=str(path), tstamp=_number(obj.get("tstamp")), extra=extra,
+                question_id=str(obj["question_id"]), model=model, turn=obj["turn"], judge=judge[0], prompt=judge[1],
+                score=float(obj["score"]), judgment=obj["judgment"], line=line, path=str(path), tstamp=_number(obj.get("tstamp")),
+                extra={k: v for k, v in obj.items() if k in ("type", "score")},
             )
         )
     return records
+
+
+_JUDGMENT_FIELDS = ("question_id", "model", "judge", "score", "turn", "judgment")
+
+
+def _judgment_problem(obj: dict[str, Any]) -> str | None:
+    """What is wrong with a judgment line, first problem only; None when it is usable."""
+    missing = [name for name in _JUDGMENT_FIELDS if name not in obj]
+    if missing:
+        return f"missing field {missing[0]!r} (single-answer judgments only)"
+    judge, turn = obj["judge"], obj["turn"]
+    if not (isinstance(judge, list) and len(judge) == 2 and all(isinstance(j, str) for j in judge)):
+        return "field 'judge' must be [judge_model, prompt_name]"
+    if not isinstance(turn, int) or isinstance(turn, bool):
+        return f"field 'turn' must be an integer, got {turn!r}"
+    if _number(obj["score"]) is None:
+        return f"field 'score' must be a number, got {obj['score']!r}"
+    if not isinstance(obj["judgment"], str) or not isinstance(obj["model"], str):
+        return "fields 'model' and 'judgment' must be strings"
+    return None
 
 
 def score_problem(record: JudgmentRecord) -> str | None:

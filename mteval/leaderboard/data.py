@@ -38,7 +38,7 @@ from mteval.leaderboard.model import (  # noqa: F401  (re-exported: the tables' 
     TaskMeta,
     model_ref,
 )
-from mteval.leaderboard.samples import natural_key, read_run_samples
+from mteval.leaderboard.samples import read_run_samples
 from mteval.leaderboard.util import is_number, unique_slugs
 from mteval.manifest import UNKNOWN, Semantics
 from mteval.results import MANIFEST, read_manifest
@@ -226,15 +226,25 @@ def family_cell(row: Row, column: Column, tasks: dict[str, TaskMeta], rows: list
     family = column.families[0]
     if len(runs) == 1:
         run = next(iter(runs.values()))
-        group = (run.manifest.get("groups") or {}).get(family) or {}
-        for name, metric in group.items():
-            semantics = metric.get("semantics") if isinstance(metric, dict) else None
-            if isinstance(semantics, dict) and semantics.get("headline") and is_number(metric.get("value")):
-                return _record_cell(metric, name, run, note=_partial(mine, column.tasks))
-    has_aggregate = any((r.manifest.get("groups") or {}).get(family) for other in (rows or [row]) for r in other.runs.values())
-    if has_aggregate:
+        headline = _family_headline(run, family)
+        if headline is not None:
+            return _record_cell(headline[1], headline[0], run, note=_partial(mine, column.tasks))
+    if any(_groups(r).get(family) for other in (rows or [row]) for r in other.runs.values()):
         return None  # the family's own headline is not available for this row: no stand-in
     return aggregate_cell(row, column.tasks, tasks)
+
+
+def _groups(run: Run) -> dict[str, Any]:
+    return run.manifest.get("groups") or {}
+
+
+def _family_headline(run: Run, family: str) -> tuple[str, dict[str, Any]] | None:
+    """(metric name, record) of the family aggregate the run marks as its headline."""
+    for name, metric in (_groups(run).get(family) or {}).items():
+        semantics = metric.get("semantics") if isinstance(metric, dict) else None
+        if isinstance(semantics, dict) and semantics.get("headline") and is_number(metric.get("value")):
+            return name, metric
+    return None
 
 
 def _partial(have: list[str], want: list[str]) -> str | None:
@@ -251,16 +261,36 @@ def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> 
         return None
     if len(parts) == 1 and len(members) == 1:
         return parts[0][1]
-    first = parts[0][1].semantics
-    if any(not c.semantics.same_kind(first) for _, c in parts) or first.direction == "neither":
+    names, cells = [t for t, _ in parts], [c for _, c in parts]
+    semantics = _common_semantics(cells)
+    if semantics is None:
         return None
-    groups = [row.runs[t].samples.groups(t, tasks[t].primary) for t, _ in parts]
-    value = sum(c.value for _, c in parts) / len(parts)  # type: ignore[misc]
-    runs = sorted({c.runs[0].sid: c.runs[0] for _, c in parts}.values(), key=lambda r: r.sid)
-    metric = "mean of " + ", ".join(sorted({tasks[t].primary for t, _ in parts}))
-    ci = stratified_mean_ci([_strata(g) for g in groups]) if all(groups) else None
-    return Cell(value=value, ci=ci, n=sum(c.n for _, c in parts), metric=metric, runs=runs,
-                note=_partial([t for t, _ in parts], members), semantics=first.model_copy(update={"headline": False}))
+    return Cell(
+        value=sum(c.value for c in cells) / len(cells),  # type: ignore[misc]  # task cells always hold a value
+        ci=_pooled_ci(row, names, tasks), n=sum(c.n for c in cells), metric="mean of " + ", ".join(sorted({tasks[t].primary for t in names})),
+        runs=_runs_of(cells), note=_partial(names, members), semantics=semantics.model_copy(update={"headline": False}),
+    )
+
+
+def _pooled_ci(row: Row, names: list[str], tasks: dict[str, TaskMeta]) -> tuple[float, float] | None:
+    """Stratified cluster bootstrap over each task's per-conversation scores (one stratum per
+    task); None when a task's samples are not available."""
+    groups = [row.runs[t].samples.groups(t, tasks[t].primary) for t in names]
+    return stratified_mean_ci([_strata(g) for g in groups]) if all(groups) else None
+
+
+def _common_semantics(cells: list[Cell]) -> Semantics | None:
+    """The cells' shared semantics when they may be averaged: the same kind (direction and
+    scale), and a direction; None otherwise."""
+    first = cells[0].semantics
+    if any(not c.semantics.same_kind(first) for c in cells) or first.direction == "neither":
+        return None
+    return first
+
+
+def _runs_of(cells: list[Cell]) -> list[Run]:
+    """Every run behind `cells`, once each, by id."""
+    return sorted({r.sid: r for c in cells for r in c.runs}.values(), key=lambda r: r.sid)
 
 
 def _strata(group: list[tuple[str, float]]) -> tuple[list[float], list[str]]:
@@ -270,29 +300,31 @@ def _strata(group: list[tuple[str, float]]) -> tuple[list[float], list[str]]:
 def overall_cell(row: Row, family_columns: list[Column], cells: dict[str, Cell]) -> Cell | None:
     """Direction-adjusted, range-normalised mean of the row's family cells over every
     family on the board (0 worst .. 1 best); None unless each is present and bounded."""
-    if not family_columns:
+    parts = [cells.get(column.key) for column in family_columns]
+    normalised = [_normalised(cell) for cell in parts]
+    if not family_columns or any(x is None for x in normalised):
         return None
-    parts: list[Cell] = []
-    normalised: list[float] = []
-    for column in family_columns:
-        cell = cells.get(column.key)
-        scaled = None if cell is None or cell.value is None else cell.semantics.normalised(cell.value)
-        if cell is None or scaled is None:
-            return None
-        parts.append(cell)
-        normalised.append(scaled)
-    runs = sorted({r.sid: r for c in parts for r in c.runs}.values(), key=lambda r: r.sid)
-    ci: tuple[float, float] | None = None
-    first_ci = parts[0].ci
-    if len(parts) == 1 and first_ci is not None:  # one family: the same interval, mapped linearly
-        low, high = (parts[0].semantics.normalised(x) for x in first_ci)
-        if low is not None and high is not None:
-            ci = (float(min(low, high)), float(max(low, high)))
+    present = [c for c in parts if c is not None]
     label = ", ".join(c.label for c in family_columns)
     return Cell(
-        value=sum(normalised) / len(normalised), ci=ci, n=sum(c.n for c in parts), runs=runs,
-        metric=f"mean of family headlines ({label}) on 0-1, 1 = best end of each range", semantics=OVERALL_SEMANTICS,
+        value=sum(x for x in normalised if x is not None) / len(normalised), ci=_overall_ci(present), n=sum(c.n for c in present),
+        runs=_runs_of(present), metric=f"mean of family headlines ({label}) on 0-1, 1 = best end of each range", semantics=OVERALL_SEMANTICS,
     )
+
+
+def _normalised(cell: Cell | None) -> float | None:
+    """The cell's value on 0 (worst) .. 1 (best); None when missing or unbounded."""
+    return None if cell is None or cell.value is None else cell.semantics.normalised(cell.value)
+
+
+def _overall_ci(parts: list[Cell]) -> tuple[float, float] | None:
+    """With one family, its interval mapped linearly onto 0..1; no interval otherwise."""
+    if len(parts) != 1 or parts[0].ci is None:
+        return None
+    low, high = (parts[0].semantics.normalised(x) for x in parts[0].ci)
+    if low is None or high is None:
+        return None
+    return float(min(low, high)), float(max(low, high))
 
 
 # --- model pages -----------------------------------------------------------------------------
@@ -341,7 +373,3 @@ def penalties(board: Leaderboard, model_key: str) -> list[Penalty]:
         all_runs = sorted({r.sid: r for rs in runs.values() for r in rs}.values(), key=lambda r: r.sid)
         result.append(penalty_row("all shared tasks", mp.mean_penalty("all shared tasks", paired), all_runs))
     return result
-
-
-def sorted_conversations(run: Run, task: str) -> list:
-    return sorted(run.samples.conversations.get(task, []), key=lambda c: natural_key(c.conversation_id))

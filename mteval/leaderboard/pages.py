@@ -143,23 +143,33 @@ def write_model_pages(site: Site, board: Leaderboard, prices: Prices) -> None:
         rows = board.rows_for_model(key)
         used = sorted({run.sid: run for row in rows for run in row.runs.values()}.values(), key=lambda r: r.sid)
         base = f"models/{model.slug}"
-        score_rows = []
-        for column in board.columns:
-            cells = {row.history: row.cells.get(column.key) for row in rows}
-            if any(c is not None for c in cells.values()):
-                score_rows.append((column, cells))
-        juries = []
-        for run in used:
-            reports = [jury_report(t, m, items) for t, metrics in sorted(run.samples.verdicts.items()) for m, items in sorted(metrics.items()) if items]
-            if reports:
-                juries.append((run, reports))
         site.render(
-            "model.html.j2", f"{base}/index.html", title=model.label, model=model, rows=rows, score_rows=score_rows,
+            "model.html.j2", f"{base}/index.html", title=model.label, model=model, rows=rows, score_rows=_model_score_rows(board, rows),
             task_pages=task_pages(board), curve=_model_curve(site.out / base, board, rows), penalties=penalties(board, key),
-            juries=juries, usage=[_usage(run, prices) for run in used], cost_note=_cost_note(prices),
+            juries=_juries(used), usage=[_usage(run, prices) for run in used], cost_note=_cost_note(prices),
             problems=[_problems(board, run) for run in used],
             runs=[(run, run in used) for run in board.runs_for_model(key)],
         )
+
+
+def _model_score_rows(board: Leaderboard, rows: list[Row]) -> list[tuple[Any, dict[str, Cell | None]]]:
+    """(column, {history: cell}) for every leaderboard column the model has a score in."""
+    score_rows = []
+    for column in board.columns:
+        cells = {row.history: row.cells.get(column.key) for row in rows}
+        if any(c is not None for c in cells.values()):
+            score_rows.append((column, cells))
+    return score_rows
+
+
+def _juries(runs: list[Run]) -> list[tuple[Run, list[Any]]]:
+    """(run, jury reports per judged task and metric) for the runs that were judged."""
+    juries = []
+    for run in runs:
+        reports = [jury_report(t, m, items) for t, metrics in sorted(run.samples.verdicts.items()) for m, items in sorted(metrics.items()) if items]
+        if reports:
+            juries.append((run, reports))
+    return juries
 
 
 def _model_curve(directory: Path, board: Leaderboard, rows: list[Row]) -> dict[str, Any]:
@@ -302,20 +312,25 @@ def _problems(board: Leaderboard, run: Run) -> dict[str, Any]:
 def write_run_pages(site: Site, board: Leaderboard) -> None:
     site.render("runs.html.j2", "runs/index.html", title="Runs", runs=board.runs)
     for run in board.runs:
-        tasks = []
-        for name in sorted(set(run.task_names()) | set(run.samples.conversations)):
-            metric_names = list(((run.manifest.get("metrics") or {}).get(name) or {}))
-            conversations = run.samples.conversations.get(name, [])
-            tasks.append({
-                "name": name, "slug": task_slug(board, name), "page": f"tasks/{task_slug(board, name)}/index.html" if name in board.tasks else None,
-                "metrics": [(m, run_metric_cell(run, name, m)) for m in metric_names],
-                "metric_names": sorted({m for c in conversations for m in c.means}),
-                "conversations": conversations,
-            })
+        tasks = [_run_task(board, run, name) for name in sorted(set(run.task_names()) | set(run.samples.conversations))]
         imported = sorted((str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True)) for k, v in (run.imported or {}).items())
         command = run.manifest.get("command")
+        jury = run.manifest.get("jury")
         site.render(
             "run.html.j2", f"{run.index_href}", title=f"Run {run.run_id}", run=run, tasks=tasks, imported=imported,
             command=" ".join(str(c) for c in command) if isinstance(command, list) else (command or ""),
-            jury=json.dumps(run.manifest.get("jury"), indent=1, sort_keys=True) if run.manifest.get("jury") else "",
+            jury=json.dumps(jury, indent=1, sort_keys=True) if jury else "",
         )
+
+
+def _run_task(board: Leaderboard, run: Run, name: str) -> dict[str, Any]:
+    """One task's section of a run page: its metrics and its conversations' links."""
+    metric_names = list(((run.manifest.get("metrics") or {}).get(name) or {}))
+    conversations = run.samples.conversations.get(name, [])
+    slug = task_slug(board, name)
+    return {
+        "name": name, "slug": slug, "page": f"tasks/{slug}/index.html" if name in board.tasks else None,
+        "metrics": [(m, run_metric_cell(run, name, m)) for m in metric_names],
+        "metric_names": sorted({m for c in conversations for m in c.means}),
+        "conversations": conversations,
+    }

@@ -35,26 +35,35 @@ def _turn_view(record: dict[str, Any], conversation: dict[str, Any]) -> dict[str
     turns = conversation.get("turns") or []
     index = int(record.get("index", 0))
     source = turns[index] if 0 <= index < len(turns) and isinstance(turns[index], dict) else {}
-    sent = [m for m in record.get("prompt_new") or [] if isinstance(m, dict) and m.get("role") != "system"]
-    if not sent and source.get("user"):
-        sent = [{"role": "user", "content": source["user"]}]
-    usage = record.get("usage") or {}
-    usage_text = ""
-    if usage.get("input_tokens") or usage.get("output_tokens"):
-        usage_text = f"{usage.get('input_tokens', 0)} tokens in, {usage.get('output_tokens', 0)} out"
     return {
         "index": index,
         "turn_id": str(record.get("turn_id", "")),
-        "sent": [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in sent],
+        "sent": _sent(record, source),
         "reply": record.get("reply"),
         "generated": record.get("generated", True),
         "scored": record.get("scored", True),
         "cached": bool(record.get("cached")),
         "error": record.get("error"),
-        "usage": usage_text,
+        "usage": _usage_text(record.get("usage") or {}),
         "gold": source.get("gold"),
         "scores": [_score_view(name, score) for name, score in sorted((record.get("scores") or {}).items())],
     }
+
+
+def _sent(record: dict[str, Any], source: dict[str, Any]) -> list[dict[str, str]]:
+    """The messages new at this turn, system prompts left out; a transcript that did not
+    record them (an import) shows the conversation's user message."""
+    sent = [m for m in record.get("prompt_new") or [] if isinstance(m, dict) and m.get("role") != "system"]
+    if not sent and source.get("user"):
+        sent = [{"role": "user", "content": source["user"]}]
+    return [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in sent]
+
+
+def _usage_text(usage: dict[str, Any]) -> str:
+    """`N tokens in, M out`, or nothing when the turn used no tokens (cached, not generated)."""
+    if not (usage.get("input_tokens") or usage.get("output_tokens")):
+        return ""
+    return f"{usage.get('input_tokens', 0)} tokens in, {usage.get('output_tokens', 0)} out"
 
 
 def _score_view(name: str, score: dict[str, Any]) -> dict[str, Any]:

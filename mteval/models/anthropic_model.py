@@ -63,8 +63,11 @@ class AnthropicModel(KeyedAdapter):
         return self._client
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
-        import anthropic
+        return _output(await self._send(self._request(messages, params)))
 
+    def _request(self, messages: Sequence[Message], params: GenerationParams) -> dict[str, Any]:
+        """The Messages API body: system prompts joined into `system`, sampling parameters
+        (in `extra_body`) only for the API version that takes them."""
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
         request: dict[str, Any] = {"model": self.model, "messages": chat, "max_tokens": params.max_tokens}
@@ -79,8 +82,14 @@ class AnthropicModel(KeyedAdapter):
                 extra["top_p"] = params.top_p
         if extra:
             request["extra_body"] = extra
+        return request
+
+    async def _send(self, request: dict[str, Any]) -> Any:
+        """The SDK's response; its exceptions as mteval's provider-neutral errors."""
+        import anthropic
+
         try:
-            response = await self._get_client().messages.create(**request)
+            return await self._get_client().messages.create(**request)
         except anthropic.APITimeoutError as exc:
             raise RequestTimeout(str(exc)) from exc
         except anthropic.APIConnectionError as exc:
@@ -89,13 +98,17 @@ class AnthropicModel(KeyedAdapter):
             raise from_status(exc.status_code, str(exc), exc.response.headers) from exc
         except (anthropic.AnthropicError, ValueError) as exc:
             raise MalformedResponse(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
-            usage = Usage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
-        except (AttributeError, TypeError) as exc:
-            raise MalformedResponse(f"response without content/usage: {str(response)[:200]}") from exc
-        return ModelOutput(text=text, usage=usage, finish_reason=response.stop_reason)
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+def _output(response: Any) -> ModelOutput:
+    """The text blocks joined, with usage and stop reason; a response without them is malformed."""
+    try:
+        text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+        usage = Usage(input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens)
+    except (AttributeError, TypeError) as exc:
+        raise MalformedResponse(f"response without content/usage: {str(response)[:200]}") from exc
+    return ModelOutput(text=text, usage=usage, finish_reason=response.stop_reason)

@@ -189,22 +189,27 @@ class MTEvalTask(Task):
         return f"cls_match={self.cls_mode}, system={system}"
 
     def data_info(self) -> DataInfo:
-        if self.source == "local":
-            files = self.local_files()
-            return DataInfo(
-                source=", ".join(str(p) for p in files),
-                sha256=sha256_files(files),
-                files=tuple(p.name for p in files),
-                version=(
-                    f"KwanWaiChung/MT-Eval@{UPSTREAM_COMMIT[:7]} (rebuilt from raw_data)"
-                    if self.data_dir == DATA_DIR
-                    else f"user files in {self.data_dir}"
-                )
-                + f"; {self.variant()}",
-            )
+        return self._local_data_info() if self.source == "local" else self._hub_data_info()
+
+    def _local_data_info(self) -> DataInfo:
+        """The shipped (or user) files: their hash, names and where they come from."""
+        files = self.local_files()
+        origin = (
+            f"KwanWaiChung/MT-Eval@{UPSTREAM_COMMIT[:7]} (rebuilt from raw_data)" if self.data_dir == DATA_DIR else f"user files in {self.data_dir}"
+        )
+        return DataInfo(
+            source=", ".join(str(p) for p in files),
+            sha256=sha256_files(files),
+            files=tuple(p.name for p in files),
+            version=f"{origin}; {self.variant()}",
+        )
+
+    def _hub_data_info(self) -> DataInfo:
+        """The Hub configs read (their content digests) plus the local files they need
+        (documents, templates)."""
         configs = [c for c in (self.multi_config, self.single_file()) if c]
         for config in configs:
-            self.records(config)
+            self.records(config)  # fills self._hf_digests
         extra = [p for p in self.local_files() if p.parent != self.data_dir]
         digest = hashlib.sha256()
         for config in configs:

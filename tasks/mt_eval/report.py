@@ -262,15 +262,8 @@ def plot_by_distance(
     for k, (label, group) in enumerate(groups):
         offset = (k - (len(groups) - 1) / 2) * width
         xs = np.array([positions[v] for v in group[x]], dtype=float) + offset
-        values = group["value"].astype(float).to_numpy()
-        low = values - group["ci_low"].astype(float).to_numpy()
-        high = group["ci_high"].astype(float).to_numpy() - values
-        bars = axes.errorbar(xs, values, yerr=[low, high], fmt="o", capsize=3, label=str(label))
-        if "echo_baseline" in group and group["echo_baseline"].notna().any():
-            for xpos, floor in zip(xs, group["echo_baseline"].astype(float)):
-                axes.hlines(floor, xpos - width * 0.45, xpos + width * 0.45, colors=bars[0].get_color(), linestyles="dashed",
-                            label=None if baseline_drawn else "echo baseline (no skill)")
-                baseline_drawn = True
+        colour = _draw_points(axes, xs, group, str(label))
+        baseline_drawn = _draw_baseline(axes, xs, group, width, colour, labelled=baseline_drawn) or baseline_drawn
     axes.set_xticks(list(positions.values()), [f"{v}" for v in positions])
     axes.set_xlabel("turns between the instruction and the scored turn" if x == "distance" else x)
     axes.set_ylabel("score (0-10)")
@@ -281,3 +274,23 @@ def plot_by_distance(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path
+
+
+def _draw_points(axes: Any, xs: np.ndarray, group: pd.DataFrame, label: str) -> Any:
+    """One series: a point per x with its 95% interval; returns the series' colour."""
+    values = group["value"].astype(float).to_numpy()
+    low = values - group["ci_low"].astype(float).to_numpy()
+    high = group["ci_high"].astype(float).to_numpy() - values
+    return axes.errorbar(xs, values, yerr=[low, high], fmt="o", capsize=3, label=label)[0].get_color()
+
+
+def _draw_baseline(axes: Any, xs: np.ndarray, group: pd.DataFrame, width: float, colour: Any, *, labelled: bool) -> bool:
+    """A dashed mark at each point's echo baseline, in the series' colour; the legend entry
+    only once over all series (`labelled`: already given). True when something was drawn."""
+    if "echo_baseline" not in group or not group["echo_baseline"].notna().any():
+        return False
+    for xpos, floor in zip(xs, group["echo_baseline"].astype(float)):
+        axes.hlines(floor, xpos - width * 0.45, xpos + width * 0.45, colors=colour, linestyles="dashed",
+                    label=None if labelled else "echo baseline (no skill)")
+        labelled = True
+    return True

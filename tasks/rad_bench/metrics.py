@@ -64,15 +64,10 @@ def family_average(frame, tasks: Iterable[Any] = ()) -> dict[str, Metric]:
     unparsed_as = unparsed_value(options)
     if frame.empty:
         return {}
-    values = score_values(frame, unparsed_as)
-    clusters = frame["conversation_id"].tolist()
     cats = row_categories(frame)
-    strata = []
-    for category in CATEGORIES:
-        kept = [(v, c) for v, c, k in zip(values, clusters, cats) if k == category and v is not None]
-        if not kept:
-            return {}
-        strata.append(([v for v, _ in kept], [c for _, c in kept]))
+    strata = _category_strata(score_values(frame, unparsed_as), frame["conversation_id"].tolist(), cats)
+    if strata is None:
+        return {}
     category_means = [float(np.mean(vals)) for vals, _ in strata]
     n = sum(len(vals) for vals, _ in strata)
     in_families = [k in CATEGORIES for k in cats]
@@ -85,3 +80,15 @@ def family_average(frame, tasks: Iterable[Any] = ()) -> dict[str, Metric]:
             excluded=sum(in_families) - n,
         )
     }
+
+
+def _category_strata(values: list[float | None], clusters: list[Any], cats: list[str | None]) -> list[tuple[list[float], list[Any]]] | None:
+    """(scores, conversation ids) of each category in CATEGORIES order, without unscored
+    rows; None when a category has no score (no Average then)."""
+    strata = []
+    for category in CATEGORIES:
+        kept = [(v, c) for v, c, k in zip(values, clusters, cats) if k == category and v is not None]
+        if not kept:
+            return None
+        strata.append(([v for v, _ in kept], [c for _, c in kept]))
+    return strata

@@ -109,7 +109,7 @@ def test_aggregate_choices_are_read_from_the_registry_when_parsing(capsys):
     assert "invalid choice: 'late_for_test' (choose from 'mean', 'median'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--help"])
-    assert "--aggregate {mean,median," in capsys.readouterr().out
+    assert "how --judge models are combined: mean, median," in capsys.readouterr().out
 
 
 def test_a_plugin_command_without_a_handler_is_a_usage_error(tmp_path, monkeypatch, capsys):

@@ -11,8 +11,8 @@ import argparse
 import functools
 import sys
 import tempfile
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from mteval.cli_options import DEFAULT_OUTPUT_DIR
 
@@ -38,12 +38,21 @@ def _port(text: str) -> int:
     return value
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
-        pass
+def _quiet_handler(directory: Path) -> Any:
+    """A static-file handler for `directory` that logs nothing (http.server is imported
+    here, not at start-up: every `mteval` invocation imports this module)."""
+    from http.server import SimpleHTTPRequestHandler
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+            pass
+
+    return functools.partial(QuietHandler, directory=str(directory))
 
 
 def cmd_view(args: argparse.Namespace) -> int:
+    from http.server import ThreadingHTTPServer
+
     from mteval.leaderboard import build_site
     from mteval.models.errors import ConfigurationError
 
@@ -55,7 +64,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="mteval-view-") as tmp:
         site = Path(tmp) / "site"
         result = build_site(args.results, site, title=args.title)
-        handler = functools.partial(_QuietHandler, directory=str(site))
+        handler = _quiet_handler(site)
         try:
             server = ThreadingHTTPServer((args.host, args.port), handler)
         except OSError as exc:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mteval.models.base import RequestContext  # noqa: E402
-from mteval.scoring.judge import JudgeSpec, Verdict  # noqa: E402
+from mteval.scoring.judge_spec import JudgeSpec, Verdict  # noqa: E402
 from mteval.scoring.jury import AdaptiveConfig, Jury, JuryConfig, JurorConfig  # noqa: E402
 
 SCORE = JudgeSpec(name="bench-score", template="{{ answer }}", kind="score", scale=(1, 10))

@@ -1,6 +1,6 @@
 """Amulet's judge output parsers (`amulet_dialog_act`, `amulet_maxim`), kept next to
 their judge definitions and registered by name when `mteval_judges` is imported
-(which `mteval.scoring.judge` does to find the shipped definitions)."""
+(which `mteval.scoring.judge_spec` does to find the shipped definitions)."""
 
 from __future__ import annotations
 

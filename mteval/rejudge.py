@@ -21,14 +21,14 @@ from mteval.models.errors import ConfigurationError
 from mteval.results import load_samples, read_manifest
 from mteval.run_source import RunSource, TranscriptSolver  # noqa: F401  (TranscriptSolver re-exported)
 from mteval.scoring.base import TurnState
-from mteval.scoring.judge import load_spec
+from mteval.scoring.judge_spec import load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval.transcript import Sample
 
 if TYPE_CHECKING:
     from mteval.runner import RunOutcome
     from mteval.scoring.base import Scorer
-    from mteval.scoring.judge import JudgeSpec
+    from mteval.scoring.judge_spec import JudgeSpec
 
 
 class RecordedModel(ModelAdapter):
@@ -65,7 +65,7 @@ def rejudge_scorers(judge_def: str | None, against: str | Path | None, vote: str
     cascade unless `judge_def` names a pairwise definition), one judge definition, or None
     (each task's own). A pairwise definition without `against`, or `against` with a
     non-pairwise one, is refused here rather than as an error on every turn."""
-    from mteval.scoring.judged import JudgeScorer
+    from mteval.scoring.judge_scorer import JudgeScorer
     from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
 
     if judge_def is not None:

@@ -12,7 +12,7 @@ from mteval.conversation import Conversation, Message, Turn
 from mteval.models import create_model
 from mteval.models.base import RequestContext
 from mteval.scoring.base import ScoreContext, TurnState
-from mteval.scoring.judge import Juror
+from mteval.scoring.judge_spec import Juror
 from mteval.scoring.jury import Jury, JuryConfig
 from mteval.transcript import TurnRecord
 

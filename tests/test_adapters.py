@@ -41,7 +41,7 @@ from mteval.models.errors import (
 )
 from mteval.redact import Redactor
 from mteval.transcript import Sample, TurnRecord, Usage
-from tests.servers import Fault, FakeLLMServer
+from tests.servers import FakeLLMServer, Fault
 
 # Not shaped like a provider key, so only value-based redaction can hide it.
 API_KEY = "test-key-0123456789abcdef"

@@ -31,7 +31,7 @@ from mteval.models.scripted import register_script
 from mteval.registry import register_task
 from mteval.results import MANIFEST, SAMPLES, load_manifest, read_manifest
 from mteval.runner import RunConfig, Runner
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.task import Task
 from mteval.transcript import Sample, TurnRecord
 from tests.servers import FakeLLMServer

@@ -12,7 +12,7 @@ import pytest
 import mteval
 from mteval.errors import ConfigurationError
 from mteval.scoring import parsers
-from mteval.scoring.judge import JudgeSpec, list_specs, load_spec, register_spec_source
+from mteval.scoring.judge_spec import JudgeSpec, list_specs, load_spec, register_spec_source
 
 PACKAGE = Path(mteval.__file__).parent
 ALLOWED = {"importers/rad_bench.py"}  # a re-export of mteval_tasks.rad_bench.importer
@@ -68,6 +68,6 @@ def test_a_registered_spec_source_is_found_by_prefix(tmp_path):
         with pytest.raises(ConfigurationError, match="unknown toy prompt"):
             load_spec("toyfam/other")
     finally:
-        from mteval.scoring import judge
+        from mteval.scoring import judge_spec as judge
 
         judge._SPEC_SOURCES.pop("toyfam")

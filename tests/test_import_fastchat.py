@@ -14,7 +14,7 @@ from mteval.models.scripted import register_script
 from mteval.results import load, load_samples, read_manifest
 from mteval.run_source import RunSource
 from mteval.runner import RunConfig, Runner
-from mteval.scoring.judge import load_spec
+from mteval.scoring.judge_spec import load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval_tasks.mt_bench import QUESTIONS, REFERENCES, MtBench, prompt_name
 

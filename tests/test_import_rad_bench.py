@@ -365,8 +365,8 @@ def test_answers_for_unknown_questions_or_wrong_turn_counts(tmp_path):
 
 
 def test_native_run_cannot_be_overwritten_by_an_import(tmp_path):
-    from mteval_tasks.rad_bench.importer import import_rad_bench
     from mteval.models.errors import ConfigurationError
+    from mteval_tasks.rad_bench.importer import import_rad_bench
 
     answers, _ = _fixture_sources(tmp_path / "src", {"m": {}})
     target = tmp_path / "out" / "imported-rad-bench-m"

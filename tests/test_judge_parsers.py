@@ -14,8 +14,8 @@ import pytest
 
 from mteval.models.errors import ServerError
 from mteval.models.scripted import register_script
-from mteval.scoring.judge import JudgeSpec, list_specs, load_spec
-from mteval.scoring.judged import JudgeScorer, standard_variables
+from mteval.scoring.judge_scorer import JudgeScorer, standard_variables
+from mteval.scoring.judge_spec import JudgeSpec, list_specs, load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval.scoring.pairwise import PairwiseScorer
 from mteval.scoring.parsers import PARSERS, ParseFailure, get_parser

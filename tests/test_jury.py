@@ -15,9 +15,9 @@ from mteval.models.scripted import register_script
 from mteval.registry import register_task
 from mteval.report import summary_lines
 from mteval.runner import RunConfig, Runner
-from mteval.scoring.judge import JudgeSpec, Verdict, load_spec
-from mteval.scoring.judged import JudgeScorer
-from mteval.scoring.jury import AdaptiveConfig, JuryConfig, JurorConfig, aggregate
+from mteval.scoring.judge_scorer import JudgeScorer
+from mteval.scoring.judge_spec import JudgeSpec, Verdict, load_spec
+from mteval.scoring.jury import AdaptiveConfig, JurorConfig, JuryConfig, aggregate
 from mteval.task import Task
 from tests.judging_support import FAST_RETRY, jury, make_state, score_context, user_text
 

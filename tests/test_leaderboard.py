@@ -27,7 +27,7 @@ from mteval.models.errors import ServerError
 from mteval.models.scripted import register_script
 from mteval.registry import register_task
 from mteval.runner import RunConfig, Runner
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.scoring.jury import JuryConfig
 from mteval.task import Task
 

@@ -24,7 +24,7 @@ from mteval.runner import RunConfig, Runner
 from mteval_tasks.multiturn_instruct import CATEGORIES, LEVELS
 from mteval_tasks.multiturn_instruct import source as source_module
 from mteval_tasks.multiturn_instruct.tasks import Memorization, PrivacyProtection, Triggering
-from tests.servers import Fault, FakeLLMServer
+from tests.servers import FakeLLMServer, Fault
 
 
 def u(text: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from mteval.registry import register_task
 from mteval.results import load_samples
 from mteval.runner import RunConfig, Runner
 from mteval.scoring import ScoreContext, Scorer, TurnState, rule
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.solver import ChatSolver, SolveContext, request_record
 from mteval.task import Task
 from mteval.transcript import Score, TurnRecord

@@ -127,7 +127,7 @@ def test_an_aggregation_added_in_one_place_reaches_cli_jury_files_and_escalation
     from mteval.cli import build_parser
     from mteval.scoring.aggregations import AGGREGATIONS, register_aggregation
     from mteval.scoring.escalation import possible_difference
-    from mteval.scoring.judge import Verdict
+    from mteval.scoring.judge_spec import Verdict
     from mteval.scoring.jury import JuryConfig, aggregate
 
     def lowest(usable, kind):  # monotone in every score

@@ -22,7 +22,7 @@ from mteval.registry import family_aggregates, resolve
 from mteval.results import load, load_samples, read_manifest
 from mteval.runner import RunConfig, Runner
 from mteval.scoring.base import TurnState
-from mteval.scoring.judge import _read
+from mteval.scoring.judge_spec import _read
 from mteval.scoring.jury import JuryConfig
 from mteval.transcript import TurnRecord
 from mteval_tasks.rad_bench import sources

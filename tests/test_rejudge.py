@@ -25,7 +25,7 @@ from mteval.rejudge import rejudge
 from mteval.results import load_samples, read_manifest
 from mteval.runner import RunConfig, Runner
 from mteval.scoring import rule
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.scoring.jury import JuryConfig
 from mteval.task import Task
 from tests.judging_support import FAST_RETRY, between
@@ -277,7 +277,7 @@ def test_rejudge_finds_plugin_tasks_with_include_path(tmp_path):
         """
         from mteval.conversation import Conversation, Turn
         from mteval.registry import register_task
-        from mteval.scoring.judged import JudgeScorer
+        from mteval.scoring.judge_scorer import JudgeScorer
         from mteval.task import Task
 
         @register_task

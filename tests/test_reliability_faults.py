@@ -25,7 +25,7 @@ from mteval.conversation import Message
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelOutput
 from mteval.models.errors import ModelError
-from tests.servers import Fault, FakeLLMServer, echo_responder
+from tests.servers import FakeLLMServer, Fault, echo_responder
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = RetryPolicy(max_attempts=3, initial_wait_s=0.01, max_wait_s=0.02, jitter_s=0.0, timeout_s=3.0)

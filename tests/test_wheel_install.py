@@ -67,7 +67,7 @@ def _clean_env() -> dict[str, str]:
 def test_installed_wheel_loads_judge_definitions(wheel_env, tmp_path):
     code = (
         "import json, mteval, mteval_judges\n"
-        "from mteval.scoring.judge import list_specs, load_spec\n"
+        "from mteval.scoring.judge_spec import list_specs, load_spec\n"
         "print(json.dumps({'mteval': mteval.__file__, 'judges': mteval_judges.__file__,"
         " 'specs': sorted(list_specs()), 'rubric': load_spec('rubric').name, 'mt': load_spec('mt_bench/single-v1').parser}))\n"
     )

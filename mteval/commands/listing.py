@@ -54,7 +54,7 @@ def list_providers(args: argparse.Namespace, console: Console) -> None:
 def list_judges(args: argparse.Namespace, console: Console) -> None:
     from rich.table import Table
 
-    from mteval.scoring.judge import list_specs, load_spec
+    from mteval.scoring.judge_spec import list_specs, load_spec
 
     table = Table("judge definition", "kind", "parser", "sees")
     for name in list_specs():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mteval.importers.common import Problem
-from mteval.scoring.judge import Verdict
+from mteval.scoring.judge_spec import Verdict
 from mteval.scoring.jury import aggregate
 from mteval.transcript import Score
 

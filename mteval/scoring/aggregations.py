@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from mteval.errors import ConfigurationError
 from mteval.plugins import Registry
-from mteval.scoring.judge import Verdict
+from mteval.scoring.judge_spec import Verdict
 
 Result = tuple[float | None, str | None]
 Combine = Callable[[Sequence[Verdict], str], Result]

@@ -25,7 +25,7 @@ import math
 from typing import Callable, Sequence
 
 from mteval.scoring.aggregations import AGGREGATIONS
-from mteval.scoring.judge import Verdict
+from mteval.scoring.judge_spec import Verdict
 
 Result = tuple[float | None, str | None]
 Aggregator = Callable[[Sequence[Verdict], str, str], Result]

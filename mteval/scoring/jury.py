@@ -35,7 +35,7 @@ from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.scoring.aggregations import AGGREGATIONS, aggregation_names, register_aggregation  # noqa: F401  (re-exported)
 from mteval.scoring.escalation import possible_difference
-from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
+from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict, load_spec
 from mteval.suggest import close_matches_message
 from mteval.transcript import Score
 

@@ -23,8 +23,8 @@ from mteval.models.base import RequestContext
 from mteval.models.errors import ConfigurationError
 from mteval.scoring.aggregations import AGGREGATIONS, label_aggregation_names
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
-from mteval.scoring.judge import JudgeSpec, Juror, Verdict, load_spec
-from mteval.scoring.judged import format_dialogue, neutralise_delimiters, standard_variables
+from mteval.scoring.judge_scorer import format_dialogue, neutralise_delimiters, standard_variables
+from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict, load_spec
 from mteval.scoring.jury import Jury, JuryItem, aggregate
 from mteval.transcript import Score, messages_sent
 

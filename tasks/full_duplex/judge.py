@@ -13,7 +13,7 @@ one re-ask, then counts as unparsed (upstream re-queried without limit).
 
 from __future__ import annotations
 
-from mteval.scoring.judge import JudgeSpec
+from mteval.scoring.judge_spec import JudgeSpec
 from mteval_tasks.full_duplex import parsers as _parsers  # noqa: F401  registers fdb_relevance
 
 SYSTEM = """You are rating a spoken conversation between a user and an AI. The user spoke first and the AI

@@ -16,7 +16,7 @@ from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.timeline import Timeline
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
 from mteval_tasks.full_duplex.backchannel import evaluate_backchannel

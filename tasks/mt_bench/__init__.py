@@ -29,8 +29,8 @@ from mteval.manifest import higher
 from mteval.models.errors import ConfigurationError
 from mteval.registry import register_task
 from mteval.scoring.base import TurnState
-from mteval.scoring.judge import JudgeSpec, load_spec
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
+from mteval.scoring.judge_spec import JudgeSpec, load_spec
 from mteval.stats import mean_metrics, metric_from_rows
 from mteval.task import DataInfo, Task
 from mteval_tasks.mt_bench import judge_prompts as _judge_prompts  # noqa: F401  registers the mt_bench/<prompt> judge definitions

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mteval.models.errors import ConfigurationError
-from mteval.scoring.judge import JUDGES_DIR, JudgeSpec, register_spec_source
+from mteval.scoring.judge_spec import JUDGES_DIR, JudgeSpec, register_spec_source
 
 MT_BENCH_PROMPTS = "mt_bench_judge_prompts.jsonl"
 

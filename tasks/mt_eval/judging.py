@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mteval.scoring.base import TurnState
-from mteval.scoring.judge import JudgeSpec
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
+from mteval.scoring.judge_spec import JudgeSpec
 
 from .data import documents
 from .sentences import count_sentences

@@ -23,8 +23,8 @@ from typing import Any
 
 from mteval.models.errors import ConfigurationError
 from mteval.scoring.base import TurnState
-from mteval.scoring.judge import JudgeSpec
-from mteval.scoring.judged import JudgeScorer
+from mteval.scoring.judge_scorer import JudgeScorer
+from mteval.scoring.judge_spec import JudgeSpec
 from mteval_tasks.rad_bench.questions import (
     JUDGE_TYPES,
     Context,

@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence, TypeVar
+from typing import Sequence
 
-from mteval.conversation import Conversation
 from mteval.models.errors import ConfigurationError
-
-C = TypeVar("C", bound=Conversation)
-
-
-def select(conversations: Sequence[C], limit: int | float | None = None, ids: Sequence[str] | None = None) -> list[C]:
-    """The conversations named in `ids` (in the task's order), then the first `limit` of
-    them: a whole number N >= 1, or a fraction 0 < x < 1 of them rounded up (lm-eval's
-    rule, so `--limit 0.1` of 5 conversations is 1, never 0)."""
-    chosen = list(conversations)
-    if ids is not None:
-        wanted = set(ids)
-        chosen = [c for c in chosen if c.id in wanted]
-    count = limit_count(len(chosen), limit)
-    return chosen if count is None else chosen[:count]
 
 
 def limit_count(total: int, limit: int | float | None) -> int | None:

@@ -17,7 +17,7 @@ import pytest
 import mteval
 from mteval import cli, cli_options
 from mteval.cli import build_parser, main
-from mteval.commands import COMMAND_MODULES, COMMANDS
+from mteval.commands import COMMANDS
 
 PACKAGE = Path(mteval.__file__).parent
 
@@ -31,7 +31,7 @@ def test_help_lists_the_commands_in_registry_order_run_list_show_first():
     names = list(_subparsers(build_parser()))
     assert names[:3] == ["run", "list", "show"]
     assert names == ["run", "list", "show", "judge", "compare", "import", "leaderboard", "penalty", "view"]
-    assert COMMANDS["list"] == "mteval.commands.listing" and COMMANDS["run"] in COMMAND_MODULES
+    assert COMMANDS["list"] == "mteval.commands.listing" and COMMANDS["run"] in COMMANDS.values()
 
 
 @pytest.mark.parametrize(

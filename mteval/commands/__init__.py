@@ -28,12 +28,3 @@ _BUILTINS = {
 """Registry name -> module in this package, in the order `mteval --help` lists the commands."""
 for _name, _module in _BUILTINS.items():
     COMMANDS.register(_name, f"mteval.commands.{_module}")
-
-
-def command_modules() -> list[str]:
-    """Every command module, built-ins first, then entry points."""
-    return list(COMMANDS.values())
-
-
-COMMAND_MODULES = [COMMANDS[name] for name in _BUILTINS]
-"""The built-in command modules (kept for older imports; `command_modules()` adds plugins)."""

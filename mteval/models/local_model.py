@@ -217,11 +217,6 @@ class LocalModel(ModelAdapter):
             )
         return self._inner
 
-    @property
-    def server_pid(self) -> int | None:
-        shared = _SERVERS.get(self._key())
-        return shared.server.pid if shared is not None else None
-
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         inner = await self._ensure_server()
         cap = self.args.get("max_tokens_cap")

@@ -17,7 +17,7 @@ from mteval.models.errors import ConfigurationError
 
 REPOSITORY = "https://github.com/mtkresearch/RAD-Bench"
 COMMIT = "d77bcb5d3b66fa61702117c378c088d05f9067f6"
-_RAW = f"https://raw.githubusercontent.com/mtkresearch/RAD-Bench/{COMMIT}/rad_bench/data"
+_RAW = f"{REPOSITORY.replace('github.com', 'raw.githubusercontent.com')}/{COMMIT}/rad_bench/data"
 PUBLISHED = {
     "questions": f"{_RAW}/questions.jsonl",
     "references": f"{_RAW}/reference_answer/reference_ans_model.jsonl",

@@ -75,11 +75,12 @@ def latency(start: float, reference: float, *, clamp: bool = True) -> float:
     return max(value, 0.0) if clamp else value
 
 
-def required_event(timeline: Timeline, type_: str) -> Event:
+def required_event(timeline: Timeline, type_: str) -> tuple[Event, tuple[float, float]]:
+    """The timeline's `type_` event and its (start, end), or MissingEvent."""
     event = timeline.event(type_)
     if event is None or event.time is None:
         raise MissingEvent(f"timeline {timeline.id!r} has no {type_} event with a time")
-    return event
+    return event, event.time
 
 
 def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
@@ -93,25 +94,24 @@ def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
 
 def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
     """Smooth turn-taking: TO over the whole output; latency from the turn end."""
-    shift = required_event(timeline, "TURN_SHIFT")
+    _, (turn_end, _) = required_event(timeline, "TURN_SHIFT")
     words = timeline.words("model")
     unplaced = unplaced_words(timeline)
     to = takeover(words, options, unplaced=unplaced)
-    details: dict[str, Any] = {"turn_end": shift.time[0]}  # type: ignore[index]
+    details: dict[str, Any] = {"turn_end": turn_end}
     if unplaced:
         details["unplaced_words"] = unplaced
     value = None
     if to == 1 and words:
-        details["raw_latency"] = words[0].start - shift.time[0]  # type: ignore[index]
-        value = latency(words[0].start, shift.time[0], clamp=options.clamp_negative_latency)  # type: ignore[index]
+        details["raw_latency"] = words[0].start - turn_end
+        value = latency(words[0].start, turn_end, clamp=options.clamp_negative_latency)
     return Outcome(takeover=to, latency=value, words=tuple(words), details=details)
 
 
 def evaluate_interruption(timeline: Timeline, options: DuplexOptions) -> Outcome:
     """User interruption: only words starting at or after the interruption's end count
     (upstream crops the audio there before ASR); latency from that end."""
-    barge = required_event(timeline, "BARGE_IN")
-    cut = barge.time[1]  # type: ignore[index]
+    barge, (_, cut) = required_event(timeline, "BARGE_IN")
     words = [w for w in timeline.words("model") if w.start >= cut]
     to = takeover(words, options)
     details: dict[str, Any] = {"interrupt_end": cut, "context": barge.context, "interrupt": barge.text}

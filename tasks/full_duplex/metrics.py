@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import UNPLACED_KEY, Event, Segment, Timeline, Word, words_to_segments
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
 
 class MissingEvent(ValueError):
@@ -55,7 +55,7 @@ def takeover_paper(segments: Sequence[Segment], *, max_duration_s: float = 1.0, 
     return int(any(not is_backchannel_segment(s, max_duration_s=max_duration_s, max_words=max_words) for s in segments))
 
 
-def takeover(words: Sequence[Word], options: DuplexOptions, *, unplaced: int = 0) -> int:
+def takeover(words: Sequence[Word], options: FullDuplexOptions, *, unplaced: int = 0) -> int:
     """TO of these model words under the configured rule (the paper rule segments them
     into IPUs at `ipu_min_silence_s`; `unplaced` words count for the code rule only)."""
     if options.takeover_rule == "paper":
@@ -83,7 +83,7 @@ def required_event(timeline: Timeline, type_: str) -> tuple[Event, tuple[float, 
     return event, event.time
 
 
-def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_pause(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """Pause handling: TO over the whole output (pause.json is not read upstream);
     unplaceable chunks count as words, as upstream counts every chunk."""
     words = timeline.words("model")
@@ -92,7 +92,7 @@ def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
     return Outcome(takeover=takeover(words, options, unplaced=unplaced), words=tuple(words), details=details)
 
 
-def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_turn_taking(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """Smooth turn-taking: TO over the whole output; latency from the turn end."""
     _, (turn_end, _) = required_event(timeline, "TURN_SHIFT")
     words = timeline.words("model")
@@ -108,7 +108,7 @@ def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
     return Outcome(takeover=to, latency=value, words=tuple(words), details=details)
 
 
-def evaluate_interruption(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_interruption(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """User interruption: only words starting at or after the interruption's end count
     (upstream crops the audio there before ASR); latency from that end."""
     barge, (_, cut) = required_event(timeline, "BARGE_IN")

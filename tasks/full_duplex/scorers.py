@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.timeline import Timeline
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
@@ -22,19 +21,20 @@ from mteval.transcript import Score
 from mteval_tasks.full_duplex.backchannel import evaluate_backchannel
 from mteval_tasks.full_duplex.judge import relevance_spec
 from mteval_tasks.full_duplex.metrics import Outcome, evaluate_interruption, evaluate_pause, evaluate_turn_taking
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 from mteval_tasks.full_duplex.talkover import informed_latency, talk_over
 
-Evaluate = Callable[[Timeline, DuplexOptions], Any]
+Evaluate = Callable[[Timeline, FullDuplexOptions], Any]
 
 
-def state_timeline(state: TurnState, options: DuplexOptions) -> Timeline:
+def state_timeline(state: TurnState, options: FullDuplexOptions) -> Timeline:
     return sample_timeline(state.conversation, state.records, options.ipu_min_silence_s)
 
 
 class TimelineScorer(Scorer):
     """Reads one value off the task's evaluation of the sample's timeline."""
 
-    def __init__(self, name: str, evaluate: Evaluate, pick: Callable[[Any], Score], options: DuplexOptions):
+    def __init__(self, name: str, evaluate: Evaluate, pick: Callable[[Any], Score], options: FullDuplexOptions):
         self.name = name
         self.evaluate = evaluate
         self.pick = pick
@@ -74,15 +74,15 @@ def jsd_score(outcome: Any) -> Score:
     return Score(value=outcome.jsd, details=_speech(outcome))
 
 
-def takeover_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+def takeover_scorer(evaluate: Evaluate, options: FullDuplexOptions) -> TimelineScorer:
     return TimelineScorer("takeover", evaluate, takeover_score, options)
 
 
-def latency_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+def latency_scorer(evaluate: Evaluate, options: FullDuplexOptions) -> TimelineScorer:
     return TimelineScorer("latency", evaluate, latency_score, options)
 
 
-def talk_over_scorers(options: DuplexOptions) -> list:
+def talk_over_scorers(options: FullDuplexOptions) -> list:
     """Talking over the user, beside the clamped latency (see talkover.py)."""
     return [
         TimelineScorer("overlap_s", talk_over, lambda t: _no_user() if t is None else Score(value=t.overlap_s), options),
@@ -100,15 +100,15 @@ def _informed_score(value: float | None) -> Score:
     return Score(value=value)
 
 
-def pause_scorers(options: DuplexOptions) -> list:
+def pause_scorers(options: FullDuplexOptions) -> list:
     return [takeover_scorer(evaluate_pause, options)]
 
 
-def turn_taking_scorers(options: DuplexOptions) -> list:
+def turn_taking_scorers(options: FullDuplexOptions) -> list:
     return [takeover_scorer(evaluate_turn_taking, options), latency_scorer(evaluate_turn_taking, options), *talk_over_scorers(options)]
 
 
-def backchannel_scorers(options: DuplexOptions) -> list:
+def backchannel_scorers(options: FullDuplexOptions) -> list:
     return [
         takeover_scorer(evaluate_backchannel, options),
         TimelineScorer("bc_frequency", evaluate_backchannel, frequency_score, options),
@@ -119,7 +119,7 @@ def backchannel_scorers(options: DuplexOptions) -> list:
 class RelevanceScorer(JudgeScorer):
     """FDB relevance of the post-interruption response, judged for TO = 1 samples only."""
 
-    def __init__(self, options: DuplexOptions):
+    def __init__(self, options: FullDuplexOptions):
         super().__init__("relevance", relevance_spec(options.judge_temperature), self._variables)
         self.options = options
 
@@ -136,7 +136,7 @@ class RelevanceScorer(JudgeScorer):
         return await super().score(state, context)
 
 
-def interruption_scorers(options: DuplexOptions) -> list:
+def interruption_scorers(options: FullDuplexOptions) -> list:
     scorers: list = [
         takeover_scorer(evaluate_interruption, options),
         latency_scorer(evaluate_interruption, options),

@@ -69,6 +69,10 @@ class Task:
     """Whether the family name alone (e.g. `mt_eval`) runs this task."""
     generation: ClassVar[Mapping[str, Any]] = {}
     """Generation defaults of the benchmark; explicit command-line values win."""
+    single_turn_rendering: ClassVar[bool] = True
+    """Whether `--history single` renders the task differently from `own`. False when the
+    same samples run in every mode (full-duplex timelines): `mteval penalty` and the
+    leaderboard then compute no multi-turn penalty for the task."""
     option_names: ClassVar[frozenset[str] | None] = None
     """The `--task-args` keys this task reads. When every task of a run declares its
     names, a key none of them reads is an error with a did-you-mean (None: not checked)."""

@@ -68,3 +68,11 @@ def test_full_duplex_errors_keep_their_wording(given, message):
     with pytest.raises(ConfigurationError) as caught:
         FullDuplexOptions.from_mapping(given)
     assert str(caught.value) == message
+
+
+def test_single_turn_rendering_is_declared_on_task_and_read_plainly():
+    from mteval.penalty import no_single_turn_rendering
+    from mteval.task import Task
+
+    assert Task.single_turn_rendering is True and PauseHandling.single_turn_rendering is False
+    assert no_single_turn_rendering("full_duplex/pause_handling") and not no_single_turn_rendering("mt_eval/refinement_multi")

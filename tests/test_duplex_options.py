@@ -72,7 +72,9 @@ def test_full_duplex_errors_keep_their_wording(given, message):
 
 def test_single_turn_rendering_is_declared_on_task_and_read_plainly():
     from mteval.penalty import no_single_turn_rendering
+    from mteval.registry import get_task_spec
     from mteval.task import Task
 
     assert Task.single_turn_rendering is True and PauseHandling.single_turn_rendering is False
-    assert no_single_turn_rendering("full_duplex/pause_handling") and not no_single_turn_rendering("mt_eval/refinement_multi")
+    assert get_task_spec("mt_eval/follow_up") is not None  # the negative case is a registered task
+    assert no_single_turn_rendering("full_duplex/pause_handling") and not no_single_turn_rendering("mt_eval/follow_up")

@@ -32,7 +32,8 @@ def _ci(cell: Cell | None) -> tuple[Any, Any]:
 
 
 def _bar(cell: Cell) -> float:
-    """A cell's bar length; a missing value draws no bar (NaN) rather than a zero."""
+    """A cell's bar length. Drawn cells always hold a number (`run_metric_cell` makes none
+    without one); were one missing, NaN draws no bar where None would fail the build."""
     return float("nan") if cell.value is None else cell.value
 
 

@@ -39,11 +39,11 @@ from scipy.spatial.distance import jensenshannon
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mteval.duplex.options import DuplexOptions  # noqa: E402
 from mteval.duplex.timeline import Segment, Word, words_to_segments  # noqa: E402
 from mteval_tasks.full_duplex import vad  # noqa: E402
 from mteval_tasks.full_duplex.backchannel import scan_segments, window_histogram  # noqa: E402
 from mteval_tasks.full_duplex.fdb import read_words  # noqa: E402
+from mteval_tasks.full_duplex.options import FullDuplexOptions  # noqa: E402
 
 THRESHOLDS = (0.0, 0.05, 0.1, 0.12, 0.15, 0.17, 0.2, 0.25, 0.3, 0.4, 0.5)
 BACKCHANNELS = ["yeah", "mm-hmm", "uh-huh", "right", "okay", "I see", "oh wow", "sure", "really", "that's true", "oh no"]
@@ -65,7 +65,7 @@ class Sample:
 
 
 def outcome(segments: list[Segment], words: list[Word], duration: float) -> tuple[int, float, np.ndarray]:
-    to, listed = scan_segments(segments, words, DuplexOptions())
+    to, listed = scan_segments(segments, words, FullDuplexOptions())
     return to, len(listed) / duration, window_histogram(listed, duration)
 
 

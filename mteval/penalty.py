@@ -114,7 +114,7 @@ def no_single_turn_rendering(task: str) -> bool:
     from mteval.registry import get_task_spec
 
     spec = get_task_spec(task)
-    return spec is not None and not getattr(spec.cls, "single_turn_rendering", True)
+    return spec is not None and not spec.cls.single_turn_rendering
 
 
 def score_direction(task: str, metric: str) -> str:

@@ -9,7 +9,7 @@ own solver; the runner, cache and results path stay the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Sequence
 
 from mteval.conversation import Conversation, Message
 from mteval.models.base import GenerationParams, RequestContext
@@ -17,10 +17,20 @@ from mteval.models.errors import ModelError
 from mteval.transcript import TurnRecord
 
 if TYPE_CHECKING:
-    from mteval.client import Completion, ModelClient
+    from mteval.client import Completion
     from mteval.task import Task
 
 HistoryMode = Literal["own", "gold", "single"]
+
+
+class ChatClient(Protocol):
+    """What a solver calls on its client: one chat completion per request. The runner
+    passes a `mteval.client.ModelClient` (cache, retries, rate limits); an importer passes
+    one that returns published answers (`mteval.importers.common.RecordedClient`)."""
+
+    async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> "Completion":
+        """The reply to `messages`; raises `ModelError` when there is none."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,7 @@ class SolveContext:
     task: "Task"
     conversation: Conversation
     history: HistoryMode
-    client: "ModelClient"
+    client: ChatClient
     params: GenerationParams
 
 

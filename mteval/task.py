@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 from mteval.conversation import ContextDocument, Conversation
+from mteval.semantics import lookup
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +69,10 @@ class Task:
     """Whether the family name alone (e.g. `mt_eval`) runs this task."""
     generation: ClassVar[Mapping[str, Any]] = {}
     """Generation defaults of the benchmark; explicit command-line values win."""
+    single_turn_rendering: ClassVar[bool] = True
+    """Whether `--history single` renders the task differently from `own`. False when the
+    same samples run in every mode (full-duplex timelines): `mteval penalty` and the
+    leaderboard then compute no multi-turn penalty for the task."""
     option_names: ClassVar[frozenset[str] | None] = None
     """The `--task-args` keys this task reads. When every task of a run declares its
     names, a key none of them reads is an error with a did-you-mean (None: not checked)."""
@@ -90,8 +95,8 @@ class Task:
                 self.__dict__["_loaded_conversations"] = conversations
             return conversations
 
-        remembering_load._remembers_result = True  # type: ignore[attr-defined]
-        cls.load = remembering_load  # type: ignore[method-assign]
+        remembering_load._remembers_result = True  # type: ignore[attr-defined]  # a marker on the wrapper: wrap once
+        cls.load = remembering_load  # type: ignore[method-assign]  # same signature, the subclass's own load wrapped
 
     @property
     def solver(self) -> "Solver | None":
@@ -172,7 +177,7 @@ class Task:
     headline: ClassVar[str | None] = None
     """The metric that stands for the task (default: the first scorer's mean)."""
     semantics: ClassVar[Mapping[str, Any]] = {}
-    """Metric and score name (or prefix before '/') -> `mteval.manifest.Semantics`:
+    """Metric and score name (or prefix before '/') -> `mteval.semantics.Semantics`:
     direction, scale, unit. Undeclared names are recorded as unknown (higher is better,
     unbounded), which the leaderboard never averages with anything."""
 
@@ -191,8 +196,6 @@ class Task:
 
     def score_semantics(self) -> dict[str, Any]:
         """Semantics of each per-turn score, for paired comparisons (`mteval compare`)."""
-        from mteval.manifest import lookup
-
         declared = self.metric_semantics()
         return {s.name: lookup(declared, s.name) for s in self.scorers()}
 

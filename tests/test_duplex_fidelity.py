@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from mteval.data import DataError
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import conversation_timeline, timeline_conversation
 from mteval.duplex.timeline import UNPLACED_KEY
 from mteval.models.errors import ConfigurationError
@@ -20,8 +19,9 @@ from mteval_tasks.full_duplex import scorers as S
 from mteval_tasks.full_duplex.backchannel import evaluate_backchannel
 from mteval_tasks.full_duplex.fdb import read_fdb_sample
 from mteval_tasks.full_duplex.metrics import evaluate_pause, evaluate_turn_taking
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
-CODE = DuplexOptions()
+CODE = FullDuplexOptions()
 
 
 def write(path: Path, data) -> Path:
@@ -147,9 +147,9 @@ def test_backchannel_uses_the_detector_on_output_wav_and_records_it(tmp_path):
     assert abs(outcome.frequency - 4 / 7.0) < 1e-9
     # words grouped at 0.2 s join them (the old deviation) and say so; at the measured
     # default of 0.1 s they split as the detector does
-    at_02 = evaluate_backchannel(timeline, DuplexOptions(speech_activity="words", bc_min_silence_s=0.2))
+    at_02 = evaluate_backchannel(timeline, FullDuplexOptions(speech_activity="words", bc_min_silence_s=0.2))
     assert len(at_02.backchannels) == 3 and at_02.speech == {"method": "words", "min_silence_s": 0.2}
-    assert len(evaluate_backchannel(timeline, DuplexOptions(speech_activity="words")).backchannels) == 4
+    assert len(evaluate_backchannel(timeline, FullDuplexOptions(speech_activity="words")).backchannels) == 4
     # the stimulus of a simulation does not carry the recorded model's segments
     assert "model_speech" not in conversation_timeline(timeline_conversation(timeline)).meta
 
@@ -179,7 +179,7 @@ def test_vad_without_audio_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="output.wav: no such file"):
         read_fdb_sample(sample, task="backchannel", speech_activity="vad")
     with pytest.raises(ConfigurationError, match="speech_activity=vad needs recorded="):
-        DuplexOptions.from_mapping({"speech_activity": "vad"})
+        FullDuplexOptions.from_mapping({"speech_activity": "vad"})
 
 
 def test_auto_without_the_extra_falls_back_to_words_and_says_so(tmp_path, monkeypatch, caplog):

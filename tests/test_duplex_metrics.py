@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import Event, Segment, Timeline, Word, words_to_segments
 from mteval_tasks.full_duplex.backchannel import (
     backchannel_jsd,
@@ -24,9 +23,10 @@ from mteval_tasks.full_duplex.metrics import (
     takeover_code,
     takeover_paper,
 )
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
-CODE = DuplexOptions()
-PAPER = DuplexOptions(takeover_rule="paper")
+CODE = FullDuplexOptions()
+PAPER = FullDuplexOptions(takeover_rule="paper")
 
 
 def w(text: str, start: float, end: float | None) -> Word:
@@ -88,7 +88,7 @@ def test_output_starting_before_the_user_ends_gives_negative_latency_clamped_to_
     assert out.takeover == 1
     assert out.latency == 0.0
     assert out.details["raw_latency"] == pytest.approx(-0.5)
-    unclamped = evaluate_turn_taking(timeline(model, [SHIFT]), DuplexOptions(clamp_negative_latency=False))
+    unclamped = evaluate_turn_taking(timeline(model, [SHIFT]), FullDuplexOptions(clamp_negative_latency=False))
     assert unclamped.latency == pytest.approx(-0.5)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mteval.duplex.options import DuplexOptions
+from mteval.duplex.options import SimulationOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.simulation import DuplexSolver, Voice, parse_piece, plan_slices
 from mteval.models.errors import ConfigurationError
@@ -93,16 +93,16 @@ def run(tmp_path, model: str, options: dict, tasks: str = "full_duplex", **kw):
 def test_plan_slices_by_time_and_by_words(scenario_file):
     timelines = {t.id: t for t in load_timelines(scenario_file)}
     pause = timelines["pause"]
-    slices = plan_slices(pause.user, pause.end_time(), DuplexOptions())
+    slices = plan_slices(pause.user, pause.end_time(), SimulationOptions())
     assert [(s.t0, s.t1) for s in slices] == [(0, 2), (2, 4), (4, 6), (6, 8)]  # the stream end (8.0) is one too
     assert [len(s.words) for s in slices] == [5, 1, 5, 0]  # a word is heard in the slice where it ends
-    by_words = plan_slices(pause.user, pause.end_time(), DuplexOptions(slice_by="words", slice_words=5))
+    by_words = plan_slices(pause.user, pause.end_time(), SimulationOptions(slice_by="words", slice_words=5))
     # every 5th word and each segment end (2.0, 2.4, 6.0); no decision is more than 2 s
     # after the previous one, so the clock also ticks at 4.4
     assert [round(s.t1, 6) for s in by_words] == [2.0, 2.4, 4.4, 6.0, 8.0]
     assert [s.words for s in by_words][1:3] == [("could",), ("go",)]
     with pytest.raises(ConfigurationError, match="max_slices"):
-        plan_slices(pause.user, pause.end_time(), DuplexOptions(slice_s=0.1, max_slices=10))
+        plan_slices(pause.user, pause.end_time(), SimulationOptions(slice_s=0.1, max_slices=10))
 
 
 def test_parse_piece_and_voice():
@@ -115,7 +115,7 @@ def test_parse_piece_and_voice():
 
 
 def test_system_prompt_names_the_protocol():
-    prompt = DuplexSolver(DuplexOptions()).system_prompt()
+    prompt = DuplexSolver(SimulationOptions()).system_prompt()
     assert "<idle>" in prompt and "<silence>" in prompt and "2 seconds" in prompt and "at most 4 words" in prompt
 
 

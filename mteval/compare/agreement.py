@@ -10,8 +10,8 @@ from typing import Any, Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from mteval.compare.pairing import _check_metric_pairs, _check_same_replies, _metric_data, _MetricData, scorer_names
-from mteval.compare.schema import _ATOL, EXIT_OK, EXIT_REGRESSION, CompareError, CompareOptions, CompareReport, JudgeAgreement
+from mteval.compare.pairing import MetricData, check_metric_pairs, check_same_replies, metric_data, scorer_names
+from mteval.compare.schema import ATOL, EXIT_OK, EXIT_REGRESSION, CompareError, CompareOptions, CompareReport, JudgeAgreement
 from mteval.stats import is_binary
 
 
@@ -24,19 +24,19 @@ def _judge_pairs(base: pd.DataFrame, candidate: pd.DataFrame, task: str, options
     return [(s, s) for s in scorer_names(base, task) if s in scorer_names(candidate, task)]
 
 
-def _judge_report(
+def judge_report(
     report: CompareReport, paired: pd.DataFrame, base: pd.DataFrame, candidate: pd.DataFrame, tasks: Sequence[str], options: CompareOptions
 ) -> CompareReport:
-    _check_same_replies(paired)
+    check_same_replies(paired)
     same_run = Path(report.base.path).resolve() == Path(report.candidate.path).resolve()
     if same_run and not (options.base_scorer and options.candidate_scorer and options.base_scorer != options.candidate_scorer):
         raise CompareError("comparing a run's judges with itself: name two scorers with --base-scorer and --candidate-scorer")
     for task in tasks:
         for base_scorer, cand_scorer in _judge_pairs(base, candidate, task, options):
-            data = _metric_data(paired, task, base_scorer, cand_scorer)
+            data = metric_data(paired, task, base_scorer, cand_scorer)
             if data is None:
                 continue
-            _check_metric_pairs(data, options.min_pairs)
+            check_metric_pairs(data, options.min_pairs)
             report.agreements.append(agreement(data, options))
     if not report.agreements:
         wanted = f"{options.base_scorer} / {options.candidate_scorer}" if options.base_scorer or options.candidate_scorer else "same-named scorers"
@@ -64,7 +64,7 @@ def agreement_stats(a: Sequence[float], b: Sequence[float]) -> dict[str, float |
     out: dict[str, float | None] = {k: None for k in ("exact", "pearson", "spearman", "kappa", "alpha", "mean_abs_diff", "mean_diff")}
     if x.size == 0:
         return out
-    out["exact"] = float(np.mean(np.isclose(x, y, atol=_ATOL, rtol=0.0)))
+    out["exact"] = float(np.mean(np.isclose(x, y, atol=ATOL, rtol=0.0)))
     out["mean_abs_diff"] = float(np.mean(np.abs(y - x)))
     out["mean_diff"] = float(np.mean(y - x))
     varies = x.size > 1 and np.ptp(x) > 0 and np.ptp(y) > 0
@@ -103,7 +103,7 @@ def cohen_kappa(x: np.ndarray, y: np.ndarray, *, weighted: bool) -> float | None
     return _finite(result)
 
 
-def agreement(data: _MetricData, options: CompareOptions) -> JudgeAgreement:
+def agreement(data: MetricData, options: CompareOptions) -> JudgeAgreement:
     """Agreement of one task's two scorings, gated on `options.agreement`."""
     x = data.rows[f"score_{data.base_scorer}_base"].to_numpy(float)
     y = data.rows[f"score_{data.cand_scorer}_cand"].to_numpy(float)

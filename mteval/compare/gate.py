@@ -7,21 +7,21 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from mteval.compare.agreement import _judge_report
+from mteval.compare.agreement import judge_report
 from mteval.compare.health import health_failures, run_health
-from mteval.compare.metrics import _compare_metrics, _directions, _own_ci
+from mteval.compare.metrics import compare_metrics, own_ci, score_directions
 from mteval.compare.pairing import (
-    _check_metric_pairs,
-    _check_overlap,
-    _common_tasks,
-    _context_notes,
-    _metric_data,
-    _MetricData,
-    _pairings,
-    _run_ref,
+    MetricData,
     check_compatible,
+    check_metric_pairs,
+    check_overlap,
+    common_tasks,
+    context_notes,
+    metric_data,
     pair_frames,
+    run_ref,
     scorer_names,
+    task_pairings,
 )
 from mteval.compare.schema import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, CompareError, CompareOptions, CompareReport, RunRef, TaskPairing
 from mteval.results import ResultsError, load, read_manifest
@@ -49,8 +49,8 @@ def compare_frames(
         if not failures:
             raise
         report = CompareReport(
-            base=_run_ref(base_path, base_manifest),
-            candidate=_run_ref(candidate_path, cand_manifest),
+            base=run_ref(base_path, base_manifest),
+            candidate=run_ref(candidate_path, cand_manifest),
             options=options,
             notes=[f"metrics not compared: {exc}"],
         )
@@ -71,24 +71,24 @@ def _compare_frames(
     base_path: str | Path,
     candidate_path: str | Path,
 ) -> CompareReport:
-    tasks, notes = _common_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
+    tasks, notes = common_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
     notes += check_compatible(base_manifest, cand_manifest, tasks)
-    notes += _context_notes(base_manifest, cand_manifest, options.judges)
+    notes += context_notes(base_manifest, cand_manifest, options.judges)
     paired = pair_frames(base, candidate)
     paired = paired[paired["task"].isin(tasks)]
-    pairings = _pairings(paired, base, candidate, tasks, (base_manifest, cand_manifest))
-    _check_overlap(pairings, options.min_pairs)
+    pairings = task_pairings(paired, base, candidate, tasks, (base_manifest, cand_manifest))
+    check_overlap(pairings, options.min_pairs)
     notes += _unpaired_notes(pairings)
     report = CompareReport(
         mode="judges" if options.judges else "scores",
-        base=_run_ref(base_path, base_manifest),
-        candidate=_run_ref(candidate_path, cand_manifest),
+        base=run_ref(base_path, base_manifest),
+        candidate=run_ref(candidate_path, cand_manifest),
         options=options,
         tasks=pairings,
         notes=notes,
     )
     if options.judges:
-        return _judge_report(report, paired, base, candidate, tasks, options)
+        return judge_report(report, paired, base, candidate, tasks, options)
     datas = _score_datas(report, paired, base, candidate, tasks, options.min_pairs)
     if not datas:
         base_names, cand_names = ({s for t in tasks for s in scorer_names(f, t)} for f in (base, candidate))
@@ -96,11 +96,11 @@ def _compare_frames(
             "the runs have no scorer in common on their common tasks "
             f"(base: {', '.join(sorted(base_names)) or 'none'}; candidate: {', '.join(sorted(cand_names)) or 'none'})"
         )
-    report.metrics = _compare_metrics(datas, options, _directions(base_manifest, cand_manifest, datas))
+    report.metrics = compare_metrics(datas, options, score_directions(base_manifest, cand_manifest, datas))
     for metric in report.metrics:
         if metric.level == "task":
-            metric.base_ci = _own_ci(base, metric.task, metric.scorer)
-            metric.candidate_ci = _own_ci(candidate, metric.task, metric.scorer)
+            metric.base_ci = own_ci(base, metric.task, metric.scorer)
+            metric.candidate_ci = own_ci(candidate, metric.task, metric.scorer)
     report.regression = any(m.regression for m in report.metrics)
     report.exit_code = EXIT_REGRESSION if report.regression else EXIT_OK
     return report
@@ -118,7 +118,7 @@ def _unpaired_notes(pairings: Sequence[TaskPairing]) -> list[str]:
 
 def _score_datas(
     report: CompareReport, paired: pd.DataFrame, base: pd.DataFrame, candidate: pd.DataFrame, tasks: Sequence[str], min_pairs: int
-) -> list[_MetricData]:
+) -> list[MetricData]:
     """Valid pairs of each scorer both runs have on a task; a note on `report` for a scorer only one run has."""
     datas = []
     for task in tasks:
@@ -127,9 +127,9 @@ def _score_datas(
             where = "base" if name in base_scorers else "candidate"
             report.notes.append(f"{task}: scorer {name} only in the {where} run (not compared)")
         for name in [s for s in base_scorers if s in cand_scorers]:
-            data = _metric_data(paired, task, name, name)
+            data = metric_data(paired, task, name, name)
             if data is not None:
-                _check_metric_pairs(data, min_pairs)
+                check_metric_pairs(data, min_pairs)
                 datas.append(data)
     return datas
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mteval.compare.schema import _ATOL, RunHealth
+from mteval.compare.schema import ATOL, RunHealth
 
 
 def run_health(frame: pd.DataFrame) -> RunHealth:
@@ -49,6 +49,6 @@ def health_failures(base: RunHealth, candidate: RunHealth, tolerance: float) -> 
         ("errored-conversation rate", base.errored_rate, candidate.errored_rate),
         ("unparsed-verdict rate", base.unparsed_rate, candidate.unparsed_rate),
     ):
-        if c - b > tolerance + _ATOL:
+        if c - b > tolerance + ATOL:
             out.append(f"{label} rose from {b:.1%} to {c:.1%} (more than --max-error-rate-increase {tolerance:g})")
     return out

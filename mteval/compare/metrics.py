@@ -8,16 +8,20 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from mteval.compare.pairing import _MetricData
+from mteval.compare.pairing import MetricData
 from mteval.compare.schema import CompareOptions, MetricComparison
+from mteval.semantics import Direction
 from mteval.stats import Clusters, bootstrap_distribution, drop_pvalue, holm, is_binary, permutation_pvalue
+
+_DIRECTIONS: dict[str, Direction] = {"higher": "higher", "lower": "lower", "neither": "neither"}
+"""A recorded direction as the typed value (a manifest is validated, so nothing else occurs)."""
 
 
 def _seed(seed: int, *parts: str) -> int:
     return (seed + zlib.crc32("\0".join(parts).encode())) % (2**32)
 
 
-def _clusters(data: _MetricData, sign: float = 1.0) -> Clusters:
+def _clusters(data: MetricData, sign: float = 1.0) -> Clusters:
     rows = data.rows
     return Clusters.from_arrays(
         sign * rows[f"score_{data.base_scorer}_base"].to_numpy(float),
@@ -36,8 +40,8 @@ def _verdict(diff: float, ci: tuple[float, float] | None, regression: bool, max_
     return "no significant drop"
 
 
-def _compare_metrics(
-    datas: Sequence[_MetricData], options: CompareOptions, directions: dict[tuple[str, str], str] | None = None
+def compare_metrics(
+    datas: Sequence[MetricData], options: CompareOptions, directions: dict[tuple[str, str], Direction] | None = None
 ) -> list[MetricComparison]:
     """Task metrics, then family means, Holm-corrected together.
 
@@ -62,7 +66,7 @@ def _compare_metrics(
                 task=data.task,
                 scorer=data.scorer,
                 scale="binary" if binary else "scale",
-                direction=direction,  # type: ignore[arg-type]
+                direction=direction,
                 test=test,
                 n_pairs=grouped.n,
                 n_conversations=grouped.k,
@@ -143,9 +147,11 @@ def _family_metric(
     )
 
 
-def _directions(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[_MetricData]) -> dict[tuple[str, str], str]:
+def score_directions(
+    base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[MetricData]
+) -> dict[tuple[str, str], Direction]:
     """Declared direction of each compared score (the candidate's record, else the base's)."""
-    out = {}
+    out: dict[tuple[str, str], Direction] = {}
     for data in datas:
         found = None
         for manifest in (cand_manifest, base_manifest):
@@ -153,11 +159,11 @@ def _directions(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], da
             if semantics:
                 found = semantics.get("direction")
                 break
-        out[(data.task, data.scorer)] = found or "higher"
+        out[(data.task, data.scorer)] = _DIRECTIONS.get(found or "higher", "higher")
     return out
 
 
-def _own_ci(frame: pd.DataFrame, task: str, scorer: str) -> tuple[float, float] | None:
+def own_ci(frame: pd.DataFrame, task: str, scorer: str) -> tuple[float, float] | None:
     """One run's interval of a score's mean, computed exactly as its manifest's (`mteval.stats`)."""
     from mteval.stats import mean_metrics
 

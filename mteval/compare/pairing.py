@@ -71,7 +71,7 @@ def check_compatible(base_manifest: dict[str, Any], cand_manifest: dict[str, Any
     return notes
 
 
-def _run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
+def run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
     return RunRef(
         path=str(path),
         run_id=str(manifest.get("run_id", Path(path).name)),
@@ -81,7 +81,7 @@ def _run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
     )
 
 
-def _common_tasks(
+def common_tasks(
     base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None
 ) -> tuple[list[str], list[str]]:
     """Tasks of both runs (restricted to `only`), and notes on the others."""
@@ -103,7 +103,7 @@ def _common_tasks(
     return common, notes
 
 
-def _context_notes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], judges: bool) -> list[str]:
+def context_notes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], judges: bool) -> list[str]:
     notes = []
     for label, manifest in (("base", base_manifest), ("candidate", cand_manifest)):
         if manifest.get("status") not in (None, "complete"):
@@ -115,7 +115,7 @@ def _context_notes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any],
     return notes
 
 
-def _pairings(paired: pd.DataFrame, base: pd.DataFrame, cand: pd.DataFrame, tasks: Sequence[str], manifests: tuple[dict, dict]) -> list[TaskPairing]:
+def task_pairings(paired: pd.DataFrame, base: pd.DataFrame, cand: pd.DataFrame, tasks: Sequence[str], manifests: tuple[dict, dict]) -> list[TaskPairing]:
     out = []
     for task in tasks:
         rows = paired[paired["task"] == task]
@@ -136,7 +136,7 @@ def _pairings(paired: pd.DataFrame, base: pd.DataFrame, cand: pd.DataFrame, task
     return out
 
 
-def _check_overlap(pairings: Sequence[TaskPairing], min_pairs: int) -> None:
+def check_overlap(pairings: Sequence[TaskPairing], min_pairs: int) -> None:
     for pairing in pairings:
         if pairing.paired_conversations < min_pairs:
             raise CompareError(
@@ -147,7 +147,7 @@ def _check_overlap(pairings: Sequence[TaskPairing], min_pairs: int) -> None:
 
 
 @dataclass(frozen=True)
-class _MetricData:
+class MetricData:
     task: str
     scorer: str
     base_scorer: str
@@ -159,7 +159,7 @@ class _MetricData:
     excluded: int
 
 
-def _metric_data(paired: pd.DataFrame, task: str, base_scorer: str, cand_scorer: str) -> _MetricData | None:
+def metric_data(paired: pd.DataFrame, task: str, base_scorer: str, cand_scorer: str) -> MetricData | None:
     rows = paired[paired["task"] == task]
     b_score, c_score = f"score_{base_scorer}_base", f"score_{cand_scorer}_cand"
     b_status, c_status = f"status_{base_scorer}_base", f"status_{cand_scorer}_cand"
@@ -169,7 +169,7 @@ def _metric_data(paired: pd.DataFrame, task: str, base_scorer: str, cand_scorer:
     if scored.empty:
         return None
     valid = scored[b_score].notna() & scored[c_score].notna()
-    return _MetricData(
+    return MetricData(
         task=task,
         scorer=base_scorer if base_scorer == cand_scorer else f"{base_scorer} vs {cand_scorer}",
         base_scorer=base_scorer,
@@ -181,7 +181,7 @@ def _metric_data(paired: pd.DataFrame, task: str, base_scorer: str, cand_scorer:
     )
 
 
-def _check_metric_pairs(data: _MetricData, min_pairs: int) -> None:
+def check_metric_pairs(data: MetricData, min_pairs: int) -> None:
     k = int(data.rows["conversation_id"].nunique())
     if k < min_pairs:
         raise CompareError(
@@ -192,7 +192,7 @@ def _check_metric_pairs(data: _MetricData, min_pairs: int) -> None:
 
 
 
-def _check_same_replies(paired: pd.DataFrame) -> None:
+def check_same_replies(paired: pd.DataFrame) -> None:
     differ = paired[paired["reply_base"].astype(str) != paired["reply_cand"].astype(str)]
     if not differ.empty:
         first = differ.iloc[0]

@@ -19,7 +19,8 @@ DEFAULT_MAX_ERROR_RATE_INCREASE = 0.02
 """Tolerated rise (absolute, 0-1) of the errored-conversation and unparsed-verdict rates."""
 
 AgreementMeasure = Literal["alpha", "kappa", "exact", "pearson", "spearman"]
-_ATOL = 1e-9
+ATOL = 1e-9
+"""Float tolerance when comparing rates and values (shared by health and agreement)."""
 
 
 class CompareError(ResultsError):

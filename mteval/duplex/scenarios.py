@@ -67,7 +67,7 @@ def scenario_timeline(scenario: Scenario, user_wps: float = 2.5) -> Timeline:
         if item.say is not None:
             tokens = item.say.split()
             words = tuple(Word(text=t, timestamp=(start + i * step, start + (i + 1) * step)) for i, t in enumerate(tokens))
-            clock = words[-1].timestamp[1]  # type: ignore[assignment]
+            clock = start + len(tokens) * step  # the last word's end
             user.append(Segment(start=start, end=clock, text=item.say, words=words))
         else:
             clock = start + float(item.silence or 0.0)

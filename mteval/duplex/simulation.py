@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mteval.conversation import Message
-from mteval.duplex.options import DuplexOptions
+from mteval.duplex.options import SimulationOptions
 from mteval.duplex.sample import conversation_timeline, simulated_model, summary_record
 from mteval.duplex.timeline import TIME_EPS, Segment, Word
 from mteval.models.base import RequestContext
@@ -49,7 +49,7 @@ class Slice:
     words: tuple[str, ...]
 
 
-def _boundaries(user: tuple[Segment, ...], stream_end: float, options: DuplexOptions) -> list[float]:
+def _boundaries(user: tuple[Segment, ...], stream_end: float, options: SimulationOptions) -> list[float]:
     if options.slice_by == "time":
         count = 1
         out = []
@@ -74,7 +74,7 @@ def _boundaries(user: tuple[Segment, ...], stream_end: float, options: DuplexOpt
     return out
 
 
-def plan_slices(user: tuple[Segment, ...], stream_end: float, options: DuplexOptions) -> list[Slice]:
+def plan_slices(user: tuple[Segment, ...], stream_end: float, options: SimulationOptions) -> list[Slice]:
     """The decision points up to and including the stream's end and the user words heard
     in each (a word is heard in the slice in which it ends)."""
     words: list[Word] = sorted((w for s in user for w in s.timed_words()), key=lambda w: w.end)
@@ -121,7 +121,7 @@ class DuplexSolver:
     """The time-sliced solver: one model call per slice, the timeline in the records.
     `history` (own/gold/single) does not apply: the model always hears its own replies."""
 
-    def __init__(self, options: DuplexOptions):
+    def __init__(self, options: SimulationOptions):
         self.options = options
 
     def system_prompt(self) -> str:

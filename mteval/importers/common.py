@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.client import Completion
 from mteval.conversation import Conversation, Message
@@ -33,7 +33,6 @@ from mteval.solver import SolveContext
 from mteval.transcript import Sample, Score, Usage
 
 if TYPE_CHECKING:
-    from mteval.client import ModelClient
     from mteval.runner import Runner
 
 API_ERROR_OUTPUT = "$ERROR$"
@@ -108,7 +107,7 @@ class ImportedModel(ModelAdapter):
 
 
 class RecordedClient:
-    """What `ChatSolver` needs of a `ModelClient`: the published answer of each turn,
+    """A `mteval.solver.ChatClient` for `ChatSolver`: the published answer of each turn,
     with no latency, usage or retries (none are known)."""
 
     def __init__(self, replies: Mapping[tuple[str, str], str]):
@@ -129,7 +128,7 @@ async def _solve(runner: "Runner", items: list[ImportedConversation]) -> list[Sa
         conversation = item.conversation
         replies = {(conversation.id, turn.id): reply for turn, reply in zip(conversation.turns, item.replies)}
         params = runner.plan.params(task, conversation)
-        client = cast("ModelClient", RecordedClient(replies))  # duck-typed: only `generate` is called
+        client = RecordedClient(replies)  # a ChatClient: what solvers call
         records, error = await runner.solver_for(task).solve(SolveContext(task, conversation, "own", client, params))
         failed = []
         for record in records:

@@ -31,13 +31,19 @@ def _ci(cell: Cell | None) -> tuple[Any, Any]:
     return (cell.ci[0], cell.ci[1]) if cell is not None and cell.ci else (None, None)
 
 
+def _bar(cell: Cell) -> float:
+    """A cell's bar length. Drawn cells always hold a number (`run_metric_cell` makes none
+    without one); were one missing, NaN draws no bar where None would fail the build."""
+    return float("nan") if cell.value is None else cell.value
+
+
 # --- overview ----------------------------------------------------------------------------------
 def write_overview(site: Site, board: Leaderboard) -> None:
     histories = sorted({r.history for r in board.rows}, key=lambda h: (HISTORY_ORDER.get(h, 9), h))
     ranked = sorted((r for r in board.rows if "overall" in r.cells), key=lambda r: (-(r.cells["overall"].value or 0.0), r.id))
     if ranked:
         cells = [r.cells["overall"] for r in ranked]
-        charts.bar_chart([_row_label(r) for r in ranked], [c.value for c in cells], [c.ci for c in cells],  # type: ignore[misc]
+        charts.bar_chart([_row_label(r) for r in ranked], [_bar(c) for c in cells], [c.ci for c in cells],
                          site.out / "charts" / "overall.svg", title="Overall score (95% interval where defined)",
                          xlabel="mean of family headlines, each mapped to 0 (worst) .. 1 (best) on its range")
         data = [{"model": r.model.label, "model_id": r.model.id, "history": r.history, **c.as_json()} for r, c in zip(ranked, cells)]
@@ -102,7 +108,7 @@ def _write_task_scores(site: Site, base: str, name: str, meta: Any, entries: lis
     primary = [(e, e["cells"].get(meta.primary)) for e in entries]
     primary = [(e, c) for e, c in primary if c is not None]
     if primary:
-        charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [c.value for _, c in primary], [c.ci for _, c in primary],  # type: ignore[misc]
+        charts.bar_chart([_row_label(e["row"]) for e, _ in primary], [_bar(c) for _, c in primary], [c.ci for _, c in primary],
                          site.out / base / "scores.svg", title=f"{name}: {meta.primary} (95% interval)",
                          xlabel=meta.primary + (" (lower is better)" if primary[0][1].lower_is_better else ""))
     write_json(site.out / base / "scores.json", [
@@ -279,7 +285,8 @@ def _usage_cost(run: Run, prices: Prices, totals: dict[str, Any], scored: tuple[
         return float(recorded)
     parts = [_price(prices, run.model.id, *scored)]
     parts += [_price(prices, name, int(j.get("input_tokens") or 0), int(j.get("output_tokens") or 0)) for name, j in sorted(judges.items())]
-    return None if not prices or any(p is None for p in parts) else sum(parts)  # type: ignore[arg-type]
+    known = [p for p in parts if p is not None]
+    return None if not prices or len(known) < len(parts) else sum(known)
 
 def _cost_note(prices: Prices) -> str:
     common = ("Scored-turn tokens cover the whole run; request, cache and judge counts cover the run's last invocation "

@@ -5,7 +5,7 @@ By default every task simulates the model under test as a duplex agent (time sli
 `data/scenarios.jsonl`; `--task-args scenarios=PATH` simulates on other stimuli, and
 `--task-args recorded=PATH` scores existing outputs (an FDB sample tree, timeline files
 or an event log) without calling a model. Thresholds and rule variants are
-`mteval.duplex.options.DuplexOptions`; see README.md.
+`mteval_tasks.full_duplex.options.FullDuplexOptions`; see README.md.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mteval.conversation import Conversation
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import RecordedSolver, timeline_conversation
 from mteval.duplex.simulation import DuplexSolver
 from mteval.manifest import descriptive, higher, lower
@@ -23,6 +22,7 @@ from mteval.registry import register_task
 from mteval.stats import Metric
 from mteval.task import DataInfo, Task
 from mteval_tasks.full_duplex import scorers as S
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 from mteval_tasks.full_duplex.sources import load_timelines, source_files
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios.jsonl"
@@ -32,7 +32,7 @@ TALK_OVER = {"overlap_s": lower(0, None, "seconds"), "barge_ins": lower(0, None,
 
 class FullDuplexTask(Task):
     """Shared loading, solver choice and option handling of the four tasks."""
-    option_names = frozenset(f.name for f in dataclass_fields(DuplexOptions))
+    option_names = frozenset(f.name for f in dataclass_fields(FullDuplexOptions))
 
     kind: ClassVar[str] = ""
     version = "1"
@@ -42,7 +42,7 @@ class FullDuplexTask(Task):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
-        self.settings = DuplexOptions.from_mapping(options)
+        self.settings = FullDuplexOptions.from_mapping(options)
 
     @property
     def mode(self) -> str:

@@ -18,9 +18,9 @@ import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
 from mteval_tasks.full_duplex.metrics import MissingEvent, takeover
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
 Span = tuple[float, float]
 
@@ -41,7 +41,7 @@ def words_in_segment(words: Sequence[Word], start: float, end: float) -> list[Wo
     return found
 
 
-def scan_segments(segments: Sequence[Segment], words: Sequence[Word], options: DuplexOptions) -> tuple[int, list[Span]]:
+def scan_segments(segments: Sequence[Segment], words: Sequence[Word], options: FullDuplexOptions) -> tuple[int, list[Span]]:
     """Code TO and backchannel list: a segment longer than `bc_long_segment_s` gives
     TO = 1 and ends the scan (not listed); otherwise with n overlapping words, TO = 1 if
     n > bc_max_words, else 0 if dur < bc_short_s and n <= bc_short_max_words, else 1.
@@ -125,7 +125,7 @@ class BackchannelOutcome:
     """How the model's speech segments were found (method and parameters)."""
 
 
-def speech_segments(timeline: Timeline, words: Sequence[Word], options: DuplexOptions) -> tuple[list[Segment], dict[str, Any]]:
+def speech_segments(timeline: Timeline, words: Sequence[Word], options: FullDuplexOptions) -> tuple[list[Segment], dict[str, Any]]:
     """The model's speech segments and the method record: the detector's (from the
     model's audio) when the timeline has them and the option allows, else the words
     grouped at `bc_min_silence_s`."""
@@ -138,7 +138,7 @@ def speech_segments(timeline: Timeline, words: Sequence[Word], options: DuplexOp
     return words_to_segments(words, options.bc_min_silence_s), {"method": "words", "min_silence_s": options.bc_min_silence_s}
 
 
-def evaluate_backchannel(timeline: Timeline, options: DuplexOptions) -> BackchannelOutcome:
+def evaluate_backchannel(timeline: Timeline, options: FullDuplexOptions) -> BackchannelOutcome:
     """TO, backchannels per second of stream, and JSD against the BC_REFERENCE event
     (None when the timeline has none). `takeover_rule` changes TO only."""
     words = timeline.words("model")

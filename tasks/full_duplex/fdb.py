@@ -1,7 +1,8 @@
-"""Full-Duplex-Bench per-sample folders -> timelines (BENCHMARKS 6.1, 6.9).
+"""Full-Duplex-Bench per-sample folders -> timelines.
 
-A sample folder holds `output.json` (time-aligned ASR of the model's audio) and the
-task's marker file: `pause.json`, `turn_taking.json` or `interrupt.json` (v1), or
+The layout is the benchmark's (v1: arXiv:2503.04721, v1.5: arXiv:2507.23159; files as
+in github.com/DanielLin94144/Full-Duplex-Bench). A sample folder holds `output.json`
+(time-aligned ASR of the model's audio) and the task's marker file: `pause.json`, `turn_taking.json` or `interrupt.json` (v1), or
 `metadata.json` (v1.5); optionally `transcription.json` (both speakers of the source
 dialogue) and the audio. Backchannel ground truth comes from `icc_gt_distribution.json`,
 keyed by folder name. Times stay absolute (seconds from stream start), as upstream.
@@ -271,10 +272,10 @@ def _estimated_user(events: list[Event], user_wps: float) -> list[Segment]:
     context (timing unknown: from 0 s at `user_wps`, ending before the interruption) and
     the interruption over its span."""
     event = next((e for e in events if e.type in ("BARGE_IN", "OVERLAP") and e.time is not None), None)
-    if event is None:
+    if event is None or event.time is None:  # the second test only narrows the type
         return []
     segments = []
-    start, end = event.time  # type: ignore[misc]
+    start, end = event.time
     if event.context:
         n = len(event.context.split())
         segments.append(Segment(start=0.0, end=min(n / user_wps, start), text=event.context))

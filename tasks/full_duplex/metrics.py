@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import UNPLACED_KEY, Event, Segment, Timeline, Word, words_to_segments
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
 
 class MissingEvent(ValueError):
@@ -55,7 +55,7 @@ def takeover_paper(segments: Sequence[Segment], *, max_duration_s: float = 1.0, 
     return int(any(not is_backchannel_segment(s, max_duration_s=max_duration_s, max_words=max_words) for s in segments))
 
 
-def takeover(words: Sequence[Word], options: DuplexOptions, *, unplaced: int = 0) -> int:
+def takeover(words: Sequence[Word], options: FullDuplexOptions, *, unplaced: int = 0) -> int:
     """TO of these model words under the configured rule (the paper rule segments them
     into IPUs at `ipu_min_silence_s`; `unplaced` words count for the code rule only)."""
     if options.takeover_rule == "paper":
@@ -75,14 +75,15 @@ def latency(start: float, reference: float, *, clamp: bool = True) -> float:
     return max(value, 0.0) if clamp else value
 
 
-def required_event(timeline: Timeline, type_: str) -> Event:
+def required_event(timeline: Timeline, type_: str) -> tuple[Event, tuple[float, float]]:
+    """The timeline's `type_` event and its (start, end), or MissingEvent."""
     event = timeline.event(type_)
     if event is None or event.time is None:
         raise MissingEvent(f"timeline {timeline.id!r} has no {type_} event with a time")
-    return event
+    return event, event.time
 
 
-def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_pause(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """Pause handling: TO over the whole output (pause.json is not read upstream);
     unplaceable chunks count as words, as upstream counts every chunk."""
     words = timeline.words("model")
@@ -91,27 +92,26 @@ def evaluate_pause(timeline: Timeline, options: DuplexOptions) -> Outcome:
     return Outcome(takeover=takeover(words, options, unplaced=unplaced), words=tuple(words), details=details)
 
 
-def evaluate_turn_taking(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_turn_taking(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """Smooth turn-taking: TO over the whole output; latency from the turn end."""
-    shift = required_event(timeline, "TURN_SHIFT")
+    _, (turn_end, _) = required_event(timeline, "TURN_SHIFT")
     words = timeline.words("model")
     unplaced = unplaced_words(timeline)
     to = takeover(words, options, unplaced=unplaced)
-    details: dict[str, Any] = {"turn_end": shift.time[0]}  # type: ignore[index]
+    details: dict[str, Any] = {"turn_end": turn_end}
     if unplaced:
         details["unplaced_words"] = unplaced
     value = None
     if to == 1 and words:
-        details["raw_latency"] = words[0].start - shift.time[0]  # type: ignore[index]
-        value = latency(words[0].start, shift.time[0], clamp=options.clamp_negative_latency)  # type: ignore[index]
+        details["raw_latency"] = words[0].start - turn_end
+        value = latency(words[0].start, turn_end, clamp=options.clamp_negative_latency)
     return Outcome(takeover=to, latency=value, words=tuple(words), details=details)
 
 
-def evaluate_interruption(timeline: Timeline, options: DuplexOptions) -> Outcome:
+def evaluate_interruption(timeline: Timeline, options: FullDuplexOptions) -> Outcome:
     """User interruption: only words starting at or after the interruption's end count
     (upstream crops the audio there before ASR); latency from that end."""
-    barge = required_event(timeline, "BARGE_IN")
-    cut = barge.time[1]  # type: ignore[index]
+    barge, (_, cut) = required_event(timeline, "BARGE_IN")
     words = [w for w in timeline.words("model") if w.start >= cut]
     to = takeover(words, options)
     details: dict[str, Any] = {"interrupt_end": cut, "context": barge.context, "interrupt": barge.text}

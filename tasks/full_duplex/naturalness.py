@@ -51,8 +51,8 @@ def naturalness_correlation(
             if len(set(xs)) > 1 and len(set(ys)) > 1:
                 r_value = float(pearsonr(xs, ys)[0])
         out[kind] = {"r": r_value, "n": len(pairs)}
-    rs = [v["r"] for v in out.values() if v["r"] is not None and not math.isnan(v["r"])]  # type: ignore[arg-type]
-    out["mean"] = {"r": statistics.fmean(rs) if rs else None, "n": len(rs)}  # type: ignore[arg-type]
+    rs = [r for v in out.values() if (r := v["r"]) is not None and not math.isnan(r)]
+    out["mean"] = {"r": statistics.fmean(rs) if rs else None, "n": len(rs)}
     return out
 
 

@@ -8,33 +8,37 @@ TO = 1 samples only, the paper's JSD over TO = 0 samples, population std) live h
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeAlias, TypeVar
 
 import numpy as np
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.sample import sample_timeline
 from mteval.duplex.timeline import Timeline
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.stats import Metric, metric_from_rows
 from mteval.transcript import Score
-from mteval_tasks.full_duplex.backchannel import evaluate_backchannel
+from mteval_tasks.full_duplex.backchannel import BackchannelOutcome, evaluate_backchannel
 from mteval_tasks.full_duplex.judge import relevance_spec
 from mteval_tasks.full_duplex.metrics import Outcome, evaluate_interruption, evaluate_pause, evaluate_turn_taking
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 from mteval_tasks.full_duplex.talkover import informed_latency, talk_over
 
-Evaluate = Callable[[Timeline, DuplexOptions], Any]
+Result = TypeVar("Result")
+"""What a task evaluates a timeline to (an Outcome, a BackchannelOutcome, a TalkOver, ...)."""
+Evaluate = Callable[[Timeline, FullDuplexOptions], Result]
+Takeover: TypeAlias = Outcome | BackchannelOutcome
+"""An evaluation that decides TO."""
 
 
-def state_timeline(state: TurnState, options: DuplexOptions) -> Timeline:
+def state_timeline(state: TurnState, options: FullDuplexOptions) -> Timeline:
     return sample_timeline(state.conversation, state.records, options.ipu_min_silence_s)
 
 
-class TimelineScorer(Scorer):
+class TimelineScorer(Scorer, Generic[Result]):
     """Reads one value off the task's evaluation of the sample's timeline."""
 
-    def __init__(self, name: str, evaluate: Evaluate, pick: Callable[[Any], Score], options: DuplexOptions):
+    def __init__(self, name: str, evaluate: Evaluate[Result], pick: Callable[[Result], Score], options: FullDuplexOptions):
         self.name = name
         self.evaluate = evaluate
         self.pick = pick
@@ -44,15 +48,15 @@ class TimelineScorer(Scorer):
         return self.pick(self.evaluate(state_timeline(state, self.options), self.options))
 
 
-def _speech(outcome: Any) -> dict[str, Any]:
+def _speech(outcome: Takeover) -> dict[str, Any]:
     """The backchannel numbers' segment method (detector or words), recorded per score."""
-    speech = getattr(outcome, "speech", None)
+    speech = outcome.speech if isinstance(outcome, BackchannelOutcome) else None
     return {"speech_segments": speech} if speech else {}
 
 
-def takeover_score(outcome: Any) -> Score:
+def takeover_score(outcome: Takeover) -> Score:
     details: dict[str, Any] = {"model_words": len(outcome.words), **_speech(outcome)}
-    unplaced = getattr(outcome, "details", {}).get("unplaced_words")
+    unplaced = outcome.details.get("unplaced_words") if isinstance(outcome, Outcome) else None
     if unplaced:
         details["unplaced_words"] = unplaced
     return Score(value=float(outcome.takeover), details=details)
@@ -64,25 +68,25 @@ def latency_score(outcome: Outcome) -> Score:
     return Score(value=outcome.latency, details={k: v for k, v in outcome.details.items() if k in ("raw_latency", "turn_end", "interrupt_end")})
 
 
-def frequency_score(outcome: Any) -> Score:
+def frequency_score(outcome: BackchannelOutcome) -> Score:
     return Score(value=outcome.frequency, details={"backchannels": [list(span) for span in outcome.backchannels], **_speech(outcome)})
 
 
-def jsd_score(outcome: Any) -> Score:
+def jsd_score(outcome: BackchannelOutcome) -> Score:
     if outcome.jsd is None:
         return Score.failed("no BC_REFERENCE distribution for this sample")
     return Score(value=outcome.jsd, details=_speech(outcome))
 
 
-def takeover_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+def takeover_scorer(evaluate: Evaluate[Takeover], options: FullDuplexOptions) -> TimelineScorer[Takeover]:
     return TimelineScorer("takeover", evaluate, takeover_score, options)
 
 
-def latency_scorer(evaluate: Evaluate, options: DuplexOptions) -> TimelineScorer:
+def latency_scorer(evaluate: Evaluate[Outcome], options: FullDuplexOptions) -> TimelineScorer[Outcome]:
     return TimelineScorer("latency", evaluate, latency_score, options)
 
 
-def talk_over_scorers(options: DuplexOptions) -> list:
+def talk_over_scorers(options: FullDuplexOptions) -> list:
     """Talking over the user, beside the clamped latency (see talkover.py)."""
     return [
         TimelineScorer("overlap_s", talk_over, lambda t: _no_user() if t is None else Score(value=t.overlap_s), options),
@@ -100,15 +104,15 @@ def _informed_score(value: float | None) -> Score:
     return Score(value=value)
 
 
-def pause_scorers(options: DuplexOptions) -> list:
+def pause_scorers(options: FullDuplexOptions) -> list:
     return [takeover_scorer(evaluate_pause, options)]
 
 
-def turn_taking_scorers(options: DuplexOptions) -> list:
+def turn_taking_scorers(options: FullDuplexOptions) -> list:
     return [takeover_scorer(evaluate_turn_taking, options), latency_scorer(evaluate_turn_taking, options), *talk_over_scorers(options)]
 
 
-def backchannel_scorers(options: DuplexOptions) -> list:
+def backchannel_scorers(options: FullDuplexOptions) -> list:
     return [
         takeover_scorer(evaluate_backchannel, options),
         TimelineScorer("bc_frequency", evaluate_backchannel, frequency_score, options),
@@ -119,7 +123,7 @@ def backchannel_scorers(options: DuplexOptions) -> list:
 class RelevanceScorer(JudgeScorer):
     """FDB relevance of the post-interruption response, judged for TO = 1 samples only."""
 
-    def __init__(self, options: DuplexOptions):
+    def __init__(self, options: FullDuplexOptions):
         super().__init__("relevance", relevance_spec(options.judge_temperature), self._variables)
         self.options = options
 
@@ -136,7 +140,7 @@ class RelevanceScorer(JudgeScorer):
         return await super().score(state, context)
 
 
-def interruption_scorers(options: DuplexOptions) -> list:
+def interruption_scorers(options: FullDuplexOptions) -> list:
     scorers: list = [
         takeover_scorer(evaluate_interruption, options),
         latency_scorer(evaluate_interruption, options),

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from mteval.duplex.options import DuplexOptions
 from mteval.duplex.timeline import TIME_EPS, Timeline, speech_intervals, words_to_segments
+from mteval_tasks.full_duplex.options import FullDuplexOptions
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def overlap_seconds(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, f
     return total
 
 
-def talk_over(timeline: Timeline, options: DuplexOptions) -> TalkOver | None:
+def talk_over(timeline: Timeline, options: FullDuplexOptions) -> TalkOver | None:
     """None when the timeline has no user speech to overlap with (e.g. FDB's recorded
     outputs, which hold the model's words only): unknown, not zero."""
     if not timeline.user:
@@ -56,7 +56,7 @@ def talk_over(timeline: Timeline, options: DuplexOptions) -> TalkOver | None:
     return TalkOver(overlap_s=round(overlap_seconds(user, model), 9), barge_ins=barge_ins)
 
 
-def informed_latency(timeline: Timeline, options: DuplexOptions) -> float | None:
+def informed_latency(timeline: Timeline, options: FullDuplexOptions) -> float | None:
     """Seconds from the BARGE_IN end to the first model word decided after hearing it;
     None if the timeline was not simulated, has no BARGE_IN, or no such word is heard."""
     barge = timeline.event("BARGE_IN")

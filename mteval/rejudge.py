@@ -38,7 +38,7 @@ class RecordedModel(ModelAdapter):
 
     def __init__(self, model_id: str, public_args: dict[str, Any]):
         provider, _, name = model_id.partition("/")
-        self.provider = provider  # type: ignore[misc]
+        self.provider = provider  # type: ignore[misc]  # a ClassVar on real adapters; this stand-in takes any recorded provider
         super().__init__(name, public_args)
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:

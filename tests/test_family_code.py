@@ -1,6 +1,6 @@
-"""Benchmark code lives in its family: the engine imports no family module (except the
-RAD-Bench importer's old path, re-exported for the import command), families register
-their parsers and judge definitions, and a registered source is found by name."""
+"""Benchmark code lives in its family: the engine imports no family module, families
+register their parsers, judge definitions and importers, and a registered source is found
+by name."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from mteval.scoring import parsers
 from mteval.scoring.judge_spec import JudgeSpec, list_specs, load_spec, register_spec_source
 
 PACKAGE = Path(mteval.__file__).parent
-ALLOWED = {"importers/rad_bench.py"}  # a re-export of mteval_tasks.rad_bench.importer
 
 
 def _family_imports(path: Path) -> set[str]:
@@ -32,7 +31,7 @@ def test_the_engine_imports_no_family_module():
     offenders = {
         str(f.relative_to(PACKAGE)): sorted(found)
         for f in sorted(PACKAGE.rglob("*.py"))
-        if str(f.relative_to(PACKAGE)) not in ALLOWED and (found := _family_imports(f))
+        if (found := _family_imports(f))
     }
     assert offenders == {}
 

@@ -6,6 +6,7 @@ dir on sys.path, exactly how an installed plugin is found."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -153,19 +154,41 @@ def test_an_aggregation_added_in_one_place_reaches_cli_jury_files_and_escalation
 
 
 def test_a_registered_importer_becomes_an_import_subcommand() -> None:
-    from mteval.cli import build_parser
-    from mteval.commands.importer import IMPORTERS, register_importer
+    from mteval.cli import build_parser, main
+    from mteval.importers.registry import IMPORTERS, register_importer
+
+    seen: list[argparse.Namespace] = []
 
     def configure(parser):
         parser.add_argument("source")
-        parser.set_defaults(handler=lambda args: 0)
+        parser.set_defaults(handler=lambda args: seen.append(args) or 0)
 
     register_importer("toy_for_test", "a toy format", configure)
     try:
         args = build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])
-        assert (args.format, args.source) == ("toy_for_test", "answers.jsonl")
-        assert args.handler(args) == 0
+        assert (args.format, args.options) == ("toy_for_test", ["answers.jsonl"])
+        assert main(["import", "toy_for_test", "answers.jsonl"]) == 0
+        assert (seen[0].format, seen[0].source) == ("toy_for_test", "answers.jsonl")
     finally:
         IMPORTERS.unregister("toy_for_test")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])
+
+
+def test_the_family_registers_its_importer_and_help_lists_it(capsys) -> None:
+    """`mteval import rad-bench` comes from the RAD-Bench family, not from the engine, and
+    building the command line imports no family (they load when `import` runs)."""
+    from mteval.cli import main
+    from mteval.importers.registry import get_importer
+
+    assert get_importer("rad-bench").configure.__module__ == "mteval_tasks.rad_bench.import_command"
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    assert "fastchat, rad-bench" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["import", "rad-bench", "--help"])
+    assert "--questions" in capsys.readouterr().out
+    fresh = _run(dict(os.environ), "-c", "import sys; from mteval.cli import build_parser; build_parser(); "
+                 "print(sorted(m for m in sys.modules if m.startswith(('mteval_tasks.', 'mteval.importers.common'))))")
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.strip() == "[]"

@@ -70,3 +70,28 @@ def test_a_registered_spec_source_is_found_by_prefix(tmp_path):
         from mteval.scoring import judge_spec as judge
 
         judge._SPEC_SOURCES.pop("toyfam")
+
+
+def test_the_engine_names_no_amulet_judge_and_the_cascade_is_registered_by_its_package():
+    import mteval_judges.amulet
+    from mteval.scoring import cascades
+    from mteval.scoring.pairwise import amulet_cascade  # the old path still works
+
+    literals = {
+        str(f.relative_to(PACKAGE))
+        for f in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower().startswith("amulet") and len(node.value) < 40
+    }
+    assert literals == set()
+    assert cascades.default_cascade() == "amulet"
+    assert cascades.cascade_stages("amulet") == ["amulet_dialog_act", "amulet_maxim", "pairwise"]
+    assert amulet_cascade() == mteval_judges.amulet.amulet_cascade() == ["amulet_dialog_act", "amulet_maxim", "pairwise"]
+    assert amulet_cascade("rubric")[-1] == "rubric"
+    with pytest.raises(ConfigurationError, match="both claim to be the default"):
+        cascades.register_cascade("toy_default", ["pairwise"], default=True)
+    cascades.register_cascade("toy_cascade", ["rubric", "pairwise"])
+    try:
+        assert cascades.is_cascade("toy_cascade") and cascades.cascade_stages("toy_cascade") == ["rubric", "pairwise"]
+    finally:
+        cascades.CASCADES.unregister("toy_cascade")

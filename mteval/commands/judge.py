@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("judge", help="re-score an existing run with a judge or jury (the model under test is not called)")
     parser.add_argument("run_dir", type=Path, help="the run directory to re-score")
     add_judge_options(parser)  # --judge --judge-args --jury --aggregate, as for `mteval run`
-    parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
+    parser.add_argument("--judge-def", default=None, help="judge definition or cascade instead of the task's (e.g. rubric, pairwise; see mteval list judges)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
     parser.add_argument(
         "--vote", default="max_vote", choices=LABEL_AGGREGATION_CHOICES, metavar="VOTE",

@@ -11,8 +11,9 @@ import pytest
 
 import mteval
 from mteval.errors import ConfigurationError
+from mteval.plugins import DuplicateRegistration
 from mteval.scoring import parsers
-from mteval.scoring.judge_spec import JudgeSpec, list_specs, load_spec, register_spec_source
+from mteval.scoring.judge_spec import SPEC_SOURCES, JudgeSpec, list_specs, load_spec, register_spec_source
 
 PACKAGE = Path(mteval.__file__).parent
 
@@ -66,10 +67,11 @@ def test_a_registered_spec_source_is_found_by_prefix(tmp_path):
         assert list_specs()["toyfam/only"] == tmp_path / "toy.jsonl"
         with pytest.raises(ConfigurationError, match="unknown toy prompt"):
             load_spec("toyfam/other")
+        with pytest.raises(DuplicateRegistration, match=r"judge 'toyfam' is registered twice"):
+            register_spec_source("toyfam", lambda name: build("only"), lambda: {})
     finally:
-        from mteval.scoring import judge_spec as judge
-
-        judge._SPEC_SOURCES.pop("toyfam")
+        SPEC_SOURCES.unregister("toyfam")
+    assert "toyfam/only" not in list_specs()
 
 
 def test_the_engine_names_no_amulet_judge_and_the_cascade_is_registered_by_its_package():

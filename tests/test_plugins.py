@@ -19,7 +19,7 @@ from mteval.plugins import DuplicateRegistration, Registry, UnknownName
 
 PLUGIN = '''
 from mteval.models.base import ModelOutput
-from mteval.models.scripted import ScriptedModel
+from mteval.models.scripted import ScriptedModel, ScriptEntry
 from mteval.transcript import Usage
 
 
@@ -34,6 +34,13 @@ class ShoutModel(ScriptedModel):
     async def generate(self, messages, params, context):
         text = messages[-1].content.upper()
         return ModelOutput(text=text, usage=Usage(input_tokens=1, output_tokens=1), finish_reason="stop")
+
+
+def _loud(messages, params, context, args):
+    return messages[-1].content.upper() + "!" * int(args.get("volume", 1))
+
+
+LOUD = ScriptEntry(_loud, frozenset({"volume"}))
 
 
 def register(subparsers):
@@ -86,6 +93,34 @@ def test_entry_points_add_a_provider_and_a_command(tmp_path: Path) -> None:
     hello = _run(env, "-m", "mteval", "hello", "world")
     assert hello.stdout.strip() == "hello world"
     assert hello.returncode == 7, hello.stderr
+
+
+def test_an_entry_point_script_gets_its_args_checked(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path, """
+        [mteval.scripts]
+        loud = mtplug:LOUD
+        bare = mtplug:_loud
+    """)
+    code = (
+        "import asyncio\n"
+        "from mteval.conversation import Message\n"
+        "from mteval.errors import ConfigurationError\n"
+        "from mteval.models import create_model, GenerationParams, RequestContext\n"
+        "m = create_model('scripted/loud', {'volume': 2})\n"
+        "print(asyncio.run(m.generate([Message(role='user', content='hi')], GenerationParams(), RequestContext())).text)\n"
+        "try:\n"
+        "    create_model('scripted/loud', {'volum': 2}).validate()\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+        "create_model('scripted/bare', {'anything': 1}).validate()  # a bare function declares no args\n"
+        "print('bare ok')\n"
+    )
+    done = _run(env, "-c", code)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "HI!!"
+    assert "scripted/loud: unknown model arg 'volum'" in lines[1] and "volume" in lines[1]
+    assert lines[2] == "bare ok"
 
 
 def test_a_plugin_cannot_replace_a_builtin_provider(tmp_path: Path) -> None:

@@ -93,3 +93,11 @@ class ScriptedModel(ModelAdapter):
         text = SCRIPTS[self.model](messages, params, context, self.args)
         words_in = sum(len(m.content.split()) for m in messages)
         return ModelOutput(text=text, usage=Usage(input_tokens=words_in, output_tokens=len(text.split())), finish_reason="stop")
+
+
+def __getattr__(name: str) -> Any:
+    """`SCRIPT_ARGS`, the old separate table of each script's args, as a snapshot of the
+    registry (read-only: register a script with its args instead)."""
+    if name == "SCRIPT_ARGS":
+        return {script: entry.args for script, entry in SCRIPTS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

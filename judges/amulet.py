@@ -1,18 +1,35 @@
-"""Amulet's judge output parsers (`amulet_dialog_act`, `amulet_maxim`), kept next to
-their judge definitions and registered by name when `mteval_judges` is imported
-(which `mteval.scoring.judge_spec` does to find the shipped definitions)."""
+"""Amulet's judge output parsers (`amulet_dialog_act`, `amulet_maxim`) and its cascade
+(`--judge-def amulet`: dialog acts -> maxims -> the `pairwise` fallback judge, the default
+of `mteval judge --against`), kept next to their judge definitions and registered by
+name when `mteval_judges` is imported (which `mteval.scoring.judge_spec` does to find
+the shipped definitions)."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
+from mteval.scoring.cascades import register_cascade
 from mteval.scoring.parsers import Parsed, ParseFailure, parser
+
+if TYPE_CHECKING:
+    from mteval.scoring.judge_spec import JudgeSpec
 
 MAXIMS = (
     "Quantity-1", "Quantity-2", "Quality", "Relevance-1", "Relevance-2", "Manner-1",
     "Manner-2", "Benevolence-1", "Benevolence-2", "Transparency-1", "Transparency-2", "Transparency-3",
 )
 MAXIM_LABELS = ("1", "2", "both", "neither")
+STAGES = ("amulet_dialog_act", "amulet_maxim")
+"""Amulet's own stages, before the fallback judge."""
+
+
+def amulet_cascade(fallback: JudgeSpec | str = "pairwise") -> list[JudgeSpec | str]:
+    """Amulet's default order: dialog acts, then maxims, then a fallback judge."""
+    return [*STAGES, fallback]
+
+
+register_cascade("amulet", [*STAGES, "pairwise"], default=True)
 
 
 def _choice(value: object, field: str) -> str:

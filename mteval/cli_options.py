@@ -16,9 +16,12 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from mteval.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mteval.scoring.jury import JuryConfig
 
 EXIT_USAGE = 2
 """Bad input or configuration (argparse's own usage errors exit 2 as well)."""
@@ -206,6 +209,22 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
 def judge_ids(values: list[str]) -> list[str]:
     """`--judge a --judge b,c` -> ["a", "b", "c"]."""
     return [j.strip() for item in values for j in item.split(",") if j.strip()]
+
+
+def jury_from_args(args: argparse.Namespace, *, required_by: str | None = None) -> JuryConfig | None:
+    """The jury of --judge models or a --jury file (not both), for every command with the
+    judge options. None: neither given (the tasks' own judging); a command that cannot do
+    without judges names itself in `required_by` and gets an error instead."""
+    from mteval.scoring.jury import JuryConfig
+
+    judges = judge_ids(args.judge)
+    if required_by is not None and bool(judges) == bool(args.jury):
+        raise ConfigurationError(f"{required_by} needs exactly one of --judge or --jury")
+    if args.jury and judges:
+        raise ConfigurationError("give either --judge or --jury, not both")
+    if judges:
+        return JuryConfig.from_models(judges, parse_kv(args.judge_args, "--judge-args"), aggregate=args.aggregate)
+    return JuryConfig.from_file(args.jury) if args.jury else None
 
 
 # --- key=value options -------------------------------------------------------------------

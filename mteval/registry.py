@@ -29,7 +29,6 @@ T = TypeVar("T", bound=type[Task])
 
 _TASKS: Registry[TaskSpec] = Registry("tasks", autoload=False)
 """Loaded by `load_builtin` (tasks/, then the `mteval.tasks` group) and `load_include_path`."""
-_FAMILY_AGGREGATES: Registry[Callable] = Registry("family_aggregates", autoload=False)
 _loaded_builtin = False
 _loaded_paths: set[Path] = set()
 _current_origin = "builtin"
@@ -61,7 +60,7 @@ class FamilyAggregate:
     """metric name (or prefix before '/') -> `mteval.manifest.Semantics`."""
 
 
-_FAMILY_INFO: Registry[FamilyAggregate] = Registry("family_aggregate_infos", autoload=False)
+_FAMILY_INFO: Registry[FamilyAggregate] = Registry("family_aggregates", autoload=False)
 
 
 def register_family_aggregate(
@@ -71,12 +70,12 @@ def register_family_aggregate(
     per-turn rows and task instances: `aggregate(frame, tasks) -> dict[str, Metric]`.
     `headline` names the metric that stands for the family; `semantics` declares every
     metric's direction and scale."""
-    _FAMILY_AGGREGATES.register(family, aggregate, replace=True)
     _FAMILY_INFO.register(family, FamilyAggregate(aggregate, headline, dict(semantics or {})), replace=True)
 
 
 def family_aggregates() -> Mapping[str, Callable]:
-    return _FAMILY_AGGREGATES
+    """family -> its aggregate function, of the families registered so far."""
+    return {family: info.aggregate for family, info in _FAMILY_INFO.items()}
 
 
 def family_aggregate_info(family: str) -> FamilyAggregate | None:
@@ -132,7 +131,7 @@ def load_include_path(directory: str | Path) -> None:
     spec = importlib.util.spec_from_loader(package_name, loader=None, is_package=True)
     assert spec is not None  # is_package=True always gives a spec
     module = importlib.util.module_from_spec(spec)
-    module.__path__ = [str(root)]  # type: ignore[attr-defined]
+    module.__path__ = [str(root)]  # type: ignore[attr-defined]  # typeshed's ModuleType has no __path__; a package's module does
     sys.modules[package_name] = module
     for info in pkgutil.iter_modules([str(root)]):
         _current_origin = f"include path {root}"

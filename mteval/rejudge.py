@@ -21,6 +21,7 @@ from mteval.models.errors import ConfigurationError
 from mteval.results import load_samples, read_manifest
 from mteval.run_source import RunSource, TranscriptSolver  # noqa: F401  (TranscriptSolver re-exported)
 from mteval.scoring.base import TurnState
+from mteval.scoring.cascades import CASCADES, cascade_stages, default_cascade, is_cascade
 from mteval.scoring.judge_spec import load_spec
 from mteval.scoring.jury import JuryConfig
 from mteval.transcript import Sample
@@ -38,7 +39,7 @@ class RecordedModel(ModelAdapter):
 
     def __init__(self, model_id: str, public_args: dict[str, Any]):
         provider, _, name = model_id.partition("/")
-        self.provider = provider  # type: ignore[misc]
+        self.provider = provider  # type: ignore[misc]  # a ClassVar on real adapters; this stand-in takes any recorded provider
         super().__init__(name, public_args)
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
@@ -61,19 +62,19 @@ def baseline_lookup(run_dir: str | Path) -> Callable[[TurnState], str | None]:
 
 
 def rejudge_scorers(judge_def: str | None, against: str | Path | None, vote: str = "max_vote") -> "list[Scorer] | None":
-    """The scorers a re-judging uses: pairwise against another run (`against`; the Amulet
-    cascade unless `judge_def` names a pairwise definition), one judge definition, or None
-    (each task's own). A pairwise definition without `against`, or `against` with a
-    non-pairwise one, is refused here rather than as an error on every turn."""
+    """The scorers a re-judging uses: pairwise against another run (`against`; the default
+    cascade unless `judge_def` names a pairwise definition or another cascade), one judge
+    definition, or None (each task's own). A pairwise definition without `against`, or
+    `against` with a non-pairwise one, is refused here rather than as an error on every turn."""
     from mteval.scoring.judge_scorer import JudgeScorer
-    from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade
+    from mteval.scoring.pairwise import PairwiseScorer
 
     if judge_def is not None:
         _check_pairing(judge_def, against)
     if against is not None:
-        cascade = judge_def in (None, "amulet")  # the default: name the scorer after what judged
-        specs: list[JudgeSpec | str] = amulet_cascade() if cascade else [str(judge_def)]
-        return [PairwiseScorer("amulet" if cascade else "pairwise", specs, baseline_lookup(against), vote=vote)]
+        cascade = default_cascade() if judge_def is None else judge_def if is_cascade(judge_def) else None
+        specs: list[JudgeSpec | str] = list(cascade_stages(cascade)) if cascade else [str(judge_def)]
+        return [PairwiseScorer(cascade or "pairwise", specs, baseline_lookup(against), vote=vote)]  # named after what judged
     if judge_def is not None:
         spec = load_spec(judge_def)
         return [JudgeScorer(spec.name.replace("/", "_"), spec)]
@@ -81,11 +82,12 @@ def rejudge_scorers(judge_def: str | None, against: str | Path | None, vote: str
 
 
 def _check_pairing(judge_def: str, against: str | Path | None) -> None:
-    pairwise = judge_def == "amulet" or load_spec(judge_def).kind == "pairwise"  # a pairwise template needs two replies
+    pairwise = is_cascade(judge_def) or load_spec(judge_def).kind == "pairwise"  # a pairwise template needs two replies
     if pairwise and against is None:
         raise ConfigurationError(f"--judge-def {judge_def} is a pairwise judge: give --against RUN_DIR")
     if not pairwise and against is not None:
-        raise ConfigurationError(f"--against needs a pairwise judge definition (e.g. pairwise, amulet, mt_bench/pair-v2), not {judge_def}")
+        examples = ", ".join(["pairwise", *CASCADES.names()])
+        raise ConfigurationError(f"--against needs a pairwise judge definition or cascade (e.g. {examples}), not {judge_def}")
 
 
 def finished_samples(run_dir: Path) -> list[Sample]:

@@ -273,3 +273,30 @@ def test_the_python_api_and_the_cli_share_the_default_output_dir():
     from mteval.runner import RunConfig
 
     assert RunConfig(tasks="example", model="scripted/echo").output_dir == DEFAULT_OUTPUT_DIR == Path("mteval-results")
+
+
+def test_jury_from_args_is_the_one_reading_of_the_judge_options(tmp_path):
+    """`mteval run` and `mteval judge` build their jury from the same options the same way;
+    only the judge command requires one."""
+    from mteval.cli import build_parser
+    from mteval.cli_options import jury_from_args
+    from mteval.errors import ConfigurationError
+
+    jury_file = tmp_path / "jury.yaml"
+    jury_file.write_text("aggregate: median\njurors:\n  - model: scripted/echo\n  - model: scripted/constant\n")
+    run = build_parser().parse_args(["run", "--tasks", "x", "--model", "scripted/echo", "--judge", "scripted/echo,scripted/constant",
+                                     "--judge-args", "text=hi", "--aggregate", "median"])
+    jury = jury_from_args(run)
+    assert jury is not None and [j.model for j in jury.jurors] == ["scripted/echo", "scripted/constant"]
+    assert jury.aggregate == "median" and jury.jurors[1].args == {"text": "hi"}
+    assert jury_from_args(build_parser().parse_args(["run", "--tasks", "x", "--model", "scripted/echo"])) is None
+    both = build_parser().parse_args(["judge", "runs/x", "--judge", "scripted/echo", "--jury", str(jury_file)])
+    with pytest.raises(ConfigurationError, match="give either --judge or --jury, not both"):
+        jury_from_args(both)
+    with pytest.raises(ConfigurationError, match="mteval judge needs exactly one of --judge or --jury"):
+        jury_from_args(both, required_by="mteval judge")
+    neither = build_parser().parse_args(["judge", "runs/x"])
+    with pytest.raises(ConfigurationError, match="mteval judge needs exactly one of --judge or --jury"):
+        jury_from_args(neither, required_by="mteval judge")
+    from_file = jury_from_args(build_parser().parse_args(["judge", "runs/x", "--jury", str(jury_file)]), required_by="mteval judge")
+    assert from_file is not None and from_file.aggregate == "median" and len(from_file.jurors) == 2

@@ -1,6 +1,6 @@
-"""Benchmark code lives in its family: the engine imports no family module (except the
-RAD-Bench importer's old path, re-exported for the import command), families register
-their parsers and judge definitions, and a registered source is found by name."""
+"""Benchmark code lives in its family: the engine imports no family module, families
+register their parsers, judge definitions and importers, and a registered source is found
+by name."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 
 import mteval
 from mteval.errors import ConfigurationError
+from mteval.plugins import DuplicateRegistration
 from mteval.scoring import parsers
-from mteval.scoring.judge_spec import JudgeSpec, list_specs, load_spec, register_spec_source
+from mteval.scoring.judge_spec import SPEC_SOURCES, JudgeSpec, list_specs, load_spec, register_spec_source
 
 PACKAGE = Path(mteval.__file__).parent
-ALLOWED = {"importers/rad_bench.py"}  # a re-export of mteval_tasks.rad_bench.importer
 
 
 def _family_imports(path: Path) -> set[str]:
@@ -32,7 +32,7 @@ def test_the_engine_imports_no_family_module():
     offenders = {
         str(f.relative_to(PACKAGE)): sorted(found)
         for f in sorted(PACKAGE.rglob("*.py"))
-        if str(f.relative_to(PACKAGE)) not in ALLOWED and (found := _family_imports(f))
+        if (found := _family_imports(f))
     }
     assert offenders == {}
 
@@ -67,7 +67,33 @@ def test_a_registered_spec_source_is_found_by_prefix(tmp_path):
         assert list_specs()["toyfam/only"] == tmp_path / "toy.jsonl"
         with pytest.raises(ConfigurationError, match="unknown toy prompt"):
             load_spec("toyfam/other")
+        with pytest.raises(DuplicateRegistration, match=r"judge 'toyfam' is registered twice"):
+            register_spec_source("toyfam", lambda name: build("only"), lambda: {})
     finally:
-        from mteval.scoring import judge_spec as judge
+        SPEC_SOURCES.unregister("toyfam")
+    assert "toyfam/only" not in list_specs()
 
-        judge._SPEC_SOURCES.pop("toyfam")
+
+def test_the_engine_names_no_amulet_judge_and_the_cascade_is_registered_by_its_package():
+    import mteval_judges.amulet
+    from mteval.scoring import cascades
+    from mteval.scoring.pairwise import amulet_cascade  # the old path still works
+
+    literals = {
+        str(f.relative_to(PACKAGE))
+        for f in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower().startswith("amulet") and len(node.value) < 40
+    }
+    assert literals == set()
+    assert cascades.default_cascade() == "amulet"
+    assert cascades.cascade_stages("amulet") == ["amulet_dialog_act", "amulet_maxim", "pairwise"]
+    assert amulet_cascade() == mteval_judges.amulet.amulet_cascade() == ["amulet_dialog_act", "amulet_maxim", "pairwise"]
+    assert amulet_cascade("rubric")[-1] == "rubric"
+    with pytest.raises(ConfigurationError, match="both claim to be the default"):
+        cascades.register_cascade("toy_default", ["pairwise"], default=True)
+    cascades.register_cascade("toy_cascade", ["rubric", "pairwise"])
+    try:
+        assert cascades.is_cascade("toy_cascade") and cascades.cascade_stages("toy_cascade") == ["rubric", "pairwise"]
+    finally:
+        cascades.CASCADES.unregister("toy_cascade")

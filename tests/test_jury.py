@@ -131,6 +131,23 @@ async def test_cascade_stops_at_the_first_usable_juror(columns, value, calls):
     assert stats["calls"] == len(score.details["verdicts"]) and stats["full_jury_calls"] == 3
 
 
+async def test_a_sequential_aggregation_is_asked_like_the_cascade_by_its_flag_not_its_name():
+    """The jury asks one juror at a time because the aggregation says `sequential`, so an
+    aggregation registered elsewhere with the flag gets the cascade's asking."""
+    from mteval.scoring.aggregations import AGGREGATIONS, register_aggregation
+
+    def last_asked(usable, kind):
+        return usable[-1].value, usable[-1].label
+
+    register_aggregation("first_usable_for_test", last_asked, sequential=True)
+    try:
+        score, j = await verdict_of(JuryConfig(jurors=jurors("garbled", 5, 9), aggregate="first_usable_for_test"))
+        assert score.value == 5.0 and requests(j) == [2, 1, 0]
+    finally:
+        AGGREGATIONS.unregister("first_usable_for_test")
+    assert AGGREGATIONS.get_entry("cascade").sequential and not AGGREGATIONS.get_entry("median").sequential
+
+
 async def test_cascade_with_no_usable_juror():
     score, j = await verdict_of(JuryConfig(jurors=jurors("x", "y"), aggregate="cascade"))
     assert score.status == "unparsed" and requests(j) == [2, 2]

@@ -16,8 +16,9 @@ from mteval.registry import register_task
 from mteval.runner import RunConfig, Runner
 from mteval.scoring.agreement import fleiss_kappa, krippendorff_alpha
 from mteval.scoring.jury import JurorConfig, JuryConfig
-from mteval.scoring.pairwise import PairwiseScorer, amulet_cascade, position_consistency, vote
+from mteval.scoring.pairwise import PairwiseScorer, position_consistency, vote
 from mteval.task import Task
+from mteval_judges.amulet import amulet_cascade
 from tests.judging_support import FAST_RETRY, amulet_candidates, between, is_reask, jury, make_state, maxim_json, score_context, user_text
 
 CALLS: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ dir on sys.path, exactly how an installed plugin is found."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from mteval.plugins import DuplicateRegistration, Registry, UnknownName
 
 PLUGIN = '''
 from mteval.models.base import ModelOutput
-from mteval.models.scripted import ScriptedModel
+from mteval.models.scripted import ScriptedModel, ScriptEntry
 from mteval.transcript import Usage
 
 
@@ -33,6 +34,13 @@ class ShoutModel(ScriptedModel):
     async def generate(self, messages, params, context):
         text = messages[-1].content.upper()
         return ModelOutput(text=text, usage=Usage(input_tokens=1, output_tokens=1), finish_reason="stop")
+
+
+def _loud(messages, params, context, args):
+    return messages[-1].content.upper() + "!" * int(args.get("volume", 1))
+
+
+LOUD = ScriptEntry(_loud, frozenset({"volume"}))
 
 
 def register(subparsers):
@@ -85,6 +93,34 @@ def test_entry_points_add_a_provider_and_a_command(tmp_path: Path) -> None:
     hello = _run(env, "-m", "mteval", "hello", "world")
     assert hello.stdout.strip() == "hello world"
     assert hello.returncode == 7, hello.stderr
+
+
+def test_an_entry_point_script_gets_its_args_checked(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path, """
+        [mteval.scripts]
+        loud = mtplug:LOUD
+        bare = mtplug:_loud
+    """)
+    code = (
+        "import asyncio\n"
+        "from mteval.conversation import Message\n"
+        "from mteval.errors import ConfigurationError\n"
+        "from mteval.models import create_model, GenerationParams, RequestContext\n"
+        "m = create_model('scripted/loud', {'volume': 2})\n"
+        "print(asyncio.run(m.generate([Message(role='user', content='hi')], GenerationParams(), RequestContext())).text)\n"
+        "try:\n"
+        "    create_model('scripted/loud', {'volum': 2}).validate()\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n"
+        "create_model('scripted/bare', {'anything': 1}).validate()  # a bare function declares no args\n"
+        "print('bare ok')\n"
+    )
+    done = _run(env, "-c", code)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "HI!!"
+    assert "scripted/loud: unknown model arg 'volum'" in lines[1] and "volume" in lines[1]
+    assert lines[2] == "bare ok"
 
 
 def test_a_plugin_cannot_replace_a_builtin_provider(tmp_path: Path) -> None:
@@ -153,19 +189,41 @@ def test_an_aggregation_added_in_one_place_reaches_cli_jury_files_and_escalation
 
 
 def test_a_registered_importer_becomes_an_import_subcommand() -> None:
-    from mteval.cli import build_parser
-    from mteval.commands.importer import IMPORTERS, register_importer
+    from mteval.cli import build_parser, main
+    from mteval.importers.registry import IMPORTERS, register_importer
+
+    seen: list[argparse.Namespace] = []
 
     def configure(parser):
         parser.add_argument("source")
-        parser.set_defaults(handler=lambda args: 0)
+        parser.set_defaults(handler=lambda args: seen.append(args) or 0)
 
     register_importer("toy_for_test", "a toy format", configure)
     try:
         args = build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])
-        assert (args.format, args.source) == ("toy_for_test", "answers.jsonl")
-        assert args.handler(args) == 0
+        assert (args.format, args.options) == ("toy_for_test", ["answers.jsonl"])
+        assert main(["import", "toy_for_test", "answers.jsonl"]) == 0
+        assert (seen[0].format, seen[0].source) == ("toy_for_test", "answers.jsonl")
     finally:
         IMPORTERS.unregister("toy_for_test")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["import", "toy_for_test", "answers.jsonl"])
+
+
+def test_the_family_registers_its_importer_and_help_lists_it(capsys) -> None:
+    """`mteval import rad-bench` comes from the RAD-Bench family, not from the engine, and
+    building the command line imports no family (they load when `import` runs)."""
+    from mteval.cli import main
+    from mteval.importers.registry import get_importer
+
+    assert get_importer("rad-bench").configure.__module__ == "mteval_tasks.rad_bench.import_command"
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    assert "fastchat, rad-bench" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["import", "rad-bench", "--help"])
+    assert "--questions" in capsys.readouterr().out
+    fresh = _run(dict(os.environ), "-c", "import sys; from mteval.cli import build_parser; build_parser(); "
+                 "print(sorted(m for m in sys.modules if m.startswith(('mteval_tasks.', 'mteval.importers.common'))))")
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.strip() == "[]"

@@ -1,73 +1,72 @@
-"""`mteval import rad-bench|fastchat`: published answers and judgments -> mteval runs.
-Formats are registered in `IMPORTERS` (`register_importer`, or the entry-point group
-`mteval.importers`).
+"""`mteval import <format>`: published answers and judgments -> mteval runs. Formats are
+registered in `mteval.importers.registry.IMPORTERS` (`register_importer`, or the
+entry-point group `mteval.importers`): FastChat/MT-Bench here, RAD-Bench by its family.
 
 One run directory per model (`<output-dir>/imported-<family>-<model>`), in the native
 format, so `mteval show`, `mteval compare` and the leaderboard treat it like any run.
 Bad input lines are printed with file and line; the other models are still imported
 and the exit code is 1.
+
+The formats come from the task families, so the command reads them only when it runs
+(`mteval import FORMAT ...`, `mteval import --help`): the command line is built for
+every mteval command without importing a family.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from mteval.cli_options import DEFAULT_OUTPUT_DIR
-from mteval.plugins import Registry
+from mteval.cli_options import DEFAULT_OUTPUT_DIR, LazyChoices, apply_formatter
+from mteval.importers.registry import IMPORTERS, Importer, get_importer, importer_names, register_importer
 
+if TYPE_CHECKING:
+    from mteval.importers.common import ImportResult
 
-@dataclass(frozen=True)
-class Importer:
-    """One `mteval import <name>` format: its help line and a function that adds its
-    arguments and sets `handler` on the subparser it is given."""
-
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-
-
-IMPORTERS: Registry[Importer] = Registry("importers")
-"""name -> Importer; third-party formats come from the entry-point group `mteval.importers`
-(an entry point naming an `Importer` object)."""
-
-
-def register_importer(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]) -> Importer:
-    return IMPORTERS.register(name, Importer(help, configure))
+__all__ = ["IMPORTERS", "Importer", "add_common_arguments", "register", "register_importer", "run_import"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("import", help="turn published answers and judgments (RAD-Bench, FastChat/MT-Bench) into mteval runs")
-    names = IMPORTERS.names()
-    formats = parser.add_subparsers(dest="format", required=True, metavar="{" + ",".join(names) + "}")
-    for name in names:
-        importer = IMPORTERS[name]
-        importer.configure(formats.add_parser(name, help=importer.help))
+    parser = sub.add_parser(
+        "import", help="turn published answers and judgments (RAD-Bench, FastChat/MT-Bench) into mteval runs",
+        description="Turn published answers and judgments into mteval runs, one run per model.",
+    )
+    parser.add_argument(
+        "format", choices=LazyChoices(importer_names), metavar="FORMAT",
+        help="the published format: %(choices)s (`mteval import FORMAT --help` lists its options)",
+    )
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="the format's options")
+    parser.set_defaults(handler=_run_format)
 
 
-def _configure_rad_bench(rad: argparse.ArgumentParser) -> None:
-    _common(rad)
-    rad.add_argument("--questions", default=None, help="questions.jsonl (path, URL or 'published'); without it user turns are placeholders")
-    rad.add_argument("--references", default=None, help="reference_ans_model.jsonl (path, URL or 'published')")
-    rad.set_defaults(handler=run_rad_bench)
+def _run_format(args: argparse.Namespace) -> int:
+    """Parse the format's own options (its parser is built now, from the registry) and run it."""
+    importer = get_importer(args.format)
+    parser = argparse.ArgumentParser(prog=f"mteval import {args.format}", description=importer.help)
+    importer.configure(parser)
+    apply_formatter(parser)
+    given = argparse.Namespace(command=args.command, format=args.format, argv=getattr(args, "argv", None))
+    parsed = parser.parse_args(args.options, namespace=given)
+    return int(parsed.handler(parsed))
 
 
-def _configure_fastchat(fastchat: argparse.ArgumentParser) -> None:
-    _common(fastchat)
-    fastchat.add_argument("--questions", default=None, help="question.jsonl (default: the task's own, e.g. the shipped MT-Bench questions)")
-    fastchat.add_argument("--references", default=None, help="reference answer file (default: the task's own)")
-    fastchat.add_argument("--task", default="mt_bench/mt_bench", help="the mteval task the answers belong to (default mt_bench/mt_bench)")
-    fastchat.set_defaults(handler=run_fastchat)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--answers, --judgments, --output-dir, --models, --task-args: every format's options."""
     parser.add_argument("--answers", type=Path, required=True, help="directory of <model>.jsonl answer files")
     parser.add_argument("--judgments", type=Path, default=None, help="single-answer judgment file (JSONL); models it lacks get no scores")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="folder that receives one run directory per model")
     parser.add_argument("--models", default=None, help="comma-separated answer-file stems (default: every file)")
     parser.add_argument("--task-args", default="", help="key=value,... task options recorded in the runs (e.g. unparsed_as=-1)")
+
+
+def _configure_fastchat(fastchat: argparse.ArgumentParser) -> None:
+    add_common_arguments(fastchat)
+    fastchat.add_argument("--questions", default=None, help="question.jsonl (default: the task's own, e.g. the shipped MT-Bench questions)")
+    fastchat.add_argument("--references", default=None, help="reference answer file (default: the task's own)")
+    fastchat.add_argument("--task", default="mt_bench/mt_bench", help="the mteval task the answers belong to (default mt_bench/mt_bench)")
+    fastchat.set_defaults(handler=run_fastchat)
 
 
 def _command(args: argparse.Namespace) -> list[str]:
@@ -88,11 +87,12 @@ def _models(args: argparse.Namespace) -> list[str] | None:
     return [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
 
 
-def run_rad_bench(args: argparse.Namespace) -> int:
+def run_import(args: argparse.Namespace, import_fn: Callable[..., ImportResult], **options: Any) -> int:
+    """Call a format's import function with the common options (and `options`), print
+    what was imported and the problems, and return the exit code."""
     from mteval.cli_options import parse_kv
-    from mteval.importers.rad_bench import import_rad_bench
 
-    result = import_rad_bench(
+    result = import_fn(
         args.answers,
         args.judgments,
         args.output_dir,
@@ -101,29 +101,18 @@ def run_rad_bench(args: argparse.Namespace) -> int:
         task_options=parse_kv(args.task_args, "--task-args"),
         models=_models(args),
         command=_command(args),
+        **options,
     )
     return _report(result)
 
 
 def run_fastchat(args: argparse.Namespace) -> int:
-    from mteval.cli_options import parse_kv
     from mteval.importers.fastchat import import_fastchat
 
-    result = import_fastchat(
-        args.answers,
-        args.judgments,
-        args.output_dir,
-        task=args.task,
-        questions=args.questions,
-        references=args.references,
-        task_options=parse_kv(args.task_args, "--task-args"),
-        models=_models(args),
-        command=_command(args),
-    )
-    return _report(result)
+    return run_import(args, import_fastchat, task=args.task)
 
 
-def _report(result) -> int:
+def _report(result: ImportResult) -> int:
     for run in result.runs:
         judged = f"{run.judged_turns} judged" if run.judged_turns else "no judgments"
         print(f"imported {run.model}: {run.conversations} conversations, {run.scored_turns} turns, {judged} -> {run.run_dir}")
@@ -134,5 +123,4 @@ def _report(result) -> int:
     return result.exit_code
 
 
-register_importer("rad-bench", "RAD-Bench model_answer/*.jsonl and model_judgment/gpt-4o.jsonl", _configure_rad_bench)
 register_importer("fastchat", "FastChat llm_judge model_answer/*.jsonl and single-answer judgments (MT-Bench)", _configure_fastchat)

@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("judge", help="re-score an existing run with a judge or jury (the model under test is not called)")
     parser.add_argument("run_dir", type=Path, help="the run directory to re-score")
     add_judge_options(parser)  # --judge --judge-args --jury --aggregate, as for `mteval run`
-    parser.add_argument("--judge-def", default=None, help="judge definition to use instead of the task's (e.g. rubric, mt_bench/single-v1, pairwise, amulet)")
+    parser.add_argument("--judge-def", default=None, help="judge definition or cascade instead of the task's (e.g. rubric, pairwise; see mteval list judges)")
     parser.add_argument("--against", type=Path, default=None, help="judge pairwise against the same turns of this run (both orders)")
     parser.add_argument(
         "--vote", default="max_vote", choices=LABEL_AGGREGATION_CHOICES, metavar="VOTE",
@@ -32,17 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from mteval.cli_options import parse_kv
+    from mteval.cli_options import jury_from_args
     from mteval.client import RetryPolicy
-    from mteval.models.errors import ConfigurationError
     from mteval.rejudge import rejudge
     from mteval.report import print_report
-    from mteval.scoring.jury import JuryConfig
 
-    judges = [j.strip() for item in args.judge for j in item.split(",") if j.strip()]
-    if bool(judges) == bool(args.jury):
-        raise ConfigurationError("mteval judge needs exactly one of --judge or --jury")
-    jury = JuryConfig.from_file(args.jury) if args.jury else JuryConfig.from_models(judges, parse_kv(args.judge_args, "--judge-args"), args.aggregate)
+    jury = jury_from_args(args, required_by="mteval judge")
+    assert jury is not None  # required_by: one of --judge or --jury was given
     outcome = rejudge(
         args.run_dir,
         jury,

@@ -54,12 +54,16 @@ def list_providers(args: argparse.Namespace, console: Console) -> None:
 def list_judges(args: argparse.Namespace, console: Console) -> None:
     from rich.table import Table
 
+    from mteval.scoring.cascades import CASCADES
     from mteval.scoring.judge_spec import list_specs, load_spec
 
     table = Table("judge definition", "kind", "parser", "sees")
     for name in list_specs():
         judge = load_spec(name)
         table.add_row(name, judge.kind, judge.parser, judge.sees)
+    for name, cascade in CASCADES.items():  # registered when list_specs imported the judge packages
+        default = " (default of --against)" if cascade.default else ""
+        table.add_row(name, "cascade", "-", " -> ".join(cascade.stages) + default)
     console.print(table)
     console.print("Judge models are any model id: --judge provider/model[,provider/model...] or --jury FILE.")
 

@@ -21,12 +21,11 @@ from mteval.cli_options import (
     add_judge_options,
     add_request_options,
     id_list,
-    judge_ids,
+    jury_from_args,
     limit_value,
     parse_kv,
     positive_int,
 )
-from mteval.errors import ConfigurationError
 
 if TYPE_CHECKING:  # imported when the command runs: `mteval --help` builds this parser
     from mteval.runner import RunConfig, RunOutcome
@@ -119,14 +118,7 @@ def generation_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def jury_config(args: argparse.Namespace) -> JuryConfig | None:
     """--judge models or a --jury file (not both); None: the tasks' own judging, if any."""
-    from mteval.scoring.jury import JuryConfig
-
-    judges = judge_ids(args.judge)
-    if args.jury and judges:
-        raise ConfigurationError("give either --judge or --jury, not both")
-    if judges:
-        return JuryConfig.from_models(judges, parse_kv(args.judge_args, "--judge-args"), aggregate=args.aggregate)
-    return JuryConfig.from_file(args.jury) if args.jury else None
+    return jury_from_args(args)
 
 
 def exit_code(args: argparse.Namespace, outcome: RunOutcome) -> int:

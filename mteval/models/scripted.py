@@ -3,11 +3,14 @@
 A script is a function `(messages, params, context, args) -> str`. Built-ins:
 `echo` (repeats the last user message), `constant` (`text=` argument, default "OK"),
 `fail` (always raises a server error, for error-path tests). Tasks and tests add their
-own with `register_script`.
+own with `register_script`, third parties through the entry-point group `mteval.scripts`
+(naming a `ScriptEntry`, or a bare script function, whose args are then not checked).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mteval.conversation import Message
@@ -18,17 +21,37 @@ from mteval.transcript import Usage
 
 Script = Callable[[Sequence[Message], GenerationParams, RequestContext, Mapping[str, Any]], str]
 
-SCRIPTS: Registry[Script] = Registry("scripts")
-"""name -> script; also the entry-point group `mteval.scripts`."""
-SCRIPT_ARGS: dict[str, frozenset[str] | None] = {}
-"""The model args each script reads; None: not declared (any key is accepted)."""
+
+
+@dataclass(frozen=True)
+class ScriptEntry:
+    """A script with the model args it reads (None: not declared, any key is accepted),
+    one entry so that scripts from entry points get their arguments checked too."""
+
+    script: Script
+    args: frozenset[str] | None = None
+
+    def __call__(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext, args: Mapping[str, Any]) -> str:
+        return self.script(messages, params, context, args)
+
+
+def _from_entry_point(ep: EntryPoint) -> ScriptEntry:
+    loaded = ep.load()
+    if isinstance(loaded, ScriptEntry):
+        return loaded
+    if not callable(loaded):
+        raise ConfigurationError(f"mteval.scripts entry point {ep.name!r} ({ep.value}) is neither a ScriptEntry nor a function")
+    return ScriptEntry(loaded)
+
+
+SCRIPTS: Registry[ScriptEntry] = Registry("scripts", from_entry_point=_from_entry_point)
+"""name -> ScriptEntry; also the entry-point group `mteval.scripts`."""
 
 
 def register_script(name: str, script: Script, args: Iterable[str] | None = None) -> Script:
     """Make `scripted/<name>` available; `args` names the model args it reads, so a typo
     (`memroy=3`) is an error instead of a silently ignored setting."""
-    SCRIPTS.register(name, script, replace=True)  # tests redefine their scripts
-    SCRIPT_ARGS[name] = frozenset(args) if args is not None else None
+    SCRIPTS.register(name, ScriptEntry(script, frozenset(args) if args is not None else None), replace=True)  # tests redefine their scripts
     return script
 
 
@@ -58,7 +81,7 @@ class ScriptedModel(ModelAdapter):
             from mteval.suggest import close_matches_message
 
             raise ConfigurationError(f"unknown script {self.model!r}. {close_matches_message(self.model, SCRIPTS)}")
-        known = SCRIPT_ARGS.get(self.model)
+        known = SCRIPTS[self.model].args
         for name in self.args:
             if known is not None and name not in known:
                 from mteval.suggest import close_matches_message
@@ -70,3 +93,11 @@ class ScriptedModel(ModelAdapter):
         text = SCRIPTS[self.model](messages, params, context, self.args)
         words_in = sum(len(m.content.split()) for m in messages)
         return ModelOutput(text=text, usage=Usage(input_tokens=words_in, output_tokens=len(text.split())), finish_reason="stop")
+
+
+def __getattr__(name: str) -> Any:
+    """`SCRIPT_ARGS`, the old separate table of each script's args, as a snapshot of the
+    registry (read-only: register a script with its args instead)."""
+    if name == "SCRIPT_ARGS":
+        return {script: entry.args for script, entry in SCRIPTS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,8 @@ escalation bound all follow from the registry.
 (value, label). `monotone_score` says the result on score judgments is monotone in every
 juror's score, which lets the adaptive jury bound it by the extreme completions
 (`mean`, `median`); otherwise any possible change of the verdict escalates.
+`sequential` makes the jury ask one juror at a time up to the first usable verdict
+(`cascade`).
 """
 
 from __future__ import annotations
@@ -30,14 +32,30 @@ class Aggregation:
     monotone_score: bool = False
     """On score judgments the result is monotone in every juror's score (see escalation)."""
     doc: str = ""
+    open_scale_unbounded: bool = False
+    """One juror whose scale is open (`out_of_range: keep`) can move the result without
+    bound (the mean; not the median), so the adaptive jury escalates without trying the
+    completions (which would add -inf and +inf)."""
+    sequential: bool = False
+    """Ask the jurors one at a time, in order, and stop at the first usable verdict (the
+    others are never asked: `cascade`); otherwise the jury asks them together."""
 
 
 AGGREGATIONS: Registry[Aggregation] = Registry("aggregations")
 
 
-def register_aggregation(name: str, combine: Combine, *, monotone_score: bool = False, doc: str = "") -> Aggregation:
-    """Make `--aggregate name` and `aggregate: name` in jury files available."""
-    return AGGREGATIONS.register(name, Aggregation(combine, monotone_score, doc))
+def register_aggregation(
+    name: str,
+    combine: Combine,
+    *,
+    monotone_score: bool = False,
+    doc: str = "",
+    open_scale_unbounded: bool = False,
+    sequential: bool = False,
+) -> Aggregation:
+    """Make `--aggregate name` and `aggregate: name` in jury files available; the flags
+    are what the jury and its escalation rule read (see `Aggregation`)."""
+    return AGGREGATIONS.register(name, Aggregation(combine, monotone_score, doc, open_scale_unbounded, sequential))
 
 
 def aggregation_names() -> list[str]:
@@ -85,8 +103,10 @@ def _vote(usable: Sequence[Verdict], kind: str, method: str) -> Result:
     return None, label
 
 
-register_aggregation("mean", _statistic(statistics.fmean, "mean"), monotone_score=True, doc="mean of the scores")
+register_aggregation(
+    "mean", _statistic(statistics.fmean, "mean"), monotone_score=True, doc="mean of the scores", open_scale_unbounded=True
+)
 register_aggregation("median", _statistic(statistics.median, "median"), monotone_score=True, doc="median of the scores")
 register_aggregation("majority", lambda usable, kind: _vote(usable, kind, "majority"), doc="strict majority, else tie")
 register_aggregation("max_vote", lambda usable, kind: _vote(usable, kind, "max_vote"), doc="plurality (PoLL's max voting)")
-register_aggregation("cascade", _cascade, doc="the first juror, in order, with a usable verdict")
+register_aggregation("cascade", _cascade, doc="the first juror, in order, with a usable verdict", sequential=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 from mteval.scoring.aggregations import AGGREGATIONS
 from mteval.scoring.judge_spec import Verdict
@@ -52,7 +52,7 @@ def possible_difference(
 
 
 def _score_bound(heard, silent_scales, method, kind, aggregate, now: float | None) -> float:
-    if method == "mean" and any(s is None for s in silent_scales):
+    if AGGREGATIONS.get_entry(method).open_scale_unbounded and any(s is None for s in silent_scales):
         return math.inf
     choices = [(None, s[0], s[1]) if s is not None else (None, -math.inf, math.inf) for s in silent_scales]
     if math.prod(len(c) for c in choices) > MAX_COMPLETIONS:
@@ -89,5 +89,8 @@ def _label(v: Verdict) -> str:
     return v.label if v.label is not None else ("" if v.value is None else f"{v.value:g}")
 
 
-def _verdict(*, value: float | None = None, label: str | None = None, status: str = "ok") -> Verdict:
-    return Verdict(judge="?", spec="?", status=status, value=value, label=label)  # type: ignore[arg-type]
+VerdictStatus = Literal["ok", "unparsed", "error"]
+
+
+def _verdict(*, value: float | None = None, label: str | None = None, status: VerdictStatus = "ok") -> Verdict:
+    return Verdict(judge="?", spec="?", status=status, value=value, label=label)

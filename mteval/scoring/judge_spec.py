@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from mteval.conversation import Message
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.models.errors import ConfigurationError, ModelError
+from mteval.plugins import Registry
 from mteval.scoring.parsers import Parsed, ParseFailure, get_parser
 
 if TYPE_CHECKING:
@@ -129,21 +130,26 @@ class SpecSource:
     names: Callable[[], Mapping[str, Path]]
 
 
-_SPEC_SOURCES: dict[str, SpecSource] = {}
+SPEC_SOURCES: Registry[SpecSource] = Registry("judges")
+"""prefix -> SpecSource: the families' judge definitions (`<prefix>/<name>`); third parties
+add theirs through the entry-point group `mteval.judges` (an entry point named after the
+prefix, naming a `SpecSource`). The shipped YAML definitions (`JUDGES_DIR`) have no prefix."""
+_SPEC_SOURCES = SPEC_SOURCES  # the old name
 
 
-def register_spec_source(prefix: str, build: Callable[[str], JudgeSpec], names: Callable[[], Mapping[str, Path]]) -> None:
+def register_spec_source(prefix: str, build: Callable[[str], JudgeSpec], names: Callable[[], Mapping[str, Path]]) -> SpecSource:
     """Let a family serve judge definitions built from its benchmark's own prompt files
-    (e.g. `mt_bench/single-v1`), so the engine holds no benchmark's prompts."""
-    _SPEC_SOURCES[prefix] = SpecSource(build, names)
+    (e.g. `mt_bench/single-v1`), so the engine holds no benchmark's prompts. A prefix
+    another source holds is refused (`DuplicateRegistration`)."""
+    return SPEC_SOURCES.register(prefix, SpecSource(build, names))
 
 
-def _spec_sources() -> dict[str, SpecSource]:
+def _spec_sources() -> Registry[SpecSource]:
     """The registered sources, after the families (which register them) are imported."""
     from mteval.registry import load_builtin
 
     load_builtin()
-    return _SPEC_SOURCES
+    return SPEC_SOURCES
 
 
 def _family_source(name: str) -> SpecSource | None:

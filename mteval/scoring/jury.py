@@ -214,7 +214,7 @@ class Jury:
         self.stats.items += 1
         self.stats.full_jury_calls += len(self.jurors)
         adaptive = self.config.adaptive
-        if item.method == "cascade":
+        if AGGREGATIONS.get_entry(item.method).sequential:
             verdicts = await self._cascade(item)
         elif adaptive is None or adaptive.quorum >= len(self.jurors):
             verdicts = await _ask(self.jurors, item)

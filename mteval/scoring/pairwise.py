@@ -1,12 +1,12 @@
-"""Pairwise judging with position swap, and the Amulet cascade.
+"""Pairwise judging with position swap, and cascades of pairwise judges.
 
 Every pairwise judgment is made twice, candidate first (game 1) and baseline first
 (game 2), and mapped back to names. Equal verdicts give the winner; different ones
 are `inconsistent` and count as a tie (MT-Bench); a game whose output cannot be read
 leaves the pair unparsed (never a loss).
 
-A cascade (Amulet default: dialog acts -> maxims -> fallback judge) takes the first
-stage whose two orders agree; the fallback counts only if consistent, else it is a tie.
+A cascade (registered by a judge package in `mteval.scoring.cascades`; Amulet's: dialog
+acts -> maxims -> fallback judge) takes the first stage whose two orders agree; the fallback counts only if consistent, else it is a tie.
 Each juror the run's jury asks plays the whole protocol; the jury (`Jury.collect`, with
 its adaptive quorum, audits and statistics) combines the jurors' winners with a
 registered label aggregation (majority or max voting, or the cascade). The turn's score
@@ -200,9 +200,20 @@ def vote(winners: Sequence[str | None], method: str = "max_vote") -> str | None:
     return aggregate(verdicts, method, "pairwise")[1]
 
 
-def amulet_cascade(fallback: JudgeSpec | str = "pairwise") -> list[JudgeSpec | str]:
-    """Amulet's default order: dialog acts, then maxims, then a fallback judge."""
-    return ["amulet_dialog_act", "amulet_maxim", fallback]
+def __getattr__(name: str) -> Any:
+    """Old path of a registered cascade's stage list: `<cascade>_cascade(fallback)` (e.g.
+    `amulet_cascade`, now `mteval_judges.amulet.amulet_cascade`)."""
+    from mteval.scoring.cascades import cascade_stages, is_cascade
+
+    cascade = name.removesuffix("_cascade")
+    if name.endswith("_cascade") and is_cascade(cascade):
+
+        def stages(fallback: JudgeSpec | str | None = None) -> list[JudgeSpec | str]:
+            names: list[JudgeSpec | str] = list(cascade_stages(cascade))
+            return names if fallback is None else [*names[:-1], fallback]
+
+        return stages
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def position_consistency(details: Mapping[str, Any]) -> dict[str, tuple[int, int]]:

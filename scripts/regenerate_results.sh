@@ -74,10 +74,12 @@ if [ "$CHECK" = "--check" ]; then
   regenerate "$SCRATCH/results"
   diff -r -x 'local-*' "$REPO/results" "$SCRATCH/results" && echo "imported runs: byte-identical to a fresh regeneration"
   native >/dev/null
+  find "$REPO/results" -name .mteval.lock -delete  # the run-directory locks (git-ignored) are not results
   git -C "$REPO" diff --exit-code --stat -- results && test -z "$(git -C "$REPO" status --porcelain -- results)" \
     && echo "native runs: re-run from the cache, nothing changed"
 else
   regenerate "$REPO/results"
   native
+  find "$REPO/results" -name .mteval.lock -delete
   echo "regenerated $REPO/results"
 fi

@@ -9,7 +9,7 @@ from typing import Any, Iterator, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mteval.conversation import Conversation
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 M = TypeVar("M", bound=BaseModel)
 

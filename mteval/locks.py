@@ -9,7 +9,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 LOCK_NAME = ".mteval.lock"
 

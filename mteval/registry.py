@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 from mteval.plugins import Registry
 from mteval.suggest import close_matches_message  # re-exported: older code imports it from here
 from mteval.task import Task, TaskSpec

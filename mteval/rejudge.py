@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from mteval.client import RetryPolicy
 from mteval.conversation import Message
+from mteval.errors import ConfigurationError
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ConfigurationError
 from mteval.results import load_samples, read_manifest
 from mteval.run_source import RunSource, TranscriptSolver  # noqa: F401  (TranscriptSolver re-exported)
 from mteval.scoring.base import TurnState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 
 def limit_count(total: int, limit: int | float | None) -> int | None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Sequence
 
 from mteval.conversation import Conversation, Message
+from mteval.errors import ModelError
 from mteval.models.base import GenerationParams, RequestContext
-from mteval.models.errors import ModelError
 from mteval.transcript import TurnRecord
 
 if TYPE_CHECKING:

@@ -136,7 +136,7 @@ class Task:
 
         digest = sha256_conversations(counted())
         if not count:
-            from mteval.models.errors import ConfigurationError
+            from mteval.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"task {self.name or type(self).__name__}: load() returned no conversations and data_files() names no "
@@ -220,7 +220,7 @@ def flatten_turn(conversation: Conversation, index: int, request: str) -> Conver
     lines: list[str] = []
     for earlier in conversation.turns[:index]:
         if earlier.gold is None:
-            from mteval.models.errors import ConfigurationError
+            from mteval.errors import ConfigurationError
 
             raise ConfigurationError(
                 f"--history single: conversation {conversation.id!r} turn {earlier.id!r} has no gold reply to "

@@ -53,8 +53,8 @@ def _quiet_handler(directory: Path) -> Any:
 def cmd_view(args: argparse.Namespace) -> int:
     from http.server import ThreadingHTTPServer
 
+    from mteval.errors import ConfigurationError
     from mteval.leaderboard import build_site
-    from mteval.models.errors import ConfigurationError
 
     if not Path(args.results).is_dir():
         raise ConfigurationError(

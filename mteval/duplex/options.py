@@ -16,7 +16,7 @@ import difflib
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Literal, Mapping, TypeVar, get_args, get_origin, get_type_hints
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 OptionsT = TypeVar("OptionsT", bound="SimulationOptions")
 

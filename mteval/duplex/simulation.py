@@ -25,8 +25,8 @@ from mteval.conversation import Message
 from mteval.duplex.options import SimulationOptions
 from mteval.duplex.sample import conversation_timeline, simulated_model, summary_record
 from mteval.duplex.timeline import TIME_EPS, Segment, Word
+from mteval.errors import ConfigurationError, ModelError
 from mteval.models.base import RequestContext
-from mteval.models.errors import ConfigurationError, ModelError
 from mteval.solver import SolveContext, request_record
 from mteval.transcript import TurnRecord
 

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from mteval.client import Completion
 from mteval.conversation import Conversation, Message
+from mteval.errors import ConfigurationError, ReplayMissing
 from mteval.models.base import (
     GenerationParams,
     ModelAdapter,
     ModelOutput,
     RequestContext,
 )
-from mteval.models.errors import ConfigurationError, ReplayMissing
 from mteval.solver import SolveContext
 from mteval.transcript import Sample, Score, Usage
 

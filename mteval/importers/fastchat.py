@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from mteval.errors import ConfigurationError
 from mteval.importers.common import ImportResult, sha256_file
 from mteval.importers.flow import ImportSpec, Located, import_published
-from mteval.models.errors import ConfigurationError
 
 SOURCE = "FastChat llm_judge model answers and single-answer judgments (https://github.com/lm-sys/FastChat)"
 DEFAULT_TASK = "mt_bench/mt_bench"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mteval.conversation import Conversation
+from mteval.errors import ConfigurationError
 from mteval.importers.common import (
     API_ERROR_OUTPUT,
     ImportedConversation,
@@ -29,7 +30,6 @@ from mteval.importers.layout import (
     score_problem,
     turn_score,
 )
-from mteval.models.errors import ConfigurationError
 
 Located = tuple[str, Conversation]
 """(task name, conversation) of one question id."""

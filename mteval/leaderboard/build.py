@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from mteval.errors import ConfigurationError
 from mteval.leaderboard import pages, transcripts
 from mteval.leaderboard.data import collect
 from mteval.leaderboard.render import Site
 from mteval.leaderboard.util import write_text
-from mteval.models.errors import ConfigurationError
 from mteval.redact import Redactor
 from mteval.results import MANIFEST
 

@@ -204,7 +204,7 @@ def load_prices(path: Path | None) -> Prices:
     if path is None:
         return {}
     from mteval.data import DataError, read_utf8
-    from mteval.models.errors import ConfigurationError
+    from mteval.errors import ConfigurationError
 
     try:
         text = read_utf8(path)

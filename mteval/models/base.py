@@ -64,7 +64,7 @@ class ModelOutput:
 
 
 class ModelAdapter(abc.ABC):
-    """A provider client. Subclasses translate SDK errors into `mteval.models.errors`.
+    """A provider client. Subclasses translate SDK errors into `mteval.errors`.
 
     `cacheable` is False for models whose reply depends on the request context rather
     than the messages (replay, scripted): caching them would be wrong, and free anyway.

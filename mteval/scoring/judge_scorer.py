@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping
 
+from mteval.errors import ConfigurationError
 from mteval.models.base import RequestContext
-from mteval.models.errors import ConfigurationError
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge_spec import JudgeSpec, load_spec
 from mteval.transcript import Score, messages_sent

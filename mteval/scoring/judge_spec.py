@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 from pydantic import BaseModel, Field
 
 from mteval.conversation import Message
+from mteval.errors import ConfigurationError, ModelError
 from mteval.models.base import GenerationParams, RequestContext
-from mteval.models.errors import ConfigurationError, ModelError
 from mteval.plugins import Registry
 from mteval.scoring.parsers import Parsed, ParseFailure, get_parser
 

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Mapping, Se
 
 from pydantic import BaseModel, Field, field_validator
 
+from mteval.errors import ConfigurationError
 from mteval.models.base import RequestContext
-from mteval.models.errors import ConfigurationError
 from mteval.scoring.aggregations import AGGREGATIONS, aggregation_names, register_aggregation  # noqa: F401  (re-exported)
 from mteval.scoring.escalation import possible_difference
 from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict, load_spec

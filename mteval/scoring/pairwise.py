@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
+from mteval.errors import ConfigurationError
 from mteval.models.base import RequestContext
-from mteval.models.errors import ConfigurationError
 from mteval.scoring.aggregations import AGGREGATIONS, label_aggregation_names
 from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.scoring.judge_scorer import format_dialogue, neutralise_delimiters, standard_variables

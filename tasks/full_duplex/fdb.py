@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from mteval.data import DataError
 from mteval.duplex.timeline import SPEECH_KEY, UNPLACED_KEY, Event, Segment, Timeline, Word, latest_time, words_to_segments
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 from mteval_tasks.full_duplex import vad
 
 MARKERS = {"interrupt.json": "user_interruption", "turn_taking.json": "smooth_turn_taking", "pause.json": "pause_handling"}

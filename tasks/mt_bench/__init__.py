@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from mteval.conversation import Conversation, Turn
 from mteval.data import DataError, iter_jsonl
+from mteval.errors import ConfigurationError
 from mteval.manifest import higher
-from mteval.models.errors import ConfigurationError
 from mteval.registry import register_task
 from mteval.scoring.base import TurnState
 from mteval.scoring.judge_scorer import JudgeScorer

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 from mteval.scoring.judge_spec import JUDGES_DIR, JudgeSpec, register_spec_source
 
 MT_BENCH_PROMPTS = "mt_bench_judge_prompts.jsonl"

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 from mteval.conversation import Conversation, Turn
 from mteval.data import DataError, FieldError
+from mteval.errors import ConfigurationError
 from mteval.manifest import higher
-from mteval.models.errors import ConfigurationError
 from mteval.task import DataInfo, Task, sha256_files
 
 from .data import DATA_DIR, DOCUMENTS, HF_CONFIGS, HF_DATASET, RawTurn, Record, documents, read_hf, read_local

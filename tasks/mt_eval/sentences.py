@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 NLTK_DATA = Path(__file__).resolve().parent / "nltk_data"
 PUNKT_ENGLISH = NLTK_DATA / "tokenizers" / "punkt_tab" / "english"

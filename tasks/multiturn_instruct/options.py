@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 from .categories import HF_DATASET
 from .metrics import ANSWER_MATCH

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 # Looked for, in this order, when `data_path` is a folder.
 LOCAL_NAMES = ("test.json", "dataset.json", "data/dataset.json")

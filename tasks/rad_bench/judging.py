@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 from mteval.scoring.base import TurnState
 from mteval.scoring.judge_scorer import JudgeScorer
 from mteval.scoring.judge_spec import JudgeSpec

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from mteval.models.errors import ConfigurationError
+from mteval.errors import ConfigurationError
 
 REPOSITORY = "https://github.com/mtkresearch/RAD-Bench"
 COMMIT = "d77bcb5d3b66fa61702117c378c088d05f9067f6"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from mteval.conversation import Conversation
 from mteval.data import DataError
+from mteval.errors import ConfigurationError
 from mteval.manifest import higher
-from mteval.models.errors import ConfigurationError
 from mteval.task import DataInfo, Task, flatten_turn, sha256_files
 from mteval_tasks.rad_bench import sources
 from mteval_tasks.rad_bench.judging import RadBenchJudge

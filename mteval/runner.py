@@ -313,6 +313,9 @@ class Runner:
                     self._sample_error = self._sample_error or exc
                     return
                 progress.advance(record)
+                # yield to the loop once per conversation: a model that never suspends (scripted,
+                # all cache hits) would otherwise starve signal handlers and let cancelled timers pile up
+                await asyncio.sleep(0)
 
         workers = [asyncio.create_task(worker()) for _ in range(self.concurrency())]
         stop_wait: asyncio.Future[Any] = asyncio.create_task(self._stop.wait())

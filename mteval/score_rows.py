@@ -1,0 +1,184 @@
+"""The scored-turn rows a run's summary needs, stored compactly while samples.jsonl streams.
+
+One row per scored turn, but only what metrics read: task, conversation id, turn index and
+each scorer's `score_<name>` / `status_<name>`. Strings are int32 codes into small tables
+(conversation ids: one entry per sample), numbers sit in `array` buffers: ~20 bytes per
+scored turn plus one id per conversation, instead of a Python dict or a pandas row. Totals
+(token counts, score statuses) are summed as the rows arrive and not stored at all.
+
+Tasks that keep the default metrics are summarised straight from these arrays (numpy, no
+pandas); a task that overrides `metrics`, or a family aggregate, gets a pandas frame of its
+own rows, built from the arrays when it is asked for.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FIXED = ("task", "conversation_id", "turn_index")
+"""Columns every row has; the others are `score_<name>` and `status_<name>` per scorer."""
+
+
+class TextColumn:
+    """Strings (or None) as int32 codes into a table of distinct values (code 0 = None)."""
+
+    def __init__(self, count: int = 0):
+        self.values: list[str | None] = [None]
+        self._codes: dict[str | None, int] = {None: 0}
+        self.codes = array("i", bytes(4 * count))
+
+    def append(self, value: str | None) -> None:
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.values)
+            self.values.append(value)
+        self.codes.append(code)
+
+    def fill(self) -> None:
+        self.codes.append(0)
+
+    def code_array(self) -> np.ndarray:
+        return np.frombuffer(self.codes, dtype=np.int32) if self.codes else np.zeros(0, dtype=np.int32)
+
+    def column(self, rows: np.ndarray | None) -> np.ndarray:
+        """Object array of the (shared) strings of `rows` (all rows if None)."""
+        table = np.empty(len(self.values), dtype=object)
+        table[:] = self.values
+        codes = self.code_array()
+        return table[codes if rows is None else codes[rows]]
+
+
+class SampleTextColumn(TextColumn):
+    """A string that is constant within a sample (the conversation id): one table entry per
+    sample, no lookup dictionary (a run has as many of these as conversations)."""
+
+    def start_sample(self, value: str) -> None:
+        self.values.append(value)
+
+    def append_current(self) -> None:
+        self.codes.append(len(self.values) - 1)
+
+
+class NumberColumn:
+    """Floats in a double buffer, None as NaN; a column that never held a number stays a
+    column of None when it becomes a frame (as pandas would have made it)."""
+
+    def __init__(self, count: int = 0):
+        self.data = array("d", [float("nan")]) * count
+        self.any_value = False
+
+    def append(self, value: Any) -> None:
+        if value is None:
+            self.data.append(float("nan"))
+        else:
+            self.data.append(float(value))
+            self.any_value = True
+
+    def fill(self) -> None:
+        self.data.append(float("nan"))
+
+    def values(self) -> np.ndarray:
+        return np.frombuffer(self.data, dtype=np.float64) if self.data else np.zeros(0)
+
+    def column(self, rows: np.ndarray | None) -> np.ndarray:
+        data = self.values() if rows is None else self.values()[rows]
+        if not self.any_value:
+            return np.full(len(data), None, dtype=object)
+        return data.copy()
+
+
+class ScoreRows:
+    """Scored-turn rows, column by column (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.task = TextColumn()
+        self.conversation = SampleTextColumn()
+        self.turn_index = array("i")
+        self.scores: dict[str, NumberColumn | TextColumn] = {}
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add_sample(self, rows: list[dict[str, Any]]) -> None:
+        """The rows of one sample (dicts from `mteval.results.sample_rows`: they share one
+        conversation id)."""
+        if rows:
+            self.conversation.start_sample(rows[0]["conversation_id"])
+        for row in rows:
+            self._add(row)
+
+    def _add(self, row: dict[str, Any]) -> None:
+        self.task.append(row["task"])
+        self.conversation.append_current()
+        self.turn_index.append(int(row["turn_index"]))
+        added = 0
+        for key, value in row.items():
+            if key.startswith(("score_", "status_")):
+                self._column(key).append(value)
+                added += 1
+        self.count += 1
+        if added != len(self.scores):  # a scorer this row has no score of (another task's)
+            for column in self.scores.values():
+                if len(column.data if isinstance(column, NumberColumn) else column.codes) < self.count:
+                    column.fill()
+
+    def _column(self, key: str) -> NumberColumn | TextColumn:
+        column = self.scores.get(key)
+        if column is None:
+            column = self.scores[key] = NumberColumn(self.count) if key.startswith("score_") else TextColumn(self.count)
+        return column
+
+    # --- selections ------------------------------------------------------------------------
+    def rows_of(self, tasks: Iterable[str]) -> np.ndarray | None:
+        """Row positions of these tasks, in file order (None: every row)."""
+        wanted = {code for code, name in enumerate(self.task.values) if name in set(tasks)}
+        if wanted >= set(range(1, len(self.task.values))):
+            return None
+        return np.flatnonzero(np.isin(self.task.code_array(), sorted(wanted)))
+
+    def task_names(self) -> list[str]:
+        return [name for name in self.task.values if name is not None]
+
+    def score_values(self, name: str, rows: np.ndarray | None) -> np.ndarray | None:
+        """`score_<name>` of the rows as floats (NaN: no score), None if no row has the column."""
+        column = self.scores.get(f"score_{name}")
+        if not isinstance(column, NumberColumn):
+            return None
+        return column.values() if rows is None else column.values()[rows]
+
+    def cluster_ranks(self, rows: np.ndarray | None) -> np.ndarray:
+        """Per row, the rank of its conversation id among the run's ids in string order (so
+        numbers sort as the ids do: the bootstrap resamples them in the same order)."""
+        table = np.empty(len(self.conversation.values), dtype=object)
+        table[:] = ["" if v is None else str(v) for v in self.conversation.values]
+        _, rank = np.unique(table, return_inverse=True)
+        rank = rank.astype(np.int32)
+        codes = self.conversation.code_array()
+        return rank[codes if rows is None else codes[rows]]
+
+    def turn_indexes(self, rows: np.ndarray | None) -> np.ndarray:
+        data = np.frombuffer(self.turn_index, dtype=np.int32) if self.turn_index else np.zeros(0, dtype=np.int32)
+        return data if rows is None else data[rows]
+
+    def frame(self, rows: np.ndarray | None) -> "pd.DataFrame":
+        """A pandas frame of the rows (no columns at all when the run has no row, as before)."""
+        import pandas as pd
+
+        if not self.count:
+            return pd.DataFrame()
+        data: dict[str, Any] = {
+            "task": self.task.column(rows),
+            "conversation_id": self.conversation.column(rows),
+            "turn_index": self.turn_indexes(rows).astype(np.int64),
+        }
+        for key, column in self.scores.items():
+            data[key] = column.column(rows)
+        index = pd.RangeIndex(self.count) if rows is None else pd.Index(rows)
+        return pd.DataFrame(data, index=index, copy=False)

@@ -1,0 +1,117 @@
+"""The run summary's compact rows (`mteval.score_rows`) give the numbers the pandas path
+gives: metrics, intervals and per-turn curves of the default metrics computed from arrays
+equal `mean_metrics`/`by_turn` over a frame of the same rows, for several tasks, missing
+and unparsed scores and conversation ids that sort differently from their order in the
+file. The chunked bootstrap draws the resamples a single draw would. A model that never
+suspends (scripted, cache hits) does not starve the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import numpy as np
+import pandas as pd
+
+from mteval.manifest_builder import default_metrics, default_turn_curves
+from mteval.results import sample_rows
+from mteval.runner import RunConfig, Runner
+from mteval.score_rows import ScoreRows
+from mteval.stats import _cluster_means, by_turn, mean_metrics
+
+
+def sample(task: str, cid: str, scores: list[dict | None]) -> dict:
+    turns = [{"id": f"t{i}", "user": "u"} for i in range(len(scores))]
+    records = []
+    for i, score in enumerate(scores):
+        record = {"index": i, "scored": True, "reply": "r", "usage": {"input_tokens": 3, "output_tokens": 2}}
+        if score is not None:
+            record["scores"] = score
+        else:
+            record["reply"], record["error"] = None, "boom"
+        records.append(record)
+    return {"task": task, "conversation": {"id": cid, "turns": turns}, "turns": records, "status": "ok"}
+
+
+def samples(seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(60):
+        task = "fam/a" if i % 3 else "fam/b"
+        scores: list[dict | None] = []
+        for _ in range(rng.randint(1, 6)):
+            roll = rng.random()
+            if roll < 0.1:
+                scores.append(None)  # errored turn: a row without a score
+            elif roll < 0.2:
+                scores.append({"q": {"value": None, "status": "unparsed"}})
+            else:
+                extra = {"only_a": {"value": rng.random(), "status": "ok"}} if task == "fam/a" else {}
+                scores.append({"q": {"value": rng.choice([0.0, 0.5, 1.0, rng.random() * 10]), "status": "ok"}, **extra})
+        out.append(sample(task, f"conv-{rng.randint(0, 10**6)}", scores))  # file order is not id order
+    return out
+
+
+def test_default_metrics_from_arrays_equal_the_pandas_path() -> None:
+    rows, dicts = ScoreRows(), []
+    for s in samples():
+        these = sample_rows(s)
+        rows.add_sample(these)
+        dicts.extend(these)
+    full = pd.DataFrame(dicts)
+    for task in ("fam/a", "fam/b"):
+        frame = full[full["task"] == task]
+        selected = rows.rows_of([task])
+        want = {k: v.model_dump() for k, v in mean_metrics(frame, ["q", "only_a", "absent"]).items()}
+        got = {k: v.model_dump() for k, v in default_metrics(rows, selected, ["q", "only_a", "absent"]).items()}
+        assert json.dumps(got) == json.dumps(want)
+        assert want["q"]["ci"] is not None and want["q"]["excluded"] > 0  # the data exercises both paths
+        assert json.dumps(default_turn_curves(rows, selected, ["q", "only_a"])) == json.dumps(by_turn(frame, ["q", "only_a"]))
+        built = rows.frame(selected)
+        assert built["conversation_id"].tolist() == frame["conversation_id"].tolist()
+        assert built.index.tolist() == frame.index.tolist()
+        assert json.dumps(mean_metrics(built, ["q"])["q"].model_dump()) == json.dumps(want["q"])
+    assert rows.rows_of(["fam/a", "fam/b"]) is None  # every row: no selection copied
+
+
+def test_a_run_without_rows_gives_the_empty_frame() -> None:
+    rows = ScoreRows()
+    assert rows.frame(None).empty and list(rows.frame(None).columns) == []
+    assert default_metrics(rows, None, ["q"])["q"].model_dump()["value"] is None
+    assert default_turn_curves(rows, None, ["q"]) == {}
+
+
+def test_chunked_bootstrap_draws_what_one_draw_does(monkeypatch) -> None:
+    import mteval.stats as stats
+
+    counts = np.arange(1, 301, dtype=float) % 7 + 1
+    sums = counts * np.linspace(0, 1, 300)
+    rng = np.random.default_rng(11)
+    picks = rng.integers(0, 300, size=(2000, 300))
+    want = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    monkeypatch.setattr(stats, "_PICKS_PER_CHUNK", 300 * 7)  # 7 resamples per chunk
+    assert np.array_equal(_cluster_means(sums, counts, np.random.default_rng(11), 2000), want)
+
+
+def test_a_model_that_never_suspends_lets_the_loop_run(tmp_path) -> None:
+    """Before: one worker took every conversation without yielding, so a stop (Ctrl-C's
+    handler runs on the loop) was only seen once the whole run had finished."""
+    import tests.test_runner_lazy as lazy
+
+    lazy.STATE["ids"] = None
+    config = RunConfig(tasks="lazyfam/stream", model="scripted/echo", output_dir=tmp_path, use_cache=False, progress=False,
+                       max_concurrency=4, command=["t"])
+    runner = Runner(config)
+    original = runner.run_conversation
+
+    async def first_stops(task, conversation, client):
+        if not getattr(runner, "_stop_scheduled", False):
+            runner._stop_scheduled = True
+            asyncio.get_running_loop().call_soon(runner._stop.set)
+        return await original(task, conversation, client)
+
+    runner.run_conversation = first_stops  # type: ignore[method-assign]
+    outcome = runner.run()
+    assert outcome.interrupted
+    assert outcome.manifest["totals"]["conversations"] < lazy.N

@@ -306,13 +306,12 @@ class Runner:
                 if self._write_failure(client) is not None:
                     return  # a write failed: finish the conversations in flight (their replies get cached), start none
                 sample = await self.run_conversation(task, conversation, client)
-                record = sample.model_dump(mode="json", by_alias=True)
                 try:
                     writer.append(sample)
                 except SampleWriteError as exc:
                     self._sample_error = self._sample_error or exc
                     return
-                progress.advance(record)
+                progress.advance(sample)
                 # yield to the loop once per conversation: a model that never suspends (scripted,
                 # all cache hits) would otherwise starve signal handlers and let cancelled timers pile up
                 await asyncio.sleep(0)

@@ -263,8 +263,10 @@ class Runner:
         progress = RunProgress(total=total, already_done=already_done, clients=[clients.model, *clients.judges], enabled=self.config.progress)
         loop = asyncio.get_running_loop()
         installed = _install_stop_handlers(loop, self._stop)
+        from mteval.gc_tuning import fewer_collections
+
         try:
-            with progress:
+            with progress, fewer_collections():
                 interrupted = await self._drive(pending, clients.model, writer, progress)
         finally:
             _remove_stop_handlers(loop, installed)

@@ -19,7 +19,7 @@ from mteval.client import ModelClient, endpoint_of
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.redact import Redactor
 from mteval.registry import family_aggregates
-from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_rows
+from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id, scored_turns
 from mteval.score_rows import ScoreRows
 from mteval.scoring.agreement import JudgingTally
 from mteval.stats import Metric, by_turn, metric_from_ranks, turn_curve
@@ -52,10 +52,7 @@ class Summary:
         self.judging = JudgingTally()
 
     def add(self, sample: dict[str, Any]) -> None:
-        rows = sample_rows(sample)
-        for row in rows:
-            self._tally_row(row)
-        self.rows.add_sample(rows)
+        self._add_rows(sample)
         self.judging.add_sample(sample)
         self.counts["conversations"] += 1
         self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
@@ -64,6 +61,26 @@ class Summary:
             if len(self.first_errors) < MAX_FIRST_ERRORS:
                 self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {cause(sample)}")
         self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
+        self._tally_verdicts(sample)
+
+    def _add_rows(self, sample: dict[str, Any]) -> None:
+        """The sample's scored-turn rows, with their tokens and score statuses counted."""
+        task, metadata = sample["task"], sample["conversation"].get("metadata", {})
+        self.rows.start_sample(sample_conversation_id(sample))
+        for index, _, record in scored_turns(sample):  # the rows `sample_rows` would give
+            scores = (record.get("scores") or {}) if record else {}
+            if record:
+                usage = record.get("usage", {})
+                self.tokens["input"] += usage.get("input_tokens", 0)
+                self.tokens["output"] += usage.get("output_tokens", 0)
+            self.rows.add_turn(task, int(metadata.get("source_turn_index", index)), scores)
+            for name, score in scores.items():
+                status = score.get("status", "ok")
+                if status is not None:
+                    counts = self.statuses.setdefault((task, name), {})
+                    counts[status] = counts.get(status, 0) + 1
+
+    def _tally_verdicts(self, sample: dict[str, Any]) -> None:
         for turn in sample["turns"]:
             for name, score in (turn.get("scores") or {}).items():
                 tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
@@ -72,14 +89,6 @@ class Summary:
                     tally["unparsed"] += 1
                     if tally["example_raw"] is None:
                         tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
-
-    def _tally_row(self, row: dict[str, Any]) -> None:
-        self.tokens["input"] += row["input_tokens"]
-        self.tokens["output"] += row["output_tokens"]
-        for key, value in row.items():
-            if key.startswith("status_") and value is not None:
-                counts = self.statuses.setdefault((row["task"], key[len("status_"):]), {})
-                counts[value] = counts.get(value, 0) + 1
 
     def score_status(self, task: str, names: Sequence[str]) -> dict[str, int]:
         """Scored turns per score status of these scorers of `task`."""

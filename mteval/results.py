@@ -224,6 +224,23 @@ SCORED_COLUMNS = [
 ]
 
 
+def sample_conversation_id(sample: dict[str, Any]) -> str:
+    """The conversation a sample's rows belong to: a single-turn rendering's source one."""
+    conversation = sample["conversation"]
+    return str(conversation.get("metadata", {}).get("source_conversation", conversation["id"]))
+
+
+def scored_turns(sample: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any] | None]]:
+    """(index, turn, its record or None if never reached) of every scored turn of a sample:
+    the turns that make rows (`sample_rows`, the manifest's summary)."""
+    records = {record["index"]: record for record in sample["turns"]}
+    for index, turn in enumerate(sample["conversation"]["turns"]):
+        record = records.get(index)
+        if not turn.get("scored", True) or (record is not None and not record.get("scored")):
+            continue
+        yield index, turn, record
+
+
 def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> list[dict[str, Any]]:
     """Scored-turn rows of one sample (dict form), with `score_<name>` and
     `status_<name>` columns per scorer.
@@ -235,14 +252,9 @@ def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> li
     bootstrap intervals resample whole source conversations.
     """
     rows = []
-    conversation = sample["conversation"]
-    metadata = conversation.get("metadata", {})
-    conversation_id = str(metadata.get("source_conversation", conversation["id"]))
-    records = {record["index"]: record for record in sample["turns"]}
-    for index, turn in enumerate(conversation["turns"]):
-        record = records.get(index)
-        if not turn.get("scored", True) or (record is not None and not record.get("scored")):
-            continue
+    metadata = sample["conversation"].get("metadata", {})
+    conversation_id = sample_conversation_id(sample)
+    for index, turn, record in scored_turns(sample):
         reply = record.get("reply") if record else None
         row: dict[str, Any] = {
             "run_id": run_id,

@@ -101,6 +101,7 @@ class ScoreRows:
         self.conversation = SampleTextColumn()
         self.turn_index = array("i")
         self.scores: dict[str, NumberColumn | TextColumn] = {}
+        self._pairs: dict[str, tuple[Any, Any]] = {}
         self.count = 0
 
     def __len__(self) -> int:
@@ -114,6 +115,31 @@ class ScoreRows:
         for row in rows:
             self._add(row)
 
+    def start_sample(self, conversation_id: str) -> None:
+        """Rows added next (`add_turn`) belong to this conversation."""
+        self.conversation.start_sample(conversation_id)
+
+    def add_turn(self, task: str, turn_index: int, scores: dict[str, dict[str, Any]]) -> None:
+        """One scored turn from its sample record's `scores` (as `sample_rows` reads them)."""
+        self.task.append(task)
+        self.conversation.append_current()
+        self.turn_index.append(turn_index)
+        for name, score in scores.items():
+            columns = self._pairs.get(name)
+            if columns is None:
+                columns = self._pairs[name] = (self._column(f"score_{name}"), self._column(f"status_{name}"))
+            status = score.get("status", "ok")
+            columns[0].append(score.get("value") if status == "ok" else None)
+            columns[1].append(status)
+        self.count += 1
+        if 2 * len(scores) != len(self.scores):
+            self._fill()
+
+    def _fill(self) -> None:
+        for column in self.scores.values():
+            if len(column.data if isinstance(column, NumberColumn) else column.codes) < self.count:
+                column.fill()
+
     def _add(self, row: dict[str, Any]) -> None:
         self.task.append(row["task"])
         self.conversation.append_current()
@@ -125,9 +151,7 @@ class ScoreRows:
                 added += 1
         self.count += 1
         if added != len(self.scores):  # a scorer this row has no score of (another task's)
-            for column in self.scores.values():
-                if len(column.data if isinstance(column, NumberColumn) else column.codes) < self.count:
-                    column.fill()
+            self._fill()
 
     def _column(self, key: str) -> NumberColumn | TextColumn:
         column = self.scores.get(key)

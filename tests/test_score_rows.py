@@ -75,6 +75,25 @@ def test_default_metrics_from_arrays_equal_the_pandas_path() -> None:
     assert rows.rows_of(["fam/a", "fam/b"]) is None  # every row: no selection copied
 
 
+def test_the_summary_streams_the_rows_sample_rows_gives() -> None:
+    from mteval.manifest_builder import Summary
+    from mteval.redact import Redactor
+
+    summary, rows, tokens = Summary(Redactor([])), ScoreRows(), 0
+    for i, s in enumerate(samples(seed=5)):
+        if i % 7 == 0:  # a single-turn rendering: rows carry the source conversation and turn
+            s["conversation"]["metadata"] = {"source_conversation": f"src-{i % 3}", "source_turn_index": 4}
+        if i % 11 == 0:
+            s["conversation"]["turns"][0]["scored"] = False
+        summary.add(s)
+        these = sample_rows(s)
+        rows.add_sample(these)
+        tokens += sum(r["input_tokens"] for r in these)
+    assert len(summary.rows) == len(rows) > 0
+    pd.testing.assert_frame_equal(summary.rows.frame(None), rows.frame(None))
+    assert summary.tokens["input"] == tokens
+
+
 def test_a_run_without_rows_gives_the_empty_frame() -> None:
     rows = ScoreRows()
     assert rows.frame(None).empty and list(rows.frame(None).columns) == []

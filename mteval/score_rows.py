@@ -26,25 +26,30 @@ FIXED = ("task", "conversation_id", "turn_index")
 
 
 class TextColumn:
-    """Strings (or None) as int32 codes into a table of distinct values (code 0 = None)."""
+    """Strings (or None) as codes into a table of distinct values (code 0 = None): one byte
+    per row while the table has fewer than 256 values (task names, score statuses), four
+    after."""
 
     def __init__(self, count: int = 0):
         self.values: list[str | None] = [None]
         self._codes: dict[str | None, int] = {None: 0}
-        self.codes = array("i", bytes(4 * count))
+        self.codes = array("B", bytes(count))
 
     def append(self, value: str | None) -> None:
         code = self._codes.get(value)
         if code is None:
             code = self._codes[value] = len(self.values)
             self.values.append(value)
+            if code == 256 and self.codes.typecode == "B":
+                self.codes = array("i", self.codes)
         self.codes.append(code)
 
     def fill(self) -> None:
         self.codes.append(0)
 
     def code_array(self) -> np.ndarray:
-        return np.frombuffer(self.codes, dtype=np.int32) if self.codes else np.zeros(0, dtype=np.int32)
+        dtype = np.uint8 if self.codes.typecode == "B" else np.int32
+        return np.frombuffer(self.codes, dtype=dtype) if self.codes else np.zeros(0, dtype=dtype)
 
     def column(self, rows: np.ndarray | None) -> np.ndarray:
         """Object array of the (shared) strings of `rows` (all rows if None)."""
@@ -57,6 +62,10 @@ class TextColumn:
 class SampleTextColumn(TextColumn):
     """A string that is constant within a sample (the conversation id): one table entry per
     sample, no lookup dictionary (a run has as many of these as conversations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codes = array("i")
 
     def start_sample(self, value: str) -> None:
         self.values.append(value)

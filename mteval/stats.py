@@ -210,7 +210,7 @@ def _dense_ranks(ranks: np.ndarray) -> np.ndarray:
     if ranks.size and ranks.min() >= 0 and ranks.max() < 4 * ranks.size + 1024:
         present = np.zeros(int(ranks.max()) + 1, dtype=bool)
         present[ranks] = True
-        dense = np.cumsum(present, dtype=np.int64) - 1
+        dense = np.cumsum(present, dtype=np.int32) - 1
         return dense[ranks]
     return np.unique(ranks, return_inverse=True)[1]
 
@@ -260,7 +260,8 @@ def by_turn(frame, score_names: Sequence[str]) -> dict[str, dict[str, dict[str, 
 def turn_curve(values: np.ndarray, turn_index: np.ndarray) -> dict[str, dict[str, float | int | None]]:
     """Mean and count of the values (NaN: no value) per turn position, positions 1-based."""
     keep = ~np.isnan(values)
-    values, turn_index = values[keep], turn_index[keep]
+    if not keep.all():
+        values, turn_index = values[keep], turn_index[keep]
     curve: dict[str, dict[str, float | int | None]] = {}
     for idx in np.unique(turn_index):
         at = values[turn_index == idx]

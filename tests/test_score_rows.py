@@ -134,3 +134,33 @@ def test_a_model_that_never_suspends_lets_the_loop_run(tmp_path) -> None:
     outcome = runner.run()
     assert outcome.interrupted
     assert outcome.manifest["totals"]["conversations"] < lazy.N
+
+
+def test_superseded_lines_are_found_by_their_keys_even_when_hashes_collide(tmp_path, monkeypatch) -> None:
+    """samples.jsonl is scanned keeping a hash per line; lines whose hashes repeat are read
+    again and compared by (task, conversation id), so a collision never drops a sample."""
+    import mteval.results as results
+
+    lines = [sample("t/a", "c1", [None]), sample("t/a", "c2", [None]), sample("t/b", "c1", [None]),
+             {**sample("t/a", "c1", [{"q": {"value": 1.0, "status": "ok"}}]), "status": "ok"}]
+    (tmp_path / results.SAMPLES).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    want = [("t/a", "c2", None), ("t/b", "c1", None), ("t/a", "c1", 1.0)]
+
+    def read() -> list[tuple]:
+        return [(s["task"], s["conversation"]["id"], (s["turns"][0].get("scores") or {}).get("q", {}).get("value"))
+                for s in results.iter_sample_dicts(tmp_path)]
+
+    assert read() == want
+    monkeypatch.setattr(results, "hash", lambda key: 7, raising=False)  # every line collides
+    assert read() == want
+
+
+def test_text_codes_widen_past_255_values() -> None:
+    from mteval.score_rows import TextColumn
+
+    column = TextColumn(count=2)
+    values = [f"v{i % 300}" for i in range(900)] + [None]
+    for value in values:
+        column.append(value)
+    assert column.codes.typecode == "i"
+    assert column.column(None).tolist() == [None, None, *values]

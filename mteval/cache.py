@@ -166,7 +166,8 @@ class ResponseCache:
                 return None
         if row is None:
             return None
-        return ModelOutput(text=row[0], usage=Usage(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])
+        # the columns are NOT NULL INTEGERs: no validation needed per cache hit
+        return ModelOutput(text=row[0], usage=Usage.model_construct(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])
 
     def put(self, key: str, model_id: str, output: ModelOutput) -> bool:
         """Commit a reply; False if another process (or request) already stored this key."""

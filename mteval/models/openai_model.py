@@ -200,7 +200,9 @@ def _parse_plain(response: dict[str, Any]) -> ModelOutput | None:
         usage = {}
     return ModelOutput(
         text=text,
-        usage=Usage(input_tokens=int(usage.get("prompt_tokens", 0) or 0), output_tokens=int(usage.get("completion_tokens", 0) or 0)),
+        usage=Usage.model_construct(  # int() already made them ints
+            input_tokens=int(usage.get("prompt_tokens", 0) or 0), output_tokens=int(usage.get("completion_tokens", 0) or 0)
+        ),
         finish_reason=finish_reason,
     )
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from mteval.id_set import MAX_WIDTH
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -59,19 +61,54 @@ class TextColumn:
         return table[codes if rows is None else codes[rows]]
 
 
-class SampleTextColumn(TextColumn):
-    """A string that is constant within a sample (the conversation id): one table entry per
-    sample, no lookup dictionary (a run has as many of these as conversations)."""
+class SampleIds:
+    """The conversation id of each sample, UTF-8 in one buffer (a str object per
+    conversation was ~55 bytes), and per row the sample it belongs to."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self._buffer = bytearray()
+        self._ends = array("q")
         self.codes = array("i")
 
     def start_sample(self, value: str) -> None:
-        self.values.append(value)
+        self._buffer += value.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._buffer))
 
     def append_current(self) -> None:
-        self.codes.append(len(self.values) - 1)
+        self.codes.append(len(self._ends) - 1)
+
+    def code_array(self) -> np.ndarray:
+        return np.frombuffer(self.codes, dtype=np.int32) if self.codes else np.zeros(0, dtype=np.int32)
+
+    def strings(self) -> list[str]:
+        starts = [0, *self._ends[:-1]]
+        return [self._buffer[a:b].decode("utf-8", "surrogatepass") for a, b in zip(starts, self._ends)]
+
+    def column(self, rows: np.ndarray | None) -> np.ndarray:
+        table = np.empty(len(self._ends), dtype=object)
+        table[:] = self.strings()
+        codes = self.code_array()
+        return table[codes if rows is None else codes[rows]]
+
+    def ranks(self) -> np.ndarray:
+        """Per sample, the rank of its id among all ids in string order (equal ids, equal
+        ranks). UTF-8 bytes sort as the strings do, so the ids are ranked as fixed-width
+        bytes, never as str objects; ids a fixed width cannot hold (long, NUL-ended) as str."""
+        ends = np.frombuffer(self._ends, dtype=np.int64) if self._ends else np.zeros(0, dtype=np.int64)
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        lengths = ends - starts
+        width = int(lengths.max()) if lengths.size else 0
+        data = np.frombuffer(bytes(self._buffer), dtype=np.uint8)
+        if width == 0 or width > MAX_WIDTH or bool((data[ends[lengths > 0] - 1] == 0).any()):
+            table = np.empty(len(self._ends), dtype=object)
+            table[:] = self.strings()
+            return np.unique(table, return_inverse=True)[1].astype(np.int32)
+        matrix = np.zeros((len(ends), width), dtype=np.uint8)
+        for j in range(width):
+            present = lengths > j
+            matrix[present, j] = data[starts[present] + j]
+        fixed = matrix.view(f"S{width}").ravel()
+        return np.unique(fixed, return_inverse=True)[1].astype(np.int32)
 
 
 class NumberColumn:
@@ -107,8 +144,8 @@ class ScoreRows:
 
     def __init__(self) -> None:
         self.task = TextColumn()
-        self.conversation = SampleTextColumn()
-        self.turn_index = array("i")
+        self.conversation = SampleIds()
+        self.turn_index = array("H")  # widened to "q" outside 0..65,535
         self.scores: dict[str, NumberColumn | TextColumn] = {}
         self._pairs: dict[str, tuple[Any, Any]] = {}
         self.count = 0
@@ -132,7 +169,7 @@ class ScoreRows:
         """One scored turn from its sample record's `scores` (as `sample_rows` reads them)."""
         self.task.append(task)
         self.conversation.append_current()
-        self.turn_index.append(turn_index)
+        self._append_turn_index(turn_index)
         for name, score in scores.items():
             columns = self._pairs.get(name)
             if columns is None:
@@ -144,6 +181,11 @@ class ScoreRows:
         if 2 * len(scores) != len(self.scores):
             self._fill()
 
+    def _append_turn_index(self, turn_index: int) -> None:
+        if not 0 <= turn_index < 65536 and self.turn_index.typecode == "H":
+            self.turn_index = array("q", self.turn_index)
+        self.turn_index.append(turn_index)
+
     def _fill(self) -> None:
         for column in self.scores.values():
             if len(column.data if isinstance(column, NumberColumn) else column.codes) < self.count:
@@ -152,7 +194,7 @@ class ScoreRows:
     def _add(self, row: dict[str, Any]) -> None:
         self.task.append(row["task"])
         self.conversation.append_current()
-        self.turn_index.append(int(row["turn_index"]))
+        self._append_turn_index(int(row["turn_index"]))
         added = 0
         for key, value in row.items():
             if key.startswith(("score_", "status_")):
@@ -189,15 +231,13 @@ class ScoreRows:
     def cluster_ranks(self, rows: np.ndarray | None) -> np.ndarray:
         """Per row, the rank of its conversation id among the run's ids in string order (so
         numbers sort as the ids do: the bootstrap resamples them in the same order)."""
-        table = np.empty(len(self.conversation.values), dtype=object)
-        table[:] = ["" if v is None else str(v) for v in self.conversation.values]
-        _, rank = np.unique(table, return_inverse=True)
-        rank = rank.astype(np.int32)
+        rank = self.conversation.ranks()
         codes = self.conversation.code_array()
         return rank[codes if rows is None else codes[rows]]
 
     def turn_indexes(self, rows: np.ndarray | None) -> np.ndarray:
-        data = np.frombuffer(self.turn_index, dtype=np.int32) if self.turn_index else np.zeros(0, dtype=np.int32)
+        dtype = np.uint16 if self.turn_index.typecode == "H" else np.int64
+        data = np.frombuffer(self.turn_index, dtype=dtype) if self.turn_index else np.zeros(0, dtype=dtype)
         return data if rows is None else data[rows]
 
     def frame(self, rows: np.ndarray | None) -> "pd.DataFrame":

@@ -75,7 +75,7 @@ def ranked_cluster_ci(
     sums = np.bincount(cluster_idx, weights=values)
     counts = np.bincount(cluster_idx).astype(float)
     k = sums.size
-    if k < 2 or np.allclose(values, values[0]):
+    if k < 2 or _all_close_to_first(values):
         point = float(values.mean())
         return (point, point)
     means = _cluster_means(sums, counts, np.random.default_rng(seed), n_resamples)
@@ -183,6 +183,15 @@ def metric_from_rows(values: Iterable[float | None], clusters: Iterable[object])
         n_conversations=len(set(map(str, cl))),
         excluded=len(pairs) - len(kept),
     )
+
+
+def _all_close_to_first(values: np.ndarray) -> bool:
+    """`np.allclose(values, values[0])` without its per-value temporaries (~3 arrays the
+    size of `values`): |v - first| is largest at the smallest or the largest value."""
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return bool(np.allclose(values, values[0]))
+    return bool(np.allclose(np.array([low, high]), values[0]))
 
 
 def metric_from_ranks(values: np.ndarray, ranks: np.ndarray) -> Metric:

@@ -12,6 +12,7 @@ import json
 import random
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from mteval.manifest_builder import default_metrics, default_turn_curves
@@ -164,3 +165,26 @@ def test_text_codes_widen_past_255_values() -> None:
         column.append(value)
     assert column.codes.typecode == "i"
     assert column.column(None).tolist() == [None, None, *values]
+
+
+@pytest.mark.parametrize("extra", [[], ["a\0"], ["x" * 100]])
+def test_conversation_ranks_follow_string_order(extra) -> None:
+    """Ids are ranked as UTF-8 bytes (no str objects); the order is the strings' order,
+    equal ids share a rank, and ids bytes cannot rank (NUL-ended, long) go the str way."""
+    from mteval.score_rows import SampleIds
+
+    ids = ["b", "a", "", "é", "\ud800", "\ue000", "\ud7ff", "ab", "a", "🙂", "A", "a b", *extra]
+    column = SampleIds()
+    for value in ids:
+        column.start_sample(value)
+    want = np.unique(np.array(ids, dtype=object), return_inverse=True)[1]
+    assert column.ranks().tolist() == want.tolist()
+    assert column.strings() == ids
+
+
+def test_turn_indexes_widen() -> None:
+    rows = ScoreRows()
+    rows.start_sample("c")
+    for index in (0, 70000, -1):
+        rows.add_turn("t/a", index, {})
+    assert rows.turn_indexes(None).tolist() == [0, 70000, -1]

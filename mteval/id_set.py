@@ -32,6 +32,7 @@ class IdSet:
         self._odd_repeated: set[str] = set()
         self._sorted = np.zeros(0, dtype="S1")
         self._repeated: list[str] = []
+        self._width = 1
 
     @classmethod
     def of(cls, ids: Iterable[str]) -> "IdSet":
@@ -46,16 +47,16 @@ class IdSet:
             (self._odd_repeated if value in self._odd else self._odd).add(value)
             return
         self._chunk.append(raw)
+        self._width = max(self._width, len(raw))
         if len(self._chunk) == _CHUNK:  # bounded: no list ever holds every id as an object
-            self._parts.append(np.array(self._chunk, dtype=f"S{MAX_WIDTH}"))
+            self._parts.append(np.array(self._chunk, dtype=f"S{self._width}"))
             self._chunk = []
 
     def close(self) -> "IdSet":
         """Sort what was added (and find the duplicates); the set is ready to be asked."""
-        merged = np.concatenate([*self._parts, np.array(self._chunk, dtype=f"S{MAX_WIDTH}")])
+        merged = np.concatenate([*self._parts, np.array(self._chunk, dtype=f"S{self._width}")])
         self._parts, self._chunk = [], []
-        width = max(1, int(np.char.str_len(merged).max())) if merged.size else 1
-        ordered = np.sort(merged.astype(f"S{width}"))
+        ordered = np.sort(merged.astype(f"S{self._width}"))
         del merged
         repeated = ordered[1:][ordered[1:] == ordered[:-1]]
         self._repeated = sorted({raw.decode("utf-8", "surrogatepass") for raw in repeated.tolist()} | self._odd_repeated)

@@ -1,13 +1,15 @@
 """The run manifest (run.json): built from samples.jsonl, the run's configuration and
 its call counts. A native run and an imported one are summarised by the same code.
 
-The samples are streamed: the summary keeps scored-turn rows column by column, without
-reply text, so a manifest of a large run costs tens of bytes per scored turn.
+The samples are streamed: totals are summed as they arrive and the scored-turn rows keep
+only what metrics read, in compact arrays (`mteval.score_rows`), so a manifest of a large
+run costs about 20 bytes per scored turn. Tasks with the default metrics are summarised
+from those arrays without pandas; an overridden `Task.metrics` or a family aggregate gets
+a pandas frame of its own rows.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -17,74 +19,40 @@ from mteval.client import ModelClient, endpoint_of
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.redact import Redactor
 from mteval.registry import family_aggregates
-from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_rows
+from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id, scored_turns
+from mteval.score_rows import ScoreRows
 from mteval.scoring.agreement import JudgingTally
-from mteval.stats import by_turn, mean_metrics
+from mteval.stats import Metric, by_turn, metric_from_ranks, turn_curve
 from mteval.task import Task
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mteval.runner import RunConfig
     from mteval.scoring.jury import Jury
 
 MAX_FIRST_ERRORS = 5
 
 
-class Columns:
-    """Scored-turn rows stored column by column: a list per column instead of a dict per
-    row, with repeated strings (task, ids, statuses) shared, so a run's summary costs
-    tens of bytes per turn rather than a kilobyte (memory stays near flat with size)."""
-
-    _SHARED = frozenset({"run_id", "model", "history", "task", "conversation_id", "turn_id", "error"})
-
-    def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {}
-        self._shared_keys: dict[str, bool] = {}
-        self.count = 0
-
-    def append(self, row: dict[str, Any]) -> None:
-        columns, shared = self.columns, self._shared_keys
-        for key, value in row.items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = [None] * self.count
-                shared[key] = key in self._SHARED or key.startswith("status_")
-            if shared[key] and isinstance(value, str):
-                value = sys.intern(value)
-            column.append(value)
-        self.count += 1
-        if len(row) != len(columns):  # a column this row does not have (another task's scorer)
-            for column in columns.values():
-                if len(column) < self.count:
-                    column.append(None)
-
-    def __len__(self) -> int:
-        return self.count
-
-    def frame(self) -> "pd.DataFrame":
-        import pandas as pd
-
-        return pd.DataFrame(self.columns)
+Columns = ScoreRows  # the old name (mteval.runner re-exports it)
 
 
 class Summary:
-    """Counts, verdict tallies and scored-turn rows of a run, accumulated one sample at a
-    time while streaming samples.jsonl (rows keep no reply text: the manifest needs
-    scores, not transcripts)."""
+    """Counts, verdict tallies, token and score-status totals and the scored-turn rows of a
+    run, accumulated one sample at a time while streaming samples.jsonl. The rows keep only
+    what metrics read (`ScoreRows`: tens of bytes per scored turn, no reply text)."""
 
     def __init__(self, redactor: Redactor):
         self.redactor = redactor
-        self.rows = Columns()
+        self.rows = ScoreRows()
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
+        self.tokens = {"input": 0, "output": 0}
+        self.statuses: dict[tuple[str, str], dict[str, int]] = {}
+        """(task, scorer) -> score status -> scored turns."""
         self.first_errors: list[str] = []
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.judging = JudgingTally()
 
     def add(self, sample: dict[str, Any]) -> None:
-        for row in sample_rows(sample):
-            row.pop("reply", None)
-            self.rows.append(row)
+        self._add_rows(sample)
         self.judging.add_sample(sample)
         self.counts["conversations"] += 1
         self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
@@ -93,6 +61,26 @@ class Summary:
             if len(self.first_errors) < MAX_FIRST_ERRORS:
                 self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {cause(sample)}")
         self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
+        self._tally_verdicts(sample)
+
+    def _add_rows(self, sample: dict[str, Any]) -> None:
+        """The sample's scored-turn rows, with their tokens and score statuses counted."""
+        task, metadata = sample["task"], sample["conversation"].get("metadata", {})
+        self.rows.start_sample(sample_conversation_id(sample))
+        for index, _, record in scored_turns(sample):  # the rows `sample_rows` would give
+            scores = (record.get("scores") or {}) if record else {}
+            if record:
+                usage = record.get("usage", {})
+                self.tokens["input"] += usage.get("input_tokens", 0)
+                self.tokens["output"] += usage.get("output_tokens", 0)
+            self.rows.add_turn(task, int(metadata.get("source_turn_index", index)), scores)
+            for name, score in scores.items():
+                status = score.get("status", "ok")
+                if status is not None:
+                    counts = self.statuses.setdefault((task, name), {})
+                    counts[status] = counts.get(status, 0) + 1
+
+    def _tally_verdicts(self, sample: dict[str, Any]) -> None:
         for turn in sample["turns"]:
             for name, score in (turn.get("scores") or {}).items():
                 tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
@@ -101,6 +89,14 @@ class Summary:
                     tally["unparsed"] += 1
                     if tally["example_raw"] is None:
                         tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
+
+    def score_status(self, task: str, names: Sequence[str]) -> dict[str, int]:
+        """Scored turns per score status of these scorers of `task`."""
+        out: dict[str, int] = {}
+        for name in names:
+            for status, count in self.statuses.get((task, name), {}).items():
+                out[status] = out.get(status, 0) + count
+        return out
 
 
 class ManifestBuilder:
@@ -147,10 +143,7 @@ class ManifestBuilder:
         summary = Summary(self.redactor)
         for sample in iter_sample_dicts(run_dir):  # streamed: every invocation's samples, latest per conversation
             summary.add(sample)
-        frame = summary.rows.frame()
-        metrics, turn_curves, score_status = self._task_metrics(frame, task_info)
-        usage_in = int(frame["input_tokens"].sum()) if not frame.empty else 0
-        usage_out = int(frame["output_tokens"].sum()) if not frame.empty else 0
+        metrics, turn_curves, score_status = self._task_metrics(summary, task_info)
         manifest = RunManifest.model_validate(
             {
                 "schema": RUN_SCHEMA,
@@ -180,13 +173,13 @@ class ManifestBuilder:
                     **summary.counts,
                     "scored_turns": len(summary.rows),
                     "scores": score_status,
-                    "scored_turn_tokens": {"input": usage_in, "output": usage_out},
+                    "scored_turn_tokens": dict(summary.tokens),
                     "calls": calls,
                     "first_errors": summary.first_errors,
                     "verdicts": summary.verdicts,
                 },
                 "metrics": metrics,
-                "groups": self._groups(frame),
+                "groups": self._groups(summary.rows),
                 "by_turn": turn_curves,
                 "judging": summary.judging.summary(),
                 "imported": None,
@@ -194,7 +187,7 @@ class ManifestBuilder:
         )
         return manifest.to_json()
 
-    def _task_metrics(self, frame: "pd.DataFrame", task_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
+    def _task_metrics(self, summary: Summary, task_info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
         """Per task: its metrics (with their semantics), its per-turn curves, and the score statuses counted."""
         from mteval.manifest import MetricRecord, lookup
 
@@ -202,34 +195,39 @@ class ManifestBuilder:
         turn_curves: dict[str, Any] = {}
         score_status: dict[str, int] = {"ok": 0, "unparsed": 0, "error": 0}
         for task in self.tasks:
-            task_frame = frame[frame["task"] == task.name] if not frame.empty else frame
             names = [s.name for s in self.scorers(task)]
-            task_metrics = mean_metrics(task_frame, names) if self.custom_scorers else task.metrics(task_frame)
+            task_metrics, turn_curves[task.name] = self._metrics_of(task, names, summary.rows)
             declared, headline = task.metric_semantics(), task_info[task.name].get("headline")
             metrics[task.name] = {
                 k: MetricRecord(**v.model_dump(), semantics=lookup(declared, k, headline)) for k, v in task_metrics.items()
             }
-            turn_curves[task.name] = by_turn(task_frame, names)
-            for name in names:
-                column = f"status_{name}"
-                if not task_frame.empty and column in task_frame:
-                    for key, count in task_frame[column].value_counts().items():
-                        score_status[str(key)] = score_status.get(str(key), 0) + int(count)
+            for key, count in summary.score_status(task.name, names).items():
+                score_status[key] = score_status.get(key, 0) + count
         return metrics, turn_curves, score_status
 
-    def _groups(self, frame: "pd.DataFrame") -> dict[str, Any]:
+    def _metrics_of(self, task: Task, names: list[str], rows: ScoreRows) -> tuple[dict[str, Metric], dict[str, Any]]:
+        """A task's metrics and per-turn curves: from the arrays when it keeps the default
+        metrics (no pandas), else through its own `metrics(frame)`."""
+        selected = rows.rows_of([task.name]) if len(rows) else None
+        if self.custom_scorers or type(task).metrics is Task.metrics:
+            return default_metrics(rows, selected, names), default_turn_curves(rows, selected, names)
+        frame = rows.frame(selected)
+        return task.metrics(frame), by_turn(frame, names)
+
+    def _groups(self, rows: ScoreRows) -> dict[str, Any]:
         """Family aggregates over the tasks of each family this run includes."""
         from mteval.manifest import MetricRecord, lookup
         from mteval.registry import family_aggregate_info
 
         groups: dict[str, Any] = {}
-        if frame.empty or self.custom_scorers:
+        if not len(rows) or self.custom_scorers:
             return groups
         families = {task.family for task in self.tasks}
         for family, aggregate in family_aggregates().items():
             if family not in families:
                 continue
-            family_frame = frame[frame["task"].str.startswith(family + "/")]
+            members = [name for name in rows.task_names() if name.startswith(family + "/")]
+            family_frame = rows.frame(rows.rows_of(members))
             info = family_aggregate_info(family)
             group_headline, group_declared = (info.headline, info.semantics) if info else (None, {})
             groups[family] = {
@@ -237,6 +235,34 @@ class ManifestBuilder:
                 for k, v in aggregate(family_frame, list(self.tasks)).items()
             }
         return groups
+
+
+def default_metrics(rows: ScoreRows, selected: Any, names: Sequence[str]) -> dict[str, Metric]:
+    """`mteval.stats.mean_metrics` of the selected rows, computed from the arrays."""
+    count = len(rows) if selected is None else len(selected)
+    out: dict[str, Metric] = {}
+    ranks = None
+    for name in names:
+        values = rows.score_values(name, selected) if len(rows) else None
+        if values is None:
+            out[name] = Metric(value=None, excluded=count)
+            continue
+        ranks = rows.cluster_ranks(selected) if ranks is None else ranks
+        out[name] = metric_from_ranks(values, ranks)
+    return out
+
+
+def default_turn_curves(rows: ScoreRows, selected: Any, names: Sequence[str]) -> dict[str, Any]:
+    """`mteval.stats.by_turn` of the selected rows, computed from the arrays."""
+    if not len(rows) or (selected is not None and not len(selected)):
+        return {}
+    turns = rows.turn_indexes(selected)
+    curves = {}
+    for name in names:
+        values = rows.score_values(name, selected)
+        if values is not None:
+            curves[name] = turn_curve(values, turns)
+    return curves
 
 
 def run_calls(

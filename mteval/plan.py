@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
 from mteval.client import _ENDPOINT_ARGS, endpoint_of
 from mteval.conversation import Conversation
+from mteval.id_set import IdSet
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.models.errors import ConfigurationError
 from mteval.run_source import RunSource
@@ -35,7 +36,7 @@ class Scan(NamedTuple):
 
     conversations: int
     scored_turns: int
-    ids: set[str]
+    ids: IdSet
 
 
 @dataclass
@@ -151,18 +152,16 @@ class RunPlan:
         """One streaming pass before any request, failing on duplicate ids or on gold
         replies --history gold would need."""
         count = scored = 0
-        ids: set[str] = set()
-        dupes: set[str] = set()
+        ids = IdSet()  # compact: a set of str ids was ~150 bytes per conversation
         missing: list[str] = []
         check = not self.fixed
         for conversation in self.conversations(task):
             count += 1
             scored += len(conversation.scored_turns)
-            if conversation.id in ids:
-                dupes.add(conversation.id)
             ids.add(conversation.id)
             if check and self.config.history == "gold":
                 missing.extend(missing_gold([conversation]))
+        dupes = ids.close().duplicates()
         if missing:
             raise ConfigurationError(
                 f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "

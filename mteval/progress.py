@@ -13,10 +13,13 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import IO, Any, Sequence
+from typing import IO, TYPE_CHECKING, Any, Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mteval.transcript import Sample
+# rich is imported when something is shown (a bar, a table): ~50 ms of start-up otherwise
 
 DEFAULT_INTERVAL_S = 30.0
 """Seconds between progress lines when stderr is not a terminal ($MTEVAL_PROGRESS_INTERVAL)."""
@@ -28,6 +31,8 @@ a cell, so every table comes out at its natural width."""
 
 def output_console(stderr: bool = False, file: IO[str] | None = None) -> Console:
     """A rich console that prints full names when its stream is not a terminal."""
+    from rich.console import Console
+
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
     if _is_terminal(stream):
         return Console(file=stream)
@@ -81,7 +86,14 @@ class RunProgress:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._progress = Progress(
+        self._progress: Any = self._bar(total, already_done) if self.enabled and not self.plain else None
+
+    def _bar(self, total: int, already_done: int) -> Any:
+        """The rich progress bar and its task id (a terminal only)."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(
             TextColumn("[bold]conversations"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -89,17 +101,17 @@ class RunProgress:
             TimeRemainingColumn(),
             console=Console(file=self.stream),
             transient=False,
-            disable=not self.enabled or self.plain,
             refresh_per_second=4,
         )
-        self._task_id = self._progress.add_task("run", total=total, completed=already_done, stats="")
+        self._task_id = bar.add_task("run", total=total, completed=already_done, stats="")
+        return bar
 
     def __enter__(self) -> "RunProgress":
         self.started = time.perf_counter()
         if self.plain:
             self._ticker = threading.Thread(target=self._tick, name="mteval-progress", daemon=True)
             self._ticker.start()
-        else:
+        elif self._progress is not None:
             self._progress.__enter__()
         return self
 
@@ -109,7 +121,7 @@ class RunProgress:
             if self._ticker is not None:
                 self._ticker.join()
             self._write("done" if self.done >= self.total else "stopped")
-        else:
+        elif self._progress is not None:
             self._progress.__exit__(exc_type, exc, tb)
 
     def _tick(self) -> None:
@@ -143,15 +155,21 @@ class RunProgress:
         except (OSError, ValueError):  # a closed pipe must not stop the run
             pass
 
-    def advance(self, sample: dict[str, Any]) -> None:
+    def advance(self, sample: "Sample | dict[str, Any]") -> None:
+        """One finished conversation (the typed sample, or its JSON form)."""
         if not self.enabled:
             return
+        if isinstance(sample, dict):
+            generated = sum(1 for t in sample["turns"] if t.get("generated"))
+            status = sample.get("status")
+        else:
+            generated, status = sum(1 for t in sample.turns if t.generated), sample.status
         with self._lock:
             self.done += 1
-            self.turns += sum(1 for t in sample["turns"] if t.get("generated"))
-            if sample.get("status") != "ok":
+            self.turns += generated
+            if status != "ok":
                 self.errors += 1
-        if self.plain:
+        if self._progress is None:
             return
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         tokens = sum(c.stats.usage.input_tokens + c.stats.usage.output_tokens for c in self.clients)

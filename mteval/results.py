@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import orjson
 
@@ -101,36 +102,74 @@ def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False) -> Iterator[
     return _read_at(path, final)
 
 
-def _final_offsets(path: Path) -> list[int]:
-    """Byte offsets of the last line of every (task, conversation), in file order."""
-    latest: dict[tuple[str, str], int] = {}
+def _final_offsets(path: Path) -> Sequence[int]:
+    """Byte offsets of the last line of every (task, conversation), in file order.
+
+    Kept per line: its offset and the hash of its key (16 bytes, not a dictionary of keys:
+    that was ~300 bytes per conversation). Lines whose hashes repeat are read again and
+    compared by their real keys, so a hash collision never drops a conversation."""
+    offsets, hashes = array("q"), array("q")
     offset = 0
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, 1):
             start, offset = offset, offset + len(raw)
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if not raw.endswith(b"\n"):
-                    break  # torn last line of a killed run (it may end inside a character)
-                raise ResultsError(not_utf8_message(path, raw, exc, first_line=line_no)) from None
-            if not raw.strip():
-                continue
-            try:
-                record = _loads(raw)
-            except json.JSONDecodeError as exc:  # bytes were checked above
-                if not raw.endswith(b"\n"):
-                    break  # torn last line of a killed run: that conversation is redone
-                raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict) or not isinstance(record.get("conversation", {}), dict):
-                raise ResultsError(f"{path}:{line_no}: expected a sample object, got {type(record).__name__}")
-            key = (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
-            latest.pop(key, None)
-            latest[key] = start
-    return sorted(latest.values())
+            record = _check_line(path, raw, line_no)
+            if record is _TORN:
+                break
+            if record is not None:
+                offsets.append(start)
+                hashes.append(hash(_key(record)))
+    return _without_superseded(path, offsets, hashes)
 
 
-def _read_at(path: Path, offsets: list[int]) -> Iterator[dict[str, Any]]:
+_TORN = object()
+
+
+def _check_line(path: Path, raw: bytes, line_no: int) -> Any:
+    """The sample object of one line; None for a blank line, `_TORN` for a torn last line."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not raw.endswith(b"\n"):
+            return _TORN  # torn last line of a killed run (it may end inside a character)
+        raise ResultsError(not_utf8_message(path, raw, exc, first_line=line_no)) from None
+    if not raw.strip():
+        return None
+    try:
+        record = _loads(raw)
+    except json.JSONDecodeError as exc:  # bytes were checked above
+        if not raw.endswith(b"\n"):
+            return _TORN  # torn last line of a killed run: that conversation is redone
+        raise ResultsError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("conversation", {}), dict):
+        raise ResultsError(f"{path}:{line_no}: expected a sample object, got {type(record).__name__}")
+    return record
+
+
+def _key(record: dict[str, Any]) -> tuple[str, str]:
+    return (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
+
+
+def _without_superseded(path: Path, offsets: array, hashes: array) -> Sequence[int]:
+    """`offsets` minus lines a later line of the same key supersedes."""
+    import numpy as np
+
+    keyed = np.frombuffer(hashes, dtype=np.int64) if hashes else np.zeros(0, dtype=np.int64)
+    order = np.argsort(keyed, kind="stable")
+    same = keyed[order][1:] == keyed[order][:-1]
+    if not same.any():
+        return offsets
+    repeated = np.union1d(order[1:][same], order[:-1][same])
+    last: dict[tuple[str, str], int] = {}
+    with path.open("rb") as handle:
+        for position in repeated.tolist():  # ascending: a later line of a key wins
+            handle.seek(offsets[position])
+            last[_key(_loads(handle.readline()))] = position
+    superseded = set(repeated.tolist()) - set(last.values())
+    return [start for position, start in enumerate(offsets) if position not in superseded]
+
+
+def _read_at(path: Path, offsets: Sequence[int]) -> Iterator[dict[str, Any]]:
     with path.open("rb") as handle:
         for offset in offsets:
             handle.seek(offset)
@@ -224,6 +263,23 @@ SCORED_COLUMNS = [
 ]
 
 
+def sample_conversation_id(sample: dict[str, Any]) -> str:
+    """The conversation a sample's rows belong to: a single-turn rendering's source one."""
+    conversation = sample["conversation"]
+    return str(conversation.get("metadata", {}).get("source_conversation", conversation["id"]))
+
+
+def scored_turns(sample: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any], dict[str, Any] | None]]:
+    """(index, turn, its record or None if never reached) of every scored turn of a sample:
+    the turns that make rows (`sample_rows`, the manifest's summary)."""
+    records = {record["index"]: record for record in sample["turns"]}
+    for index, turn in enumerate(sample["conversation"]["turns"]):
+        record = records.get(index)
+        if not turn.get("scored", True) or (record is not None and not record.get("scored")):
+            continue
+        yield index, turn, record
+
+
 def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> list[dict[str, Any]]:
     """Scored-turn rows of one sample (dict form), with `score_<name>` and
     `status_<name>` columns per scorer.
@@ -235,14 +291,9 @@ def sample_rows(sample: dict[str, Any], run_id: str = "", model: str = "") -> li
     bootstrap intervals resample whole source conversations.
     """
     rows = []
-    conversation = sample["conversation"]
-    metadata = conversation.get("metadata", {})
-    conversation_id = str(metadata.get("source_conversation", conversation["id"]))
-    records = {record["index"]: record for record in sample["turns"]}
-    for index, turn in enumerate(conversation["turns"]):
-        record = records.get(index)
-        if not turn.get("scored", True) or (record is not None and not record.get("scored")):
-            continue
+    metadata = sample["conversation"].get("metadata", {})
+    conversation_id = sample_conversation_id(sample)
+    for index, turn, record in scored_turns(sample):
         reply = record.get("reply") if record else None
         row: dict[str, Any] = {
             "run_id": run_id,

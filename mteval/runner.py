@@ -259,8 +259,10 @@ class Runner:
         progress = RunProgress(total=total, already_done=already_done, clients=[clients.model, *clients.judges], enabled=self.config.progress)
         loop = asyncio.get_running_loop()
         installed = _install_stop_handlers(loop, self._stop)
+        from mteval.gc_tuning import fewer_collections
+
         try:
-            with progress:
+            with progress, fewer_collections():
                 interrupted = await self._drive(pending, clients.model, writer, progress)
         finally:
             _remove_stop_handlers(loop, installed)
@@ -302,13 +304,15 @@ class Runner:
                 if self._write_failure(client) is not None:
                     return  # a write failed: finish the conversations in flight (their replies get cached), start none
                 sample = await self.run_conversation(task, conversation, client)
-                record = sample.model_dump(mode="json", by_alias=True)
                 try:
                     writer.append(sample)
                 except SampleWriteError as exc:
                     self._sample_error = self._sample_error or exc
                     return
-                progress.advance(record)
+                progress.advance(sample)
+                # yield to the loop once per conversation: a model that never suspends (scripted,
+                # all cache hits) would otherwise starve signal handlers and let cancelled timers pile up
+                await asyncio.sleep(0)
 
         workers = [asyncio.create_task(worker()) for _ in range(self.concurrency())]
         stop_wait: asyncio.Future[Any] = asyncio.create_task(self._stop.wait())

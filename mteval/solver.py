@@ -84,6 +84,11 @@ def request_record(
     )
 
 
+def _message(role: str, content: str) -> Message:
+    """A message from a string that is already validated (a Conversation's field, a reply)."""
+    return Message.model_construct(role=role, content=content)
+
+
 def common_prefix(previous: list[Message], current: list[Message]) -> int:
     n = 0
     for a, b in zip(previous, current):
@@ -102,18 +107,19 @@ class ChatSolver:
 
     async def solve(self, ctx: SolveContext) -> tuple[list[TurnRecord], str | None]:
         task, conversation, history, client, params = ctx.task, ctx.conversation, ctx.history, ctx.client, ctx.params
-        system: list[Message] = [Message(role="system", content=conversation.system)] if conversation.system else []
+        # messages built from validated strings (the conversation's, the client's reply text) skip validation
+        system: list[Message] = [_message("system", conversation.system)] if conversation.system else []
         dialogue: list[Message] = []
         previous_exchange: list[Message] = []
         records: list[TurnRecord] = []
         for index, turn in enumerate(conversation.turns):
-            user_message = Message(role="user", content=turn.user)
+            user_message = _message("user", turn.user)
             if not turn.generate:
                 records.append(
                     TurnRecord(index=index, turn_id=turn.id, reply=turn.gold, generated=False, scored=turn.scored)
                 )
                 dialogue.append(user_message)
-                dialogue.append(Message(role="assistant", content=turn.gold or ""))
+                dialogue.append(_message("assistant", turn.gold or ""))
                 continue
             rendered = task.render_user(conversation, index)
             prompt_message = user_message if rendered == turn.user else Message(role="user", content=rendered)
@@ -129,9 +135,9 @@ class ChatSolver:
                 records.append(request_record(index, turn.id, previous_exchange, sent, exc, scored=turn.scored, metadata=metadata))
                 return records, f"turn {turn.id!r}: {type(exc).__name__}: {exc}"
             records.append(request_record(index, turn.id, previous_exchange, sent, completion, scored=turn.scored, metadata=metadata))
-            reply_message = Message(role="assistant", content=completion.text)
+            reply_message = _message("assistant", completion.text)
             previous_exchange = sent + [reply_message]
-            in_history = reply_message if history != "gold" else Message(role="assistant", content=turn.gold or "")
+            in_history = reply_message if history != "gold" else _message("assistant", turn.gold or "")
             dialogue.append(user_message)
             dialogue.append(in_history)
         return records, None

@@ -11,17 +11,28 @@ and `compare` all call these functions, so the same data gives the same interval
 
 from __future__ import annotations
 
-import inspect
-import math
-import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from pydantic import BaseModel
 
+# the paired statistics (`mteval compare` and the gate) live in mteval.paired_stats, re-exported here
+from mteval.paired_stats import (  # noqa: F401
+    DEFAULT_SEED,
+    Clusters,
+    DiffResult,
+    TestName,
+    bootstrap_distribution,
+    drop_pvalue,
+    holm,
+    is_binary,
+    paired_difference,
+    permutation_pvalue,
+    sign_pvalue,
+    wilcoxon_pvalue,
+)
+
 DEFAULT_RESAMPLES = 2000
-DEFAULT_SEED = 20240501
 
 
 class Metric(BaseModel):
@@ -46,15 +57,28 @@ def cluster_bootstrap_ci(
     if values_arr.size == 0:
         return None
     _, cluster_idx = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
-    sums = np.bincount(cluster_idx, weights=values_arr)
+    return ranked_cluster_ci(values_arr, cluster_idx, confidence=confidence, n_resamples=n_resamples, seed=seed)
+
+
+def ranked_cluster_ci(
+    values: np.ndarray,
+    cluster_idx: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float] | None:
+    """`cluster_bootstrap_ci` with each value's cluster given as its dense rank (0..k-1) in
+    the sorted order of the cluster ids: the clusters are resampled in that order."""
+    if values.size == 0:
+        return None
+    sums = np.bincount(cluster_idx, weights=values)
     counts = np.bincount(cluster_idx).astype(float)
     k = sums.size
-    if k < 2 or np.allclose(values_arr, values_arr[0]):
-        point = float(values_arr.mean())
+    if k < 2 or _all_close_to_first(values):
+        point = float(values.mean())
         return (point, point)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, k, size=(n_resamples, k))
-    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    means = _cluster_means(sums, counts, np.random.default_rng(seed), n_resamples)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return (float(low), float(high))
@@ -70,8 +94,24 @@ def resampled_means(values: Sequence[float], clusters: Sequence[object], rng: np
     sums, counts = _cluster_sums(values, clusters)
     if sums.size < 2:
         return np.full(n_resamples, float(np.mean(np.asarray(values, dtype=float))))
-    picks = rng.integers(0, sums.size, size=(n_resamples, sums.size))
-    return sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    return _cluster_means(sums, counts, rng, n_resamples)
+
+
+_PICKS_PER_CHUNK = 1 << 20
+
+
+def _cluster_means(sums: np.ndarray, counts: np.ndarray, rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """Pooled means of `n_resamples` resamples of the clusters (with replacement), drawn a
+    chunk of resamples at a time so memory stays ~8 MB at any number of conversations (one
+    (n_resamples, k) draw is 320 MB at 20,000). The chunks continue one random stream, so
+    the means are the ones a single draw gives."""
+    k = sums.size
+    step = max(1, _PICKS_PER_CHUNK // k)
+    means = np.empty(n_resamples)
+    for start in range(0, n_resamples, step):
+        picks = rng.integers(0, k, size=(min(step, n_resamples - start), k))
+        means[start : start + picks.shape[0]] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    return means
 
 
 def stratified_resamples(
@@ -145,17 +185,70 @@ def metric_from_rows(values: Iterable[float | None], clusters: Iterable[object])
     )
 
 
+def _all_close_to_first(values: np.ndarray) -> bool:
+    """`np.allclose(values, values[0])` without its per-value temporaries (~3 arrays the
+    size of `values`): |v - first| is largest at the smallest or the largest value."""
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return bool(np.allclose(values, values[0]))
+    return bool(np.allclose(np.array([low, high]), values[0]))
+
+
+def metric_from_ranks(values: np.ndarray, ranks: np.ndarray) -> Metric:
+    """`metric_from_rows` over arrays: `values` with NaN for rows without a value, `ranks`
+    integers that sort as the rows' conversation ids do. Same numbers, no per-row objects."""
+    keep = ~np.isnan(values)
+    everything = bool(keep.all())
+    kept = values if everything else values[keep]
+    if not kept.size:
+        return Metric(value=None, n=0, n_conversations=0, excluded=int(values.size))
+    kept_ranks = ranks if everything else ranks[keep]
+    dense = _dense_ranks(kept_ranks)
+    return Metric(
+        value=float(np.mean(kept)),
+        ci=ranked_cluster_ci(kept, dense),
+        n=int(kept.size),
+        n_conversations=int(dense.max()) + 1,
+        excluded=int(values.size - kept.size),
+    )
+
+
+def _dense_ranks(ranks: np.ndarray) -> np.ndarray:
+    """0..k-1 in the order of the k distinct ranks (`np.unique`'s inverse, without sorting
+    every row when the ranks are small non-negative integers)."""
+    if ranks.size and ranks.min() >= 0 and ranks.max() < 4 * ranks.size + 1024:
+        present = np.zeros(int(ranks.max()) + 1, dtype=bool)
+        present[ranks] = True
+        dense = np.cumsum(present, dtype=np.int32) - 1
+        return dense[ranks]
+    return np.unique(ranks, return_inverse=True)[1]
+
+
+def _id_ranks(ids: Any) -> np.ndarray | None:
+    """Ranks of a frame's conversation-id column in string order (None if not all strings)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(ids, sort=True)
+    if (codes < 0).any() or not all(isinstance(u, str) for u in uniques):
+        return None
+    return np.asarray(codes)
+
+
 def mean_metrics(frame, score_names: Sequence[str]) -> dict[str, Metric]:
     """Mean of each `score_<name>` column over rows, clustered by conversation."""
     metrics: dict[str, Metric] = {}
+    ranks = None
     for name in score_names:
         column = f"score_{name}"
         if column not in frame:
             metrics[name] = Metric(value=None, excluded=len(frame))
             continue
-        values = [None if v is None or v != v else float(v) for v in frame[column].tolist()]
         # rows of errored or unreached turns have no score column value: excluded, counted
-        metrics[name] = metric_from_rows(values, frame["conversation_id"].tolist())
+        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+        ranks = _id_ranks(frame["conversation_id"]) if ranks is None else ranks
+        if ranks is None:  # ids that are not all strings: ranked as their str() sorts
+            _, ranks = np.unique(np.asarray([str(c) for c in frame["conversation_id"].tolist()]), return_inverse=True)
+        metrics[name] = metric_from_ranks(values, np.asarray(ranks))
     return metrics
 
 
@@ -165,224 +258,22 @@ def by_turn(frame, score_names: Sequence[str]) -> dict[str, dict[str, dict[str, 
     out: dict[str, dict[str, dict[str, float | int | None]]] = {}
     if frame.empty:
         return out
+    turns = frame["turn_index"].to_numpy()
     for name in score_names:
         column = f"score_{name}"
-        if column not in frame:
-            continue
-        grouped = frame.dropna(subset=[column]).groupby("turn_index")[column]
-        out[name] = {
-            str(int(idx) + 1): {"value": float(series.mean()), "n": int(series.size)} for idx, series in grouped
-        }
+        if column in frame:
+            out[name] = turn_curve(frame[column].to_numpy(dtype=float, na_value=np.nan), turns)
     return out
 
 
-TestName = Literal["auto", "permutation", "wilcoxon", "sign"]
-_ATOL = 1e-9
+def turn_curve(values: np.ndarray, turn_index: np.ndarray) -> dict[str, dict[str, float | int | None]]:
+    """Mean and count of the values (NaN: no value) per turn position, positions 1-based."""
+    keep = ~np.isnan(values)
+    if not keep.all():
+        values, turn_index = values[keep], turn_index[keep]
+    curve: dict[str, dict[str, float | int | None]] = {}
+    for idx in np.unique(turn_index):
+        at = values[turn_index == idx]
+        curve[str(int(idx) + 1)] = {"value": float(np.mean(at)), "n": int(at.size)}
+    return curve
 
-
-# --- paired statistics (`mteval compare` and the gate) --- ----------------------------------------------------------------
-@dataclass(frozen=True)
-class Clusters:
-    """Per-conversation sums of one metric's paired scores."""
-
-    ids: np.ndarray
-    base: np.ndarray
-    candidate: np.ndarray
-    counts: np.ndarray
-
-    @classmethod
-    def from_arrays(cls, base: Sequence[float], candidate: Sequence[float], clusters: Sequence[object]) -> Clusters:
-        """Sum paired turn scores per cluster (conversation)."""
-        base_arr = np.asarray(base, dtype=float)
-        cand_arr = np.asarray(candidate, dtype=float)
-        if base_arr.shape != cand_arr.shape or base_arr.ndim != 1:
-            raise ValueError("base and candidate must be 1-d arrays of equal length")
-        ids, index = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
-        return cls(
-            ids=ids,
-            base=np.bincount(index, weights=base_arr, minlength=ids.size),
-            candidate=np.bincount(index, weights=cand_arr, minlength=ids.size),
-            counts=np.bincount(index, minlength=ids.size).astype(float),
-        )
-
-    @property
-    def k(self) -> int:
-        return int(self.ids.size)
-
-    @property
-    def n(self) -> int:
-        return int(self.counts.sum())
-
-    @property
-    def diff_sums(self) -> np.ndarray:
-        return self.candidate - self.base
-
-    def mean_diff(self) -> float:
-        """Pooled mean over turns of candidate - base."""
-        return float(self.diff_sums.sum() / self.counts.sum())
-
-    def cluster_mean_diffs(self, margin: float = 0.0) -> np.ndarray:
-        """Per-conversation mean difference plus `margin`, rounded against float noise."""
-        return np.round(self.diff_sums / self.counts + margin, 12)
-
-
-@dataclass(frozen=True)
-class DiffResult:
-    """A paired difference with its interval and one-sided p-value for a drop."""
-
-    diff: float
-    base: float
-    candidate: float
-    ci: tuple[float, float]
-    p_value: float
-    test: str
-    scale: Literal["binary", "scale"]
-    n: int
-    k: int
-
-
-def _rng_kwargs(fn: Callable[..., Any], seed: int) -> dict[str, Any]:
-    """`rng=` on SciPy >= 1.15, `random_state=` before."""
-    name = "rng" if "rng" in inspect.signature(fn).parameters else "random_state"
-    return {name: np.random.default_rng(seed)}
-
-
-def is_binary(*arrays: Sequence[float] | np.ndarray) -> bool:
-    """Whether every value is 0 or 1."""
-    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
-    return bool(values.size) and bool(np.all((values == 0.0) | (values == 1.0)))
-
-
-def _ratio(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.sum(sums, axis=axis) / np.sum(counts, axis=axis)
-
-
-def bootstrap_distribution(clusters: Clusters, *, n_resamples: int, seed: int, confidence: float = 0.95) -> tuple[tuple[float, float], np.ndarray]:
-    """Paired cluster bootstrap of the pooled mean difference: percentile interval and
-    the resampled differences (scipy.stats.bootstrap, conversations resampled)."""
-    from scipy import stats
-
-    point = clusters.mean_diff()
-    if clusters.k < 2 or np.allclose(clusters.diff_sums / clusters.counts, point):
-        return (point, point), np.full(n_resamples, point)
-    result = stats.bootstrap(
-        (clusters.diff_sums, clusters.counts),
-        _ratio,
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=max(1, min(n_resamples, 8_000_000 // max(clusters.k, 1))),
-        confidence_level=confidence,
-        method="percentile",
-        **_rng_kwargs(stats.bootstrap, seed),
-    )
-    low, high = result.confidence_interval
-    return (float(low), float(high)), np.asarray(result.bootstrap_distribution, dtype=float)
-
-
-def permutation_pvalue(parts: Sequence[tuple[Clusters, float]], *, margin: float = 0.0, n_resamples: int = 9999, seed: int = DEFAULT_SEED) -> float:
-    """One-sided p-value of "weighted mean difference >= -margin" by swapping base and
-    candidate within whole conversations (flipping the sign of a conversation's summed
-    difference; scipy.stats.permutation_test, exact for up to log2(n_resamples)
-    conversations). `parts` are (clusters, weight) with weights summing to one: one
-    part for a task, one per task for a family mean."""
-    from scipy import stats
-
-    shifted = np.concatenate([w * (c.diff_sums + margin * c.counts) / c.counts.sum() for c, w in parts])
-    if np.allclose(shifted, 0.0, atol=_ATOL, rtol=0.0):
-        return 1.0
-
-    def statistic(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.sum(x, axis=axis)
-
-    result = stats.permutation_test(
-        (shifted,),
-        statistic,
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=n_resamples,
-        batch=max(1, min(n_resamples, 8_000_000 // max(shifted.size, 1))),
-        alternative="less",
-        **_rng_kwargs(stats.permutation_test, seed),
-    )
-    return float(min(1.0, result.pvalue))
-
-
-def wilcoxon_pvalue(clusters: Clusters, *, margin: float = 0.0) -> float:
-    """One-sided Wilcoxon signed-rank p-value on per-conversation mean differences
-    shifted by `margin` (scipy.stats.wilcoxon; zero differences dropped)."""
-    from scipy import stats
-
-    shifted = clusters.cluster_mean_diffs(margin)
-    if not np.any(shifted != 0):
-        return 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        result = stats.wilcoxon(shifted, alternative="less", zero_method="wilcox")
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-def sign_pvalue(clusters: Clusters, *, margin: float = 0.0) -> float:
-    """One-sided sign test over conversations (scipy.stats.binomtest)."""
-    from scipy import stats
-
-    shifted = clusters.cluster_mean_diffs(margin)
-    worse, better = int(np.sum(shifted < 0)), int(np.sum(shifted > 0))
-    if worse + better == 0:
-        return 1.0
-    return float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue)
-
-
-def drop_pvalue(clusters: Clusters, *, binary: bool, margin: float, test: TestName, n_resamples: int, seed: int) -> tuple[str, float]:
-    """The chosen (or automatic) paired test of "difference >= -margin"."""
-    chosen = test if test != "auto" else ("permutation" if binary else "wilcoxon")
-    if chosen == "permutation":
-        return "permutation", permutation_pvalue([(clusters, 1.0)], margin=margin, n_resamples=n_resamples, seed=seed)
-    if chosen == "wilcoxon":
-        return "wilcoxon", wilcoxon_pvalue(clusters, margin=margin)
-    return "sign", sign_pvalue(clusters, margin=margin)
-
-
-def paired_difference(
-    base: Sequence[float],
-    candidate: Sequence[float],
-    clusters: Sequence[object],
-    *,
-    max_drop: float = 0.0,
-    confidence: float = 0.95,
-    test: TestName = "auto",
-    bootstrap_resamples: int = 2000,
-    permutation_resamples: int = 9999,
-    seed: int = DEFAULT_SEED,
-) -> DiffResult:
-    """Difference candidate - base of paired turn scores, clustered by conversation:
-    bootstrap interval and the one-sided p-value of a drop larger than `max_drop`."""
-    grouped = Clusters.from_arrays(base, candidate, clusters)
-    if grouped.n == 0:
-        raise ValueError("no paired scores")
-    binary = is_binary(base, candidate)
-    ci, _ = bootstrap_distribution(grouped, n_resamples=bootstrap_resamples, seed=seed, confidence=confidence)
-    name, p = drop_pvalue(grouped, binary=binary, margin=max_drop, test=test, n_resamples=permutation_resamples, seed=seed)
-    return DiffResult(
-        diff=grouped.mean_diff(),
-        base=float(grouped.base.sum() / grouped.n),
-        candidate=float(grouped.candidate.sum() / grouped.n),
-        ci=ci,
-        p_value=p,
-        test=name,
-        scale="binary" if binary else "scale",
-        n=grouped.n,
-        k=grouped.k,
-    )
-
-
-def holm(p_values: Sequence[float], alpha: float) -> tuple[list[bool], list[float]]:
-    """Holm step-down correction (statsmodels.stats.multitest.multipletests)."""
-    if not p_values:
-        return [], []
-    from statsmodels.stats.multitest import multipletests
-
-    reject, adjusted, _, _ = multipletests(np.asarray(p_values, dtype=float), alpha=alpha, method="holm")
-    return [bool(r) for r in reject], [float(p) for p in adjusted]

@@ -201,7 +201,9 @@ class Task:
 
     def metrics(self, frame: "pd.DataFrame") -> dict[str, "Metric"]:
         """Metrics over this task's scored-turn rows. Default: the mean of every scorer,
-        with a 95% bootstrap interval that resamples whole conversations."""
+        with a 95% bootstrap interval that resamples whole conversations. The frame's
+        columns: task, conversation_id, turn_index, score_<scorer>, status_<scorer>
+        (`mteval.score_rows`); the default is computed from those arrays without pandas."""
         from mteval.stats import mean_metrics
 
         return mean_metrics(frame, [s.name for s in self.scorers()])

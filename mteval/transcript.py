@@ -23,7 +23,8 @@ class Usage(BaseModel):
     output_tokens: int = 0
 
     def __add__(self, other: "Usage") -> "Usage":
-        return Usage(
+        # sums of two validated Usages are ints: no validation (this runs once per call)
+        return Usage.model_construct(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
         )

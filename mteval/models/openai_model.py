@@ -153,7 +153,10 @@ def parse_chat_completion(response: Any) -> ModelOutput:
     """Read text, usage and finish reason from a chat-completions response: an SDK
     object, or the decoded JSON of the lean transport (read through the same names)."""
     if isinstance(response, dict):  # decoded JSON (not typing.Mapping: its isinstance is slow)
-        response = _Fields(response)
+        fast = _parse_plain(response)
+        if fast is not None:
+            return fast
+        response = _Fields(response)  # something is off: the general path says what
     try:
         choice = response.choices[0]
         text = choice.message.content
@@ -175,6 +178,32 @@ def parse_chat_completion(response: Any) -> ModelOutput:
             output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         ),
         finish_reason=getattr(choice, "finish_reason", None),
+    )
+
+
+def _parse_plain(response: dict[str, Any]) -> ModelOutput | None:
+    """`parse_chat_completion` of a well-formed decoded reply by plain indexing (a third of
+    its CPU per call); None for anything unusual, which the general path then reads or
+    refuses with its message."""
+    try:
+        choice = response["choices"][0]
+        text = choice["message"]["content"]
+        finish_reason = choice.get("finish_reason")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    usage = response.get("usage")
+    if not isinstance(text, str) or not (finish_reason is None or isinstance(finish_reason, str)):
+        return None
+    if not isinstance(usage, dict):
+        if usage is not None:
+            return None
+        usage = {}
+    return ModelOutput(
+        text=text,
+        usage=Usage.model_construct(  # int() already made them ints
+            input_tokens=int(usage.get("prompt_tokens", 0) or 0), output_tokens=int(usage.get("completion_tokens", 0) or 0)
+        ),
+        finish_reason=finish_reason,
     )
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.spatial.distance import jensenshannon
-from scipy.special import rel_entr
 
 from mteval.duplex.timeline import SPEECH_KEY, Segment, Timeline, Word, words_to_segments
 from mteval_tasks.full_duplex.metrics import MissingEvent, takeover
@@ -100,6 +98,8 @@ def backchannel_jsd(
     target = resample(reference, len(predicted))
     if variant == "paper":
         return js_divergence_bits(predicted, target)
+    from scipy.spatial.distance import jensenshannon  # lazy: scipy costs ~0.4 s of start-up to every run
+
     value = float(jensenshannon(predicted, target))
     return 0.0 if math.isnan(value) else value
 
@@ -110,6 +110,8 @@ def js_divergence_bits(p: np.ndarray, q: np.ndarray) -> float:
     p = p / np.sum(p)
     q = q / np.sum(q)
     m = (p + q) / 2
+    from scipy.special import rel_entr  # lazy, as above
+
     value = (np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m))) / (2 * math.log(2))
     return float(max(value, 0.0))
 

@@ -29,8 +29,8 @@ import orjson
 from filelock import FileLock
 
 from mteval.conversation import Message
+from mteval.errors import ConfigurationError
 from mteval.models.base import GenerationParams, ModelOutput
-from mteval.models.errors import ConfigurationError
 from mteval.transcript import Usage
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("MTEVAL_CACHE_DIR", Path.home() / ".cache" / "mteval"))

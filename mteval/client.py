@@ -22,8 +22,8 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from mteval.cache import CacheKeys, CacheWriteError, ResponseCache
 from mteval.conversation import Message
+from mteval.errors import ModelError, RequestTimeout
 from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
-from mteval.models.errors import ModelError, RequestTimeout
 from mteval.redact import Redactor
 from mteval.transcript import Usage
 

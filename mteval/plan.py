@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
 from mteval.client import _ENDPOINT_ARGS, endpoint_of
 from mteval.conversation import Conversation
+from mteval.errors import ConfigurationError
 from mteval.id_set import IdSet
 from mteval.models.base import GenerationParams, ModelAdapter
-from mteval.models.errors import ConfigurationError
 from mteval.run_source import RunSource
 from mteval.selection import check_ids_found, limit_count
 from mteval.solver import ChatSolver, Solver, missing_gold

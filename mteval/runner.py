@@ -27,12 +27,12 @@ from mteval.cache import DEFAULT_CACHE_DIR, ResponseCache
 from mteval.client import ModelClient, RetryPolicy
 from mteval.conversation import Conversation
 from mteval.conversation_run import ConversationRun
+from mteval.errors import ConfigurationError
 from mteval.manifest_builder import MAX_FIRST_ERRORS, ManifestBuilder, add_calls, iso, run_calls  # noqa: F401 (re-exported)
 from mteval.manifest_builder import Columns as _Columns  # noqa: F401 (old name)
 from mteval.manifest_builder import Summary as _Summary  # noqa: F401 (old name)
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
-from mteval.models.errors import ConfigurationError
 from mteval.plan import PreparedRun, RunPlan, Scan, check_run_id, task_info  # noqa: F401 (check_run_id re-exported)
 from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve

@@ -56,3 +56,18 @@ def test_close_matches_message():
     assert close_matches_message("opnai", ["openai", "anthropic"]) == "Did you mean: openai?"
     assert close_matches_message("zzz", ["b", "a", "a"]) == "Known: a, b"
     assert close_matches_message("zzz", []) == "None are registered."
+
+
+def test_errors_are_imported_from_the_bottom_layer():
+    """`mteval.models.errors` is a compatibility alias for plugins; inside the project the
+    errors come from `mteval.errors`, so raising one never loads the model package."""
+    root = PACKAGE.parent
+    files = [p for folder in ("mteval", "tasks", "judges") for p in sorted((root / folder).rglob("*.py"))]
+    offenders = [str(f.relative_to(root)) for f in files if f != PACKAGE / "models" / "errors.py" and "mteval.models.errors" in _mteval_imports(f)]
+    assert offenders == []
+
+
+def test_the_registry_does_not_load_the_model_package():
+    code = "import sys, mteval.registry; print(sorted(m for m in sys.modules if m.startswith('mteval.models')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -195,9 +195,9 @@ class ModelClient:
         if replaced:
             log.warning("mteval: %s reply held %d lone surrogate(s); stored as U+FFFD", self.model_id, replaced)
             output = ModelOutput(text, output.usage, output.finish_reason)
-        if key is not None and self.write_error is None:
+        if key is not None and self.cache is not None and self.write_error is None:
             try:
-                self.cache.put(key, self.adapter.model_id, output)  # type: ignore[union-attr]
+                self.cache.put(key, self.adapter.model_id, output)
             except CacheWriteError as exc:
                 self.write_error = exc
                 log.warning("mteval: %s; finishing the conversations in flight, starting no new ones", exc)

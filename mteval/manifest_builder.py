@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 MAX_FIRST_ERRORS = 5
 
 
-Columns = ScoreRows  # the old name (mteval.runner re-exports it)
 
 
 class Summary:

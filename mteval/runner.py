@@ -28,12 +28,10 @@ from mteval.client import ModelClient, RetryPolicy
 from mteval.conversation import Conversation
 from mteval.conversation_run import ConversationRun
 from mteval.errors import ConfigurationError
-from mteval.manifest_builder import MAX_FIRST_ERRORS, ManifestBuilder, add_calls, iso, run_calls  # noqa: F401 (re-exported)
-from mteval.manifest_builder import Columns as _Columns  # noqa: F401 (old name)
-from mteval.manifest_builder import Summary as _Summary  # noqa: F401 (old name)
+from mteval.manifest_builder import ManifestBuilder, run_calls
 from mteval.models import create_model
 from mteval.models.base import GenerationParams, ModelAdapter
-from mteval.plan import PreparedRun, RunPlan, Scan, check_run_id, task_info  # noqa: F401 (check_run_id re-exported)
+from mteval.plan import PreparedRun, RunPlan
 from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve
 from mteval.results import MANIFEST, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
@@ -46,10 +44,6 @@ from mteval.transcript import Sample
 
 if TYPE_CHECKING:
     from mteval.progress import RunProgress
-
-_iso = iso  # old names, kept for callers outside mteval
-_task_info = task_info
-
 
 @dataclass
 class RunConfig:

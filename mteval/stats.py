@@ -147,18 +147,6 @@ def stratified_mean_ci(
     return percentile_ci(stratified_resamples(strata, n_resamples=n_resamples, seed=seed), confidence)
 
 
-def difference_ci(
-    first: Sequence[tuple[Sequence[float], Sequence[object]]], second: Sequence[tuple[Sequence[float], Sequence[object]]]
-) -> tuple[float, float] | None:
-    """95% interval of mean-of-means(first) - mean-of-means(second), the two resampled
-    independently (unpaired, e.g. own-history vs single-turn runs)."""
-    a = stratified_resamples(first, seed=DEFAULT_SEED)
-    b = stratified_resamples(second, seed=DEFAULT_SEED + 1)
-    if a is None or b is None:
-        return None
-    return percentile_ci(a - b)
-
-
 def mean_of_means(strata: Sequence[tuple[Sequence[float], Sequence[object]]], excluded: int = 0) -> Metric:
     """Metric for the unweighted mean of the strata's pooled means (no value if a stratum is empty)."""
     n = sum(len(values) for values, _ in strata)

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from mteval.cache import CacheKeys, CacheWriteError, ResponseCache
 from mteval.conversation import Message
 from mteval.errors import ModelError, RequestTimeout
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.base import ENDPOINT_ARGS, GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.redact import Redactor
 from mteval.transcript import Usage
 
@@ -86,8 +86,6 @@ _NOT_IN_CACHE_KEY = frozenset({"timeout", "transport"})
 
 
 # Environment variables the provider SDKs read for their base URL when none is given.
-_ENDPOINT_ENV = {"openai": ("OPENAI_BASE_URL",), "anthropic": ("ANTHROPIC_BASE_URL",), "litellm": ()}
-_ENDPOINT_ARGS = ("base_url", "api_base", "endpoint")
 
 
 def endpoint_of(adapter: ModelAdapter) -> str | None:
@@ -95,9 +93,9 @@ def endpoint_of(adapter: ModelAdapter) -> str | None:
     provider's base-URL environment variable, else None (the provider's default).
     Credentials (user:password@, query strings) are removed: this goes into cache keys
     and manifests."""
-    raw = next((adapter.args.get(name) for name in _ENDPOINT_ARGS if adapter.args.get(name)), None)
+    raw = next((adapter.args.get(name) for name in ENDPOINT_ARGS if adapter.args.get(name)), None)
     if raw is None:
-        raw = next((os.environ[v] for v in _ENDPOINT_ENV.get(adapter.provider, ()) if os.environ.get(v)), None)
+        raw = next((os.environ[v] for v in adapter.endpoint_env if os.environ.get(v)), None)
     return _without_credentials(str(raw)) if raw else None
 
 
@@ -144,7 +142,7 @@ class ModelClient:
         # the endpoint decides which server answers: a local stand-in and the real API
         # must never share cached replies (base_url from args or the environment)
         self.endpoint = endpoint_of(adapter)
-        if self.endpoint is not None and not any(name in self._key_args for name in _ENDPOINT_ARGS):
+        if self.endpoint is not None and not any(name in self._key_args for name in ENDPOINT_ARGS):
             # set by the environment: key it; a base_url argument is already in the key, and keys
             # of default-endpoint requests stay as they were, so existing caches remain valid
             self._key_args["__endpoint__"] = self.endpoint

@@ -1,16 +1,13 @@
 """Dollar cost of a run's calls, from litellm's bundled price map (no network).
 
-Only for hosted models whose price litellm knows; a model behind a custom `base_url` (argument or
-OPENAI_BASE_URL / ANTHROPIC_BASE_URL)
-(vLLM, a proxy) or unknown to litellm has no cost (None), never a guessed one.
+Only for hosted models whose price litellm knows (an adapter's `price_prefix`); a model behind a
+custom `base_url` (argument or the adapter's `endpoint_env`, e.g. OPENAI_BASE_URL) off its
+`official_hosts` (vLLM, a proxy) or unknown to litellm has no cost (None), never a guessed one.
 """
 
 from __future__ import annotations
 
 from mteval.models.base import ModelAdapter
-
-_PRICED_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "litellm": None}
-_OFFICIAL_HOSTS = {"api.openai.com", "api.anthropic.com"}
 
 
 def _custom_endpoint(adapter: ModelAdapter) -> bool:
@@ -21,19 +18,19 @@ def _custom_endpoint(adapter: ModelAdapter) -> bool:
     from mteval.client import endpoint_of
 
     endpoint = endpoint_of(adapter)
-    return endpoint is not None and urlsplit(endpoint).hostname not in _OFFICIAL_HOSTS
+    return endpoint is not None and urlsplit(endpoint).hostname not in adapter.official_hosts
 
 
 def cost_usd(adapter: ModelAdapter, input_tokens: int, output_tokens: int) -> float | None:
     """USD for these tokens on this adapter's model, or None if unknown."""
-    if adapter.provider not in _PRICED_PROVIDERS or _custom_endpoint(adapter):
+    if adapter.price_prefix is None or _custom_endpoint(adapter):
         return None
     if input_tokens == 0 and output_tokens == 0:
         return 0.0
     from mteval.models.litellm_model import import_litellm
 
     litellm = import_litellm()
-    prefix = _PRICED_PROVIDERS[adapter.provider]
+    prefix = adapter.price_prefix
     model = f"{prefix}/{adapter.model}" if prefix else adapter.model
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
-from mteval.client import _ENDPOINT_ARGS, endpoint_of
+from mteval.client import endpoint_of
 from mteval.conversation import Conversation
 from mteval.errors import ConfigurationError
 from mteval.id_set import IdSet
-from mteval.models.base import GenerationParams, ModelAdapter
+from mteval.models.base import ENDPOINT_ARGS, GenerationParams, ModelAdapter
 from mteval.run_source import RunSource
 from mteval.selection import check_ids_found, limit_count
 from mteval.solver import ChatSolver, Solver, missing_gold
@@ -249,7 +249,7 @@ def env_endpoint(adapter: ModelAdapter) -> str | None:
     """The endpoint when the environment sets it (OPENAI_BASE_URL, ...), else None. It is part
     of a run's identity: a base_url argument already is (through the public args), and without
     it the same command against another server resumed the first server's run."""
-    if any(adapter.public_args().get(name) for name in _ENDPOINT_ARGS):
+    if any(adapter.public_args().get(name) for name in ENDPOINT_ARGS):
         return None
     return endpoint_of(adapter)
 

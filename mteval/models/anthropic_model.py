@@ -31,6 +31,9 @@ LEGACY_VERSION = "2023-06-01"
 
 class AnthropicModel(KeyedAdapter):
     provider = "anthropic"
+    endpoint_env = ("ANTHROPIC_BASE_URL",)
+    price_prefix = "anthropic"
+    official_hosts = frozenset({"api.anthropic.com"})
     env_var = "ANTHROPIC_API_KEY"
     known_args = CLIENT_ARGS | BODY_ARGS
 

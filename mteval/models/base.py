@@ -63,6 +63,10 @@ class ModelOutput:
     finish_reason: str | None = None
 
 
+ENDPOINT_ARGS = ("base_url", "api_base", "endpoint")
+"""Model args that name where requests go (recorded, keyed and checked as one)."""
+
+
 class ModelAdapter(abc.ABC):
     """A provider client. Subclasses translate SDK errors into `mteval.errors`.
 
@@ -77,6 +81,14 @@ class ModelAdapter(abc.ABC):
     must not send the run to the provider's public endpoint). None: not checked."""
     passthrough_prefixes: ClassVar[tuple[str, ...]] = (BODY_PREFIX,)
     """Args starting with these are passed on unchecked (`body.top_k=40` sends `top_k`)."""
+    endpoint_env: ClassVar[tuple[str, ...]] = ()
+    """Environment variables the provider's SDK reads for its base URL (OPENAI_BASE_URL): where
+    requests go when no base_url argument is given, so they enter the cache key and fingerprint."""
+    price_prefix: ClassVar[str | None] = None
+    """How litellm's price map names this provider's models: "openai" prices `openai/<model>`,
+    "" prices the model id as it is (litellm's own), None: no price is looked up."""
+    official_hosts: ClassVar[frozenset[str]] = frozenset()
+    """Hosts of the provider's own API: an endpoint elsewhere (vLLM, a proxy) is priced at None."""
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         self.model = model

@@ -25,6 +25,8 @@ def import_litellm():
 
 class LiteLLMModel(ModelAdapter):
     provider = "litellm"
+    price_prefix = ""
+    official_hosts = frozenset({"api.openai.com", "api.anthropic.com"})
     known_args = frozenset(
         {"api_key", "api_base", "base_url", "api_version", "timeout", "organization", "custom_llm_provider",
          "extra_headers", "default_headers", "input_cost_per_token", "output_cost_per_token"}

@@ -79,6 +79,9 @@ def chat_completion_request(model: str, messages: Sequence[Message], params: Gen
 
 class OpenAIModel(KeyedAdapter):
     provider = "openai"
+    endpoint_env = ("OPENAI_BASE_URL",)
+    price_prefix = "openai"
+    official_hosts = frozenset({"api.openai.com"})
     env_var = "OPENAI_API_KEY"
     known_args = CLIENT_ARGS | BODY_ARGS
 

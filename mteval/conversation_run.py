@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from mteval.conversation import Conversation
 from mteval.models.base import GenerationParams
 from mteval.redact import Redactor
-from mteval.scoring.base import ScoreContext, TurnState
+from mteval.scoring.base import ScoreContext, Scorer, TurnState
 from mteval.solver import HistoryMode, SolveContext, Solver
 from mteval.transcript import Sample, Score, TurnRecord
 
@@ -38,7 +38,7 @@ class ConversationRun:
         solver: Solver,
         client: "ModelClient",
         params: GenerationParams,
-        scorers: Sequence[Any],
+        scorers: Sequence[Scorer],
     ) -> Sample:
         """Solve and score one conversation. A scorer that raises is recorded as a failed
         score (and the sample as errored); the run goes on."""
@@ -58,7 +58,7 @@ class ConversationRun:
             finished_at=time.time(),
         )
 
-    async def score(self, task: str, conversation: Conversation, records: list[TurnRecord], scorers: Sequence[Any]) -> bool:
+    async def score(self, task: str, conversation: Conversation, records: list[TurnRecord], scorers: Sequence[Scorer]) -> bool:
         """Score every scored turn with a reply, in place; False if any score errored."""
         ok = True
         for record in records:

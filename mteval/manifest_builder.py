@@ -27,6 +27,7 @@ from mteval.task import Task
 
 if TYPE_CHECKING:
     from mteval.runner import RunConfig
+    from mteval.scoring.base import Scorer
     from mteval.scoring.jury import Jury
 
 MAX_FIRST_ERRORS = 5
@@ -110,7 +111,7 @@ class ManifestBuilder:
         model: ModelAdapter,
         redactor: Redactor,
         *,
-        scorers: Callable[[Task], list[Any]],
+        scorers: Callable[[Task], list[Scorer]],
         custom_scorers: bool,
         public_task_options: dict[str, Any],
         jury_identity: dict[str, Any] | None,

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mteval.client import ModelClient
     from mteval.transcript import Sample
 # rich is imported when something is shown (a bar, a table): ~50 ms of start-up otherwise
 
@@ -66,7 +67,7 @@ class RunProgress:
         self,
         total: int,
         already_done: int,
-        clients: Sequence[Any],
+        clients: Sequence[ModelClient],
         enabled: bool = True,
         *,
         stream: IO[str] | None = None,

@@ -36,7 +36,7 @@ from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve
 from mteval.results import MANIFEST, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
 from mteval.run_source import RunSource
-from mteval.scoring.base import ScoreContext
+from mteval.scoring.base import ScoreContext, Scorer
 from mteval.scoring.jury import Jury, JuryConfig
 from mteval.solver import HistoryMode, Solver
 from mteval.task import Task
@@ -150,7 +150,7 @@ class Runner:
         """The solver that drives `task`'s conversations (the plan's source says which)."""
         return self.plan.solver_for(task)
 
-    def scorers(self, task: Task) -> list[Any]:
+    def scorers(self, task: Task) -> list[Scorer]:
         """The scorers of `task` in this run (the plan's source says which)."""
         return self.plan.scorers(task)
 

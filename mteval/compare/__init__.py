@@ -1,7 +1,7 @@
 """Paired comparison of two runs: did the candidate regress? Do two judges agree?
 
 The statistics (paired cluster bootstrap, permutation / Wilcoxon / sign tests, Holm)
-live in `mteval.stats`; this module pairs the runs, applies each metric's declared
+live in `mteval.paired_stats` (re-exported by `mteval.stats`); this package pairs the runs, applies each metric's declared
 direction, checks error rates and decides.
 
 Scores are paired by (task, conversation_id, turn_id). Turns of one conversation are
@@ -57,26 +57,10 @@ from mteval.compare.schema import (
     RunRef,
     TaskPairing,
 )
-from mteval.stats import (  # noqa: F401  (the paired statistics live in mteval.stats; re-exported)
-    DEFAULT_SEED,
-    Clusters,
-    DiffResult,
-    TestName,
-    bootstrap_distribution,
-    drop_pvalue,
-    holm,
-    is_binary,
-    paired_difference,
-    permutation_pvalue,
-    sign_pvalue,
-    wilcoxon_pvalue,
-)
 
 __all__ = [
     "DEFAULT_MAX_ERROR_RATE_INCREASE", "DEFAULT_MIN_AGREEMENT", "DEFAULT_MIN_PAIRS", "EXIT_ERROR", "EXIT_OK",
     "EXIT_REGRESSION", "KEY", "AgreementMeasure", "CompareError", "CompareOptions", "CompareReport", "JudgeAgreement",
     "MetricComparison", "RunHealth", "RunRef", "TaskPairing", "agreement", "agreement_stats", "check_compatible",
     "cohen_kappa", "compare_frames", "compare_runs", "gate", "health_failures", "pair_frames", "run_health", "scorer_names",
-    "DEFAULT_SEED", "Clusters", "DiffResult", "TestName", "bootstrap_distribution", "drop_pvalue", "holm", "is_binary",
-    "paired_difference", "permutation_pvalue", "sign_pvalue", "wilcoxon_pvalue",
 ]

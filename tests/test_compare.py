@@ -22,11 +22,10 @@ from mteval.compare import (
     agreement_stats,
     compare_runs,
     gate,
-    holm,
-    paired_difference,
 )
 from mteval.conversation import Conversation, Turn
 from mteval.results import MANIFEST, RUN_SCHEMA, SAMPLES, load, write_json_atomic
+from mteval.stats import holm, paired_difference
 from mteval.transcript import Sample, Score, TurnRecord
 
 SHA = "a" * 64

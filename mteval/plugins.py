@@ -116,6 +116,11 @@ class Registry(Mapping[str, E], Generic[E]):
         self.load_entry_points()
         return list(self._entries)
 
+    def registered(self) -> dict[str, E]:
+        """The entries registered so far, without reading the entry points: for checks made
+        while a module registers (loading plugins then could import that module half-done)."""
+        return dict(self._entries)
+
     # Mapping protocol: `PROVIDERS.items()`, `name in registry`, `registry[name]`.
     def __getitem__(self, name: str) -> E:
         self.load_entry_points()

@@ -227,3 +227,27 @@ def test_the_family_registers_its_importer_and_help_lists_it(capsys) -> None:
                  "print(sorted(m for m in sys.modules if m.startswith(('mteval_tasks.', 'mteval.importers.common'))))")
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout.strip() == "[]"
+
+
+def test_a_cascade_plugin_that_imports_the_judge_definitions_loads(tmp_path: Path) -> None:
+    """A cascade's module may import `mteval.scoring.judge_spec` (a judge package that also
+    ships definitions): registering the shipped cascade must not read the entry points while
+    judge_spec is half-imported (it did: "cannot import name 'JudgeSpec' from partially
+    initialized module")."""
+    (tmp_path / "mtcascade.py").write_text(
+        "from mteval.scoring.cascades import Cascade\n"
+        "from mteval.scoring.judge_spec import JudgeSpec  # noqa: F401\n"
+        "strict = Cascade(('pairwise', 'rubric'))\n"
+    )
+    env = _install_plugin(tmp_path, """
+        [mteval.cascades]
+        strict = mtcascade:strict
+    """)
+    code = (
+        "from mteval.scoring.judge_spec import load_spec\n"
+        "from mteval.scoring.cascades import cascade_stages, default_cascade\n"
+        "print(load_spec('rubric').name, cascade_stages('strict'), default_cascade())\n"
+    )
+    done = _run(env, "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["rubric", "['pairwise',", "'rubric']", "amulet"]

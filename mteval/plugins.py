@@ -1,9 +1,9 @@
 """One registry pattern for everything mteval looks up by name (providers, commands,
-judge-reply parsers, jury aggregations, importers, tasks).
+judge-reply parsers, jury aggregations, importers, judge-definition sources, cascades, tasks).
 
 A `Registry` maps a name to an entry. Built-ins register at import; third-party
 packages add entries through the entry-point group `mteval.<kind>` (see
-docs/architecture.md, "Plugins"), read lazily on the first lookup so that startup does
+docs/architecture.md, "Where a change goes"), read lazily on the first lookup so that startup does
 not pay for it. Unknown names get "did you mean" hints; registering a name twice with a
 different entry is an error naming both origins, so a plugin cannot silently replace a
 built-in.

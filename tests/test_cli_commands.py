@@ -123,3 +123,12 @@ def test_a_plugin_command_without_a_handler_is_a_usage_error(tmp_path, monkeypat
     finally:
         COMMANDS.unregister("nohandler")
     assert "command 'nohandler' defines no handler" in capsys.readouterr().err
+
+
+def test_a_missing_module_names_the_extra_that_installs_it():
+    from mteval.cli import user_error
+
+    code, message = user_error(ModuleNotFoundError("No module named 'llama_cpp'", name="llama_cpp.server"))
+    assert code == 1 and "pip install 'mteval-harness[local]'" in message  # PyPI's "mteval" is another project
+    code, message = user_error(ModuleNotFoundError("No module named 'zzz'", name="zzz"))
+    assert code == 1 and "[" not in message  # no extra brings it: no extra is named

@@ -281,7 +281,7 @@ def test_lmeval_hf_without_the_hf_extra_is_a_message(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode in (1, 2), proc.stderr
-    assert "pip install 'mteval[hf]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "pip install 'mteval-harness[hf]'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_ctrl_c_during_judging_exits_130_without_a_traceback(tmp_path, capfd):

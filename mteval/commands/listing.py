@@ -41,13 +41,14 @@ def list_tasks(args: argparse.Namespace, console: Console) -> None:
 
 
 def list_providers(args: argparse.Namespace, console: Console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from mteval.models import PROVIDERS
 
     table = Table("provider", "what it reaches")
     for name, (_, _, doc) in PROVIDERS.items():
-        table.add_row(name, doc)
+        table.add_row(name, escape(doc))  # `[local]` in a description is text, not rich markup
     console.print(table)
 
 

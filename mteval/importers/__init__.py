@@ -3,7 +3,7 @@
 `common` writes a run exactly as the runner does (same manifest code path, real
 `Sample`s, the task's own metrics); `fastchat` reads its format; `registry` holds the
 `mteval import` formats by name. RAD-Bench's importer lives in its family
-(`mteval_tasks.rad_bench.importer`), which registers it.
+(`mteval_tasks.rad_bench.importer`); `mteval_tasks.rad_bench.import_command` registers it.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class LMEvalModel(ModelAdapter):
         except ImportError as exc:
             raise ConfigurationError(
                 f"lmeval/{self.model} needs packages that are not installed ({exc.name or exc}); "
-                "install the extra: pip install 'mteval[hf]'"
+                "install the extra: pip install 'mteval-harness[hf]'"
             ) from None
         except ValueError as exc:
             raise ConfigurationError(f"lmeval/{self.model}: not in lm-eval's model registry ({exc})") from exc

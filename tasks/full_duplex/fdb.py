@@ -217,7 +217,7 @@ def model_speech(wav: Path, speech_activity: str) -> dict[str, Any] | None:
         return None
     if not vad.vad_available():
         if speech_activity == "vad":
-            raise ConfigurationError("speech_activity=vad needs the 'audio' extra: pip install 'mteval[audio]'")
+            raise ConfigurationError("speech_activity=vad needs the 'audio' extra: pip install 'mteval-harness[audio]'")
         _warn_no_vad(str(wav))
         return None
     segments, record = vad.speech_segments(wav)
@@ -228,7 +228,7 @@ def model_speech(wav: Path, speech_activity: str) -> dict[str, Any] | None:
 def _warn_no_vad(example: str) -> None:
     log.warning(
         "model audio (e.g. %s) is present but the 'audio' extra is not installed: backchannel segments "
-        "come from the words (recorded per score); pip install 'mteval[audio]' for the benchmark's detector",
+        "come from the words (recorded per score); pip install 'mteval-harness[audio]' for the benchmark's detector",
         example,
     )
 

@@ -4,7 +4,7 @@ FDB's backchannel evaluation runs the Silero voice-activity detector on `output.
 `silero_vad.load_silero_vad()` (the packaged TorchScript model) and
 `get_speech_timestamps(wav, model, return_seconds=True)` with the package's defaults
 (listed in `FDB_VAD_PARAMS`; times rounded to 0.1 s). mteval does the same through the
-optional extra `audio` (`pip install 'mteval[audio]'`: silero-vad and torch; no
+optional extra `audio` (`pip install 'mteval-harness[audio]'`: silero-vad and torch; no
 torchaudio: the WAV is read with the stdlib). Upstream reads the file with torchaudio
 and never passes a sampling rate, so the detector assumes 16 kHz; mteval resamples other
 rates to 16 kHz (upstream's times would be wrong there) and says so in the method.
@@ -90,7 +90,7 @@ def to_vad_rate(samples: np.ndarray, rate: int) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _model() -> Any:
     if not vad_available():
-        raise AudioExtraMissing("speech segments from audio need the 'audio' extra: pip install 'mteval[audio]'")
+        raise AudioExtraMissing("speech segments from audio need the 'audio' extra: pip install 'mteval-harness[audio]'")
     from silero_vad import load_silero_vad
 
     with warnings.catch_warnings():  # the package's own deprecation notices (importlib, torch.jit)

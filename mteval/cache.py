@@ -32,6 +32,7 @@ from mteval.conversation import Message
 from mteval.errors import ConfigurationError
 from mteval.models.base import GenerationParams, ModelOutput
 from mteval.transcript import Usage
+from mteval.trusted import trusted
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("MTEVAL_CACHE_DIR", Path.home() / ".cache" / "mteval"))
 log = logging.getLogger("mteval.cache")
@@ -167,7 +168,7 @@ class ResponseCache:
         if row is None:
             return None
         # the columns are NOT NULL INTEGERs: no validation needed per cache hit
-        return ModelOutput(text=row[0], usage=Usage.model_construct(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])
+        return ModelOutput(row[0], trusted(Usage, {"input_tokens": row[1], "output_tokens": row[2]}), row[3])
 
     def put(self, key: str, model_id: str, output: ModelOutput) -> bool:
         """Commit a reply; False if another process (or request) already stored this key."""

@@ -15,6 +15,7 @@ from mteval.conversation import Conversation, Message
 from mteval.errors import ModelError
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.transcript import TurnRecord
+from mteval.trusted import trusted
 
 if TYPE_CHECKING:
     from mteval.client import Completion
@@ -86,7 +87,7 @@ def request_record(
 
 def _message(role: str, content: str) -> Message:
     """A message from a string that is already validated (a Conversation's field, a reply)."""
-    return Message.model_construct(role=role, content=content)
+    return trusted(Message, {"role": role, "content": content})
 
 
 def common_prefix(previous: list[Message], current: list[Message]) -> int:

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from mteval.client import endpoint_of
 from mteval.conversation import Conversation
@@ -110,6 +110,7 @@ class RunPlan:
         self._chat: Solver = ChatSolver()
         self._loaded: dict[str, Sequence[Conversation]] = {}
         self._selected_counts: dict[str, int] = {}
+        self._task_params: dict[str, GenerationParams] = {}
 
     @property
     def fixed(self) -> bool:
@@ -166,8 +167,18 @@ class RunPlan:
         return iter(conversations)
 
     def params(self, task: Task, conversation: Conversation) -> GenerationParams:
-        """Generation parameters of one conversation: task defaults, then the conversation's, then the user's."""
-        return GenerationParams().merged(dict(task.generation)).merged(conversation.generation).merged(self.config.generation)
+        """Generation parameters of one conversation: task defaults, then the conversation's, then the user's.
+        One (frozen) object per task for conversations without their own: the cache key's
+        lookup of it is then an identity check, not a field-by-field comparison per turn."""
+        if not conversation.generation:
+            shared = self._task_params.get(task.name)
+            if shared is None:
+                shared = self._task_params[task.name] = self._merged(task, {})
+            return shared
+        return self._merged(task, conversation.generation)
+
+    def _merged(self, task: Task, own: Mapping[str, Any]) -> GenerationParams:
+        return GenerationParams().merged(dict(task.generation)).merged(own).merged(self.config.generation)
 
     # --- checks ----------------------------------------------------------------------------
     def _check_source(self, task: Task, sinks: Sequence[_Sink] = ()) -> list[str]:

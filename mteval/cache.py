@@ -71,12 +71,17 @@ class CacheKeys:
     def __init__(self, model_id: str, args: Mapping[str, Any]):
         self._prefix = "[" + _canonical(model_id) + "," + _canonical(dict(args)) + ","
         self._params: dict[GenerationParams, tuple[str, Any]] = {}
+        self._last: tuple[GenerationParams | None, tuple[str, Any]] = (None, ("", None))
 
     def __call__(self, params: GenerationParams, messages: Sequence[Message]) -> str:
-        cached = self._params.get(params)
-        if cached is None:
-            head = self._prefix + _canonical(params.model_dump(mode="json")) + ","
-            cached = self._params[params] = (head, hashlib.sha256(head.encode("utf-8")))
+        last_params, cached = self._last
+        if params is not last_params:  # a run shares one params object per task: skip hashing it per call
+            found = self._params.get(params)
+            if found is None:
+                head = self._prefix + _canonical(params.model_dump(mode="json")) + ","
+                found = self._params[params] = (head, hashlib.sha256(head.encode("utf-8")))
+            cached = found
+            self._last = (params, found)
         head, hashed_head = cached
         pairs = [[m.role, m.content] for m in messages]
         try:

@@ -32,6 +32,7 @@ from mteval.conversation import Message
 from mteval.errors import ConfigurationError
 from mteval.models.base import GenerationParams, ModelOutput
 from mteval.transcript import Usage
+from mteval.trusted import trusted
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("MTEVAL_CACHE_DIR", Path.home() / ".cache" / "mteval"))
 log = logging.getLogger("mteval.cache")
@@ -70,12 +71,17 @@ class CacheKeys:
     def __init__(self, model_id: str, args: Mapping[str, Any]):
         self._prefix = "[" + _canonical(model_id) + "," + _canonical(dict(args)) + ","
         self._params: dict[GenerationParams, tuple[str, Any]] = {}
+        self._last: tuple[GenerationParams | None, tuple[str, Any]] = (None, ("", None))
 
     def __call__(self, params: GenerationParams, messages: Sequence[Message]) -> str:
-        cached = self._params.get(params)
-        if cached is None:
-            head = self._prefix + _canonical(params.model_dump(mode="json")) + ","
-            cached = self._params[params] = (head, hashlib.sha256(head.encode("utf-8")))
+        last_params, cached = self._last
+        if params is not last_params:  # a run shares one params object per task: skip hashing it per call
+            found = self._params.get(params)
+            if found is None:
+                head = self._prefix + _canonical(params.model_dump(mode="json")) + ","
+                found = self._params[params] = (head, hashlib.sha256(head.encode("utf-8")))
+            cached = found
+            self._last = (params, found)
         head, hashed_head = cached
         pairs = [[m.role, m.content] for m in messages]
         try:
@@ -167,7 +173,7 @@ class ResponseCache:
         if row is None:
             return None
         # the columns are NOT NULL INTEGERs: no validation needed per cache hit
-        return ModelOutput(text=row[0], usage=Usage.model_construct(input_tokens=row[1], output_tokens=row[2]), finish_reason=row[3])
+        return ModelOutput(row[0], trusted(Usage, {"input_tokens": row[1], "output_tokens": row[2]}), row[3])
 
     def put(self, key: str, model_id: str, output: ModelOutput) -> bool:
         """Commit a reply; False if another process (or request) already stored this key."""

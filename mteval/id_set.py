@@ -58,9 +58,10 @@ class IdSet:
         self._parts, self._chunk = [], []
         ordered = np.sort(merged.astype(f"S{self._width}"))
         del merged
-        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-        self._repeated = sorted({raw.decode("utf-8", "surrogatepass") for raw in repeated.tolist()} | self._odd_repeated)
-        self._sorted = np.unique(ordered)
+        same = ordered[1:] == ordered[:-1]
+        self._repeated = sorted({raw.decode("utf-8", "surrogatepass") for raw in ordered[1:][same].tolist()} | self._odd_repeated)
+        # unique of a sorted array: each first of a run (np.unique would sort again and import numpy.ma, ~30 ms)
+        self._sorted = ordered[np.concatenate(([True], ~same))] if ordered.size else ordered
         return self
 
     def duplicates(self) -> list[str]:

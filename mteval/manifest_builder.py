@@ -136,12 +136,15 @@ class ManifestBuilder:
         *,
         status: str,
         calls: dict[str, Any] | None = None,
+        one_invocation: bool = False,
     ) -> dict[str, Any]:
-        """The manifest of `run_dir` as it is on disk now (samples.jsonl is summarised)."""
+        """The manifest of `run_dir` as it is on disk now (samples.jsonl is summarised;
+        `one_invocation`: as `mteval.results.iter_sample_dicts` reads it)."""
         from mteval.manifest import RunManifest
 
         summary = Summary(self.redactor)
-        for sample in iter_sample_dicts(run_dir):  # streamed: every invocation's samples, latest per conversation
+        # streamed: every invocation's samples, latest per conversation
+        for sample in iter_sample_dicts(run_dir, one_invocation=one_invocation):
             summary.add(sample)
         metrics, turn_curves, score_status = self._task_metrics(summary, task_info)
         manifest = RunManifest.model_validate(

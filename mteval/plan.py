@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from mteval.client import endpoint_of
 from mteval.conversation import Conversation
@@ -24,11 +24,15 @@ from mteval.models.base import ENDPOINT_ARGS, GenerationParams, ModelAdapter
 from mteval.run_source import RunSource
 from mteval.selection import check_ids_found, limit_count
 from mteval.solver import ChatSolver, Solver, missing_gold
-from mteval.task import Task
+from mteval.task import ConversationDigest, DataInfo, Task
 
 if TYPE_CHECKING:
     from mteval.runner import RunConfig
     from mteval.scoring.base import Scorer
+
+
+class _Sink(Protocol):
+    def add(self, conversation: Conversation) -> None: ...
 
 
 class Scan(NamedTuple):
@@ -37,6 +41,40 @@ class Scan(NamedTuple):
     conversations: int
     scored_turns: int
     ids: IdSet
+
+
+class ScanTally:
+    """A `Scan` accumulated one conversation at a time; `close` refuses duplicate ids (when
+    `check`) and turns without the gold replies --history gold needs (when `gold`)."""
+
+    def __init__(self, task: str, *, check: bool, gold: bool):
+        self.task, self.check, self.gold = task, check, gold
+        self.count = self.scored = 0
+        self.ids = IdSet()  # compact: a set of str ids was ~150 bytes per conversation
+        self.missing: list[str] = []
+
+    def add(self, conversation: Conversation) -> None:
+        self.count += 1
+        self.scored += len(conversation.scored_turns)
+        self.ids.add(conversation.id)
+        if self.gold:
+            self.missing.extend(missing_gold([conversation]))
+
+    def close(self) -> Scan:
+        dupes = self.ids.close().duplicates()
+        if self.missing:
+            raise ConfigurationError(
+                f"--history gold: task {self.task} has no gold replies for {len(self.missing)} turns "
+                f"(first: {self.missing[0]}). Use --history own or single for this task."
+            )
+        if self.check and dupes:
+            raise ConfigurationError(f"task {self.task}: duplicate conversation ids {sorted(dupes)[:5]}")
+        return Scan(self.count, self.scored, self.ids)
+
+
+def hashes_conversations(task: Task) -> bool:
+    """Whether the task's data hash is the default one over its conversations (no data files)."""
+    return type(task).data_info is Task.data_info and not task.data_files()
 
 
 @dataclass
@@ -72,6 +110,7 @@ class RunPlan:
         self._chat: Solver = ChatSolver()
         self._loaded: dict[str, Sequence[Conversation]] = {}
         self._selected_counts: dict[str, int] = {}
+        self._task_params: dict[str, GenerationParams] = {}
 
     @property
     def fixed(self) -> bool:
@@ -128,14 +167,25 @@ class RunPlan:
         return iter(conversations)
 
     def params(self, task: Task, conversation: Conversation) -> GenerationParams:
-        """Generation parameters of one conversation: task defaults, then the conversation's, then the user's."""
-        return GenerationParams().merged(dict(task.generation)).merged(conversation.generation).merged(self.config.generation)
+        """Generation parameters of one conversation: task defaults, then the conversation's, then the user's.
+        One (frozen) object per task for conversations without their own: the cache key's
+        lookup of it is then an identity check, not a field-by-field comparison per turn."""
+        if not conversation.generation:
+            shared = self._task_params.get(task.name)
+            if shared is None:
+                shared = self._task_params[task.name] = self._merged(task, {})
+            return shared
+        return self._merged(task, conversation.generation)
+
+    def _merged(self, task: Task, own: Mapping[str, Any]) -> GenerationParams:
+        return GenerationParams().merged(dict(task.generation)).merged(own).merged(self.config.generation)
 
     # --- checks ----------------------------------------------------------------------------
-    def _check_source(self, task: Task) -> list[str]:
+    def _check_source(self, task: Task, sinks: Sequence[_Sink] = ()) -> list[str]:
         """One streaming pass over everything `load` gives: refuse a task with no
         conversations (a "complete" run of nothing would look like a result); the ids, for
-        checking --ids, only when --ids is given."""
+        checking --ids, only when --ids is given. Each conversation is also handed to
+        `sinks` (the data hash, the scan), so a generator task is not loaded once per check."""
         if self.fixed:
             return []
         count, ids = 0, []
@@ -143,6 +193,8 @@ class RunPlan:
             count += 1
             if self.config.ids is not None:
                 ids.append(conversation.id)
+            for sink in sinks:
+                sink.add(conversation)
         if not count:
             files = ", ".join(str(p) for p in task.data_files()) or "its data source"
             raise ConfigurationError(f"task {task.name}: no conversations in {files}")
@@ -151,34 +203,35 @@ class RunPlan:
     def scan(self, task: Task) -> Scan:
         """One streaming pass before any request, failing on duplicate ids or on gold
         replies --history gold would need."""
-        count = scored = 0
-        ids = IdSet()  # compact: a set of str ids was ~150 bytes per conversation
-        missing: list[str] = []
-        check = not self.fixed
+        tally = self._tally(task)
         for conversation in self.conversations(task):
-            count += 1
-            scored += len(conversation.scored_turns)
-            ids.add(conversation.id)
-            if check and self.config.history == "gold":
-                missing.extend(missing_gold([conversation]))
-        dupes = ids.close().duplicates()
-        if missing:
-            raise ConfigurationError(
-                f"--history gold: task {task.name} has no gold replies for {len(missing)} turns "
-                f"(first: {missing[0]}). Use --history own or single for this task."
-            )
-        if check and dupes:
-            raise ConfigurationError(f"task {task.name}: duplicate conversation ids {sorted(dupes)[:5]}")
-        return Scan(count, scored, ids)
+            tally.add(conversation)
+        return tally.close()
+
+    def _tally(self, task: Task) -> ScanTally:
+        return ScanTally(task.name, check=not self.fixed, gold=not self.fixed and self.config.history == "gold")
+
+    def _selects_everything(self) -> bool:
+        """The conversations to run are exactly what `load` gives (no --ids, --limit or --history single)."""
+        return not self.fixed and self.config.ids is None and self.config.limit is None and self.config.history != "single"
 
     def prepare(self) -> PreparedRun:
-        """Check the data, then fix the run's identity and directory."""
-        loaded_ids: dict[str, Sequence[str]] = {task.name: self._check_source(task) for task in self.tasks}
+        """Check the data, then fix the run's identity and directory. The source check also
+        hashes the data (the default hash of conversations) and, when every conversation
+        runs, scans it: one pass over a generator task instead of three."""
+        digests = {t.name: ConversationDigest() for t in self.tasks if not self.fixed and hashes_conversations(t)}
+        tallies = {t.name: self._tally(t) for t in self.tasks} if self._selects_everything() else {}
+        loaded_ids: dict[str, Sequence[str]] = {
+            t.name: self._check_source(t, [s for s in (digests.get(t.name), tallies.get(t.name)) if s is not None]) for t in self.tasks
+        }
         if not self.fixed:
             check_ids_found(self.config.ids, loaded_ids)
         del loaded_ids
-        scans = {task.name: self.scan(task) for task in self.tasks}
-        info = {task.name: task_info(task, scans[task.name].conversations, scans[task.name].scored_turns) for task in self.tasks}
+        scans = {t.name: tallies[t.name].close() if t.name in tallies else self.scan(t) for t in self.tasks}
+        info = {
+            t.name: task_info(t, scans[t.name].conversations, scans[t.name].scored_turns, digests[t.name].data_info(t) if t.name in digests else None)
+            for t in self.tasks
+        }
         fingerprint = self.fingerprint(info)
         return PreparedRun(self.run_dir(fingerprint), fingerprint, scans, info)
 
@@ -220,9 +273,10 @@ class RunPlan:
         return Path(self.config.output_dir) / f"{self.model.provider}-{model_slug}__{tasks_slug}__{self.config.history}__{fingerprint[:8]}"
 
 
-def task_info(task: Task, conversations: int, scored_turns: int) -> dict[str, Any]:
-    """A task's entry in the manifest: version, data identity, counts and score semantics."""
-    data = task.data_info()
+def task_info(task: Task, conversations: int, scored_turns: int, data: DataInfo | None = None) -> dict[str, Any]:
+    """A task's entry in the manifest: version, data identity (`task.data_info()` unless
+    given), counts and score semantics."""
+    data = data if data is not None else task.data_info()
     return {
         "version": task.version,
         "family": task.family,

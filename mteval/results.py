@@ -87,19 +87,33 @@ def write_manifest(run_dir: str | Path, manifest: "RunManifest | dict[str, Any]"
     write_json_atomic(Path(run_dir) / MANIFEST, typed.to_json())
 
 
-def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False) -> Iterator[dict[str, Any]]:
+def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False, one_invocation: bool = False) -> Iterator[dict[str, Any]]:
     """Every sample line; a later line for the same (task, conversation) supersedes an
     earlier one (an errored conversation that was retried on resume).
 
     Streams: a first pass notes where each conversation's last line starts, the second
-    parses only those lines, one at a time, so memory does not grow with the run."""
+    parses only those lines, one at a time, so memory does not grow with the run.
+    `one_invocation`: the caller wrote every line in one invocation that started from no
+    samples (each conversation once), so nothing is superseded: one pass, same checks."""
     path = Path(run_dir) / SAMPLES
     if not path.is_file():
         return iter(())
     if repair:
         truncate_torn_tail(path)
+    if one_invocation:
+        return _each_line(path)
     final = _final_offsets(path)
     return _read_at(path, final)
+
+
+def _each_line(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, 1):
+            record = _check_line(path, raw, line_no)
+            if record is _TORN:
+                return
+            if record is not None:
+                yield record
 
 
 def _final_offsets(path: Path) -> Sequence[int]:

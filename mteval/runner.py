@@ -34,7 +34,7 @@ from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.plan import PreparedRun, RunPlan
 from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve
-from mteval.results import MANIFEST, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
+from mteval.results import MANIFEST, SAMPLES, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
 from mteval.run_source import RunSource
 from mteval.scoring.base import ScoreContext, Scorer
 from mteval.scoring.jury import Jury, JuryConfig
@@ -240,6 +240,7 @@ class Runner:
         if previous_status == "complete" and all((t.name, i) in done for t in self.tasks for i in scans[t.name].ids):
             # A finished run re-run: nothing to ask, nothing rewritten (its files stay byte for byte).
             return RunOutcome(run_dir=run_dir, manifest=read_manifest(run_dir))
+        fresh = self._starts_fresh(run_dir)
         clients = self._open_clients()
         started = time.time()
         write_json_atomic(run_dir / MANIFEST, self._manifest(prepared, started, status="running"))
@@ -266,15 +267,25 @@ class Runner:
         if write_error is not None:
             raise write_error  # the samples of finished conversations are on disk; the CLI names the file
         status = "interrupted" if interrupted else "complete"
-        manifest = self._manifest(prepared, started, status=status, clients=clients)
+        manifest = self._manifest(prepared, started, status=status, clients=clients, one_invocation=fresh)
         write_json_atomic(run_dir / MANIFEST, manifest)
         return RunOutcome(run_dir=run_dir, manifest=manifest, interrupted=interrupted)
 
-    def _manifest(self, prepared: PreparedRun, started: float, *, status: str, clients: _Clients | None = None) -> dict[str, Any]:
+    def _manifest(
+        self, prepared: PreparedRun, started: float, *, status: str, clients: _Clients | None = None, one_invocation: bool = False
+    ) -> dict[str, Any]:
         calls = self.previous_calls
         if clients is not None:
             calls = run_calls(clients.model, clients.judges, self.jury, self.previous_calls)
-        return self.manifests.build(prepared.run_dir, prepared.fingerprint, prepared.task_info, started, status=status, calls=calls)
+        return self.manifests.build(
+            prepared.run_dir, prepared.fingerprint, prepared.task_info, started, status=status, calls=calls, one_invocation=one_invocation
+        )
+
+    def _starts_fresh(self, run_dir: Path) -> bool:
+        """No samples yet (and the conversations are the tasks' own, never repeated): this
+        invocation writes each conversation once, so its manifest reads them in one pass."""
+        samples = run_dir / SAMPLES
+        return not self.plan.fixed and (not samples.is_file() or samples.stat().st_size == 0)
 
     def _resume(self, run_dir: Path) -> set[tuple[str, str]]:
         """Load finished samples of an earlier attempt of this run; errored ones are redone."""

@@ -15,6 +15,7 @@ from mteval.conversation import Conversation, Message
 from mteval.errors import ModelError
 from mteval.models.base import GenerationParams, RequestContext
 from mteval.transcript import TurnRecord
+from mteval.trusted import trusted
 
 if TYPE_CHECKING:
     from mteval.client import Completion
@@ -73,6 +74,8 @@ def request_record(
         return TurnRecord(
             **common, reply=None, retries=max(0, outcome.attempts - 1), error=f"{type(outcome).__name__}: {outcome}"
         )
+    if outcome.cached:  # read back from our own cache, with messages we built: nothing to validate
+        return trusted(TurnRecord, _cached_record(common, outcome), _CACHED_FIELDS)
     return TurnRecord(
         **common,
         reply=outcome.text,
@@ -84,9 +87,25 @@ def request_record(
     )
 
 
+def _cached_record(common: dict[str, Any], outcome: "Completion") -> dict[str, Any]:
+    """A TurnRecord's fields in declaration order (the order its dumps write them)."""
+    return {
+        "index": common["index"], "turn_id": common["turn_id"], "prompt_prefix": common["prompt_prefix"],
+        "prompt_new": common["prompt_new"], "reply": outcome.text, "generated": True, "scored": common["scored"],
+        "usage": outcome.usage, "latency_s": outcome.latency_s, "finish_reason": outcome.finish_reason,
+        "retries": outcome.retries, "cached": True, "error": None, "scores": {}, "metadata": common["metadata"],
+    }
+
+
+_CACHED_FIELDS = (
+    "index", "turn_id", "prompt_prefix", "prompt_new", "scored", "metadata",
+    "reply", "usage", "latency_s", "finish_reason", "retries", "cached",
+)
+
+
 def _message(role: str, content: str) -> Message:
     """A message from a string that is already validated (a Conversation's field, a reply)."""
-    return Message.model_construct(role=role, content=content)
+    return trusted(Message, {"role": role, "content": content})
 
 
 def common_prefix(previous: list[Message], current: list[Message]) -> int:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Sequence
 
 from mteval.conversation import ContextDocument, Conversation
 from mteval.semantics import lookup
@@ -51,11 +51,39 @@ def sha256_files(paths: Iterable[Path]) -> str:
 
 def sha256_conversations(conversations: Iterable[Conversation]) -> str:
     """One digest over conversations as mteval's conversation JSON, in order."""
-    digest = hashlib.sha256()
+    digest = ConversationDigest()
     for conversation in conversations:
-        digest.update(conversation.model_dump_json().encode())
-        digest.update(b"\n")
+        digest.add(conversation)
     return digest.hexdigest()
+
+
+class ConversationDigest:
+    """The default data hash (`sha256_conversations`) fed one conversation at a time, so
+    a pass that reads the conversations for another reason (the run plan's data check)
+    hashes them on the way instead of loading them again."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self.count = 0
+
+    def add(self, conversation: Conversation) -> None:
+        self._digest.update(conversation.model_dump_json().encode())
+        self._digest.update(b"\n")
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def data_info(self, task: "Task") -> DataInfo:
+        """What `Task.data_info` records for a task without data files, from the conversations added."""
+        if not self.count:
+            from mteval.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"task {task.name or type(task).__name__}: load() returned no conversations and data_files() names no "
+                "file, so there is no data to hash; return the files load() reads from data_files()"
+            )
+        return DataInfo(source=f"{self.count} conversations from {type(task).__qualname__}.load()", sha256=self.hexdigest())
 
 
 class Task:
@@ -126,23 +154,10 @@ class Task:
         conversations = self.__dict__.get("_loaded_conversations")
         if conversations is None:
             conversations = self.load()  # a generator is hashed as it streams, never held whole
-        count = 0
-
-        def counted() -> Iterator[Conversation]:
-            nonlocal count
-            for conversation in conversations:
-                count += 1
-                yield conversation
-
-        digest = sha256_conversations(counted())
-        if not count:
-            from mteval.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"task {self.name or type(self).__name__}: load() returned no conversations and data_files() names no "
-                "file, so there is no data to hash; return the files load() reads from data_files()"
-            )
-        return DataInfo(source=f"{count} conversations from {type(self).__qualname__}.load()", sha256=digest)
+        digest = ConversationDigest()
+        for conversation in conversations:
+            digest.add(conversation)
+        return digest.data_info(self)
 
     def data_files(self) -> list[Path]:
         """The files `load()` reads; the default `data_info` hashes them (name and bytes)."""

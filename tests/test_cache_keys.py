@@ -27,3 +27,12 @@ def test_fast_keys_separate_params_models_and_args():
     assert keys(a, messages) == keys(GenerationParams(), messages)  # equal params share the cached head
     assert CacheKeys("openai/n", ARGS)(a, messages) != keys(a, messages)
     assert CacheKeys("openai/m", {**ARGS, "top_k": 6})(a, messages) != keys(a, messages)
+
+
+def test_switching_params_objects_keys_each_by_its_own():
+    """The last params object is remembered (one per task in a run); a different one is never keyed as it."""
+    messages = [Message(role="user", content="hi")]
+    a, b = GenerationParams(), GenerationParams(max_tokens=7)
+    keys = CacheKeys("openai/m", ARGS)
+    sequence = (a, a, b, a, b, b, GenerationParams(max_tokens=7), a)
+    assert [keys(p, messages) for p in sequence] == [cache_key("openai/m", ARGS, p, messages) for p in sequence]

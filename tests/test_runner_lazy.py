@@ -17,7 +17,7 @@ from mteval.scoring import rule
 from mteval.task import Task
 
 N = 40
-STATE = {"yielded": 0, "ids": None}
+STATE = {"yielded": 0, "ids": None, "loads": 0}
 
 
 @rule("lazy_nonempty")
@@ -31,6 +31,7 @@ class LazyTask(Task):
 
     def load(self) -> Iterator[Conversation]:
         STATE["yielded"] = 0
+        STATE["loads"] += 1
         for i in STATE["ids"] or range(N):
             STATE["yielded"] += 1
             turns = (Turn(id="t0", user=f"hello {i}", gold="g0"), Turn(id="t1", user="again", gold="g1"))
@@ -64,9 +65,9 @@ def run(tmp_path, **config) -> tuple[Probe, dict]:
 
 @pytest.fixture(autouse=True)
 def _reset():
-    STATE.update(yielded=0, ids=None)
+    STATE.update(yielded=0, ids=None, loads=0)
     yield
-    STATE.update(yielded=0, ids=None)
+    STATE.update(yielded=0, ids=None, loads=0)
 
 
 def test_a_generator_task_is_read_as_workers_free_up(tmp_path):
@@ -101,3 +102,19 @@ def test_a_resumed_stream_skips_finished_conversations(tmp_path):
     again, manifest = run(tmp_path, run_id="r", limit=4)
     assert again.seen == []  # everything was finished
     assert manifest["totals"]["conversations"] == 4
+
+
+def test_the_data_check_hash_and_scan_share_one_pass(tmp_path):
+    """A generator task is read twice per run (the checks before any request, then the run),
+    not once per check; the data hash is the one the task's own `data_info` gives."""
+    _, manifest = run(tmp_path)
+    assert STATE["loads"] == 2
+    expected = LazyTask().data_info()
+    data = manifest["tasks"]["lazyfam/stream"]["data"]
+    assert (data["sha256"], data["source"]) == (expected.sha256, expected.source) and data["source"].startswith(f"{N} conversations")
+
+
+def test_a_selection_still_scans_what_it_runs(tmp_path):
+    STATE["ids"] = [1, 2, 3, 2]
+    _, manifest = run(tmp_path, ids=["c1", "c3"])  # the duplicate is not selected: the scan covers what runs
+    assert manifest["tasks"]["lazyfam/stream"]["conversations"] == 2

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol, r
 
 from mteval.conversation import Conversation, Turn
 from mteval.transcript import Score, TurnRecord
+from mteval.trusted import trusted
 
 if TYPE_CHECKING:
     from mteval.scoring.jury import Jury
@@ -69,11 +70,18 @@ class RuleScorer(Scorer):
 
     async def score(self, state: TurnState, context: ScoreContext) -> Score:
         result = self.fn(state=state) if self._wants_state else self.fn(state.reply, state.turn)
-        if inspect.isawaitable(result):
-            result = await result
         if isinstance(result, Score):
             return result
-        return Score(value=None if result is None else float(result))
+        if not isinstance(result, (float, int)) and inspect.isawaitable(result):  # a number is the common answer
+            result = await result
+            if isinstance(result, Score):
+                return result
+        # what Score(value=...) builds, without validating a float we just made (once per scored turn)
+        value = None if result is None else float(result)
+        return trusted(Score, {"value": value, "status": "ok", "explanation": None, "raw": None, "details": {}}, _VALUE_ONLY)
+
+
+_VALUE_ONLY = ("value",)
 
 
 def rule(name: str) -> Callable[[Callable[..., Any]], RuleScorer]:

@@ -7,7 +7,6 @@ task's own gold replies. A missing entry is an error, never an empty reply.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,23 +40,16 @@ class ReplayModel(ModelAdapter):
         if not path.is_file():
             raise ConfigurationError(f"replay: no such file: {path}")
         replies: dict[tuple[str, str, str], str] = {}
-        from mteval.data import DataError, iter_lines
+        from mteval.data import DataError, iter_jsonl
 
         try:
-            lines = list(iter_lines(path))
+            for line_no, record in iter_jsonl(path):  # bad bytes, JSON or a non-object: file:line
+                # A record that names its task answers that task only; one that names
+                # none (key task "") answers any task without a record of its own.
+                for task, conv, turn, reply in _records(record, path, line_no):
+                    replies[(task, conv, turn)] = reply
         except DataError as exc:
             raise ConfigurationError(f"replay: {exc}") from None
-        for line_no, line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"replay: {path}:{line_no}: invalid JSON ({exc.msg})") from exc
-            # A record that names its task answers that task only; one that names
-            # none (key task "") answers any task without a record of its own.
-            for task, conv, turn, reply in _records(record, path, line_no):
-                replies[(task, conv, turn)] = reply
         self._replies = replies
         return replies
 
@@ -83,8 +75,6 @@ class ReplayModel(ModelAdapter):
 
 def _records(record: dict, path: Path, line_no: int):
     """Yield (task, conversation_id, turn_id, reply) from one line of either layout."""
-    if not isinstance(record, dict):
-        raise ConfigurationError(f"replay: {path}:{line_no}: expected a JSON object, got {type(record).__name__}")
     if "turns" in record and "conversation" in record:  # an mteval sample
         try:
             task = str(record.get("task", ""))

@@ -17,7 +17,6 @@ Usage: python bench/cached_rerun.py [--conversations 2000] [--turns 5]
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -40,9 +39,7 @@ assert manifest["totals"]["calls"]["model"]["requests"] == 0, manifest["totals"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=2000)
-    parser.add_argument("--turns", type=int, default=5)
+    parser = common.workload_parser()
     args = parser.parse_args()
     common.SHAPE.update(conversations=args.conversations, turns=args.turns)
     turns = args.conversations * args.turns

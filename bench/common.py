@@ -53,6 +53,21 @@ class BenchTask(Task):
         return [_nonempty]
 
 
+def workload_parser(conversations: int = 2000, *, latency: bool = False, concurrency: list[int] | None = None):
+    """The options the workload scripts share: the shape of the synthetic conversations
+    and, where a script varies them, the server latency and the concurrency levels."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conversations", type=int, default=conversations)
+    parser.add_argument("--turns", type=int, default=5)
+    if latency:
+        parser.add_argument("--latency", type=float, default=0.05)
+    if concurrency is not None:
+        parser.add_argument("--concurrency", type=int, nargs="+", default=concurrency)
+    return parser
+
+
 def ideal_bound(conversations: int, turns: int, latency: float, concurrency: int) -> float:
     """No client can beat this: a conversation's turns are sequential, and at most
     `concurrency` requests are in flight at once."""

@@ -13,7 +13,6 @@ Usage: python bench/inspect_side_by_side.py [--conversations 2000] [--turns 5] [
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -87,11 +86,7 @@ def ensure_inspect() -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=2000)
-    parser.add_argument("--turns", type=int, default=5)
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    parser = common.workload_parser(latency=True, concurrency=[64, 256])
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     inspect = ensure_inspect()

@@ -13,7 +13,6 @@ Usage: python bench/latency.py [--conversations 2000] [--turns 5] [--latency 0.0
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 from pathlib import Path
@@ -22,11 +21,7 @@ import common
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=2000)
-    parser.add_argument("--turns", type=int, default=5)
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    parser = common.workload_parser(latency=True, concurrency=[64, 256])
     parser.add_argument("--sdk", action="store_true", help="also time the openai SDK transport and a bare SDK loop")
     args = parser.parse_args()
     common.SHAPE.update(conversations=args.conversations, turns=args.turns)

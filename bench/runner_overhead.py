@@ -15,7 +15,6 @@ Usage: python bench/runner_overhead.py [--conversations 400] [--turns 5] [--conc
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import tempfile
@@ -25,9 +24,7 @@ import common
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--conversations", type=int, default=400)
-    parser.add_argument("--turns", type=int, default=5)
+    parser = common.workload_parser(400)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--sdk", action="store_true", help="also measure the openai SDK transport")
     args = parser.parse_args()

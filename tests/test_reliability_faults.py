@@ -178,6 +178,28 @@ def test_corrupt_cache_is_moved_aside_with_a_warning_and_the_run_goes_on(tmp_pat
     assert len(ResponseCache(cache)) > 0  # the new cache works
 
 
+def test_a_damaged_page_costs_only_its_own_replies_not_the_cache(tmp_path, caplog):
+    """Opening the cache does not scan it (an integrity scan read every page: 0.63 s per run
+    on a 581 MB cache). A page damaged inside a readable file is found when it is read: those
+    replies are misses (asked again, with one warning), the rest are still served."""
+    cache = ResponseCache(tmp_path)
+    for i in range(2000):
+        cache.put(f"k{i:05d}", "m", ModelOutput(f"reply {i} " + "x" * 200))
+    cache.close()
+    path = tmp_path / "responses.sqlite"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle:middle + 3 * 4096] = b"\xab" * (3 * 4096)  # three pages of B-tree nonsense
+    path.write_bytes(bytes(data))
+    opened = ResponseCache(tmp_path)
+    assert not list(tmp_path.glob("responses.sqlite.corrupt-*"))  # not moved aside: it is readable
+    served = [i for i in range(2000) if opened.get(f"k{i:05d}") is not None]
+    assert 1000 < len(served) < 2000  # the damaged pages' replies are misses, the others are served
+    assert all(opened.get(f"k{i:05d}").text.startswith(f"reply {i} ") for i in served[:50])
+    assert caplog.text.count("is damaged") == 1 and str(path) in caplog.text
+    assert opened.put("new", "m", ModelOutput("new reply")) is True  # new replies are still stored
+
+
 def test_one_request_is_stored_once(tmp_path):
     """INSERT OR IGNORE: a second writer of the same key (another process that asked the
     same prompt) does not replace the first reply."""

@@ -4,10 +4,11 @@ Fills the cache with one run of 2,000 conversations x 5 turns against
 bench/latency_server.py (no latency), deletes the run directory, and runs the same
 configuration again: every turn is a cache hit and no request is sent. Timed twice:
 the run itself (Runner.run: reading the task, solving, scoring, samples.jsonl,
-manifest) in a warm process, and the whole `mteval run`-like process from start
-(Python start-up and imports included) in a subprocess.
+manifest) in a warm process, and the whole `mteval run` command from start to exit
+(`python -m mteval run --include-path bench/tasks --tasks bench/synthetic ...`: Python
+start-up, imports, the run, the printed summary and interpreter shutdown), best of 3.
 
-The whole process runs with bytecode, as an installed package does (a first untimed
+The command runs with bytecode, as an installed package does (a first untimed
 process writes it under a scratch PYTHONPYCACHEPREFIX, also where PYTHONDONTWRITEBYTECODE
 is set): otherwise the figure would include compiling mteval from source.
 
@@ -17,8 +18,10 @@ Usage: python bench/cached_rerun.py [--conversations 2000] [--turns 5]
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,15 +30,21 @@ from pathlib import Path
 
 import common
 
-CHILD = """
-import sys
-from pathlib import Path
-sys.path.insert(0, {bench!r})
-import common
-common.SHAPE.update(conversations={conversations}, turns={turns})
-wall, cpu, manifest = common.run_runner("openai/m", {{"base_url": {url!r}}}, Path({out!r}), Path({cache!r}), 256)
-assert manifest["totals"]["calls"]["model"]["requests"] == 0, manifest["totals"]["calls"]
-"""
+
+def command(url: str, out: Path, cache: Path, conversations: int, turns: int) -> list[str]:
+    """The `mteval run` a user would type for this re-run (the synthetic task as a plugin)."""
+    return [
+        sys.executable, "-m", "mteval", "run", "--include-path", str(Path(__file__).parent / "tasks"),
+        "--tasks", "bench/synthetic", "--task-args", f"conversations={conversations},turns={turns}",
+        "--model", "openai/m", "--model-args", f"base_url={url}", "--output-dir", str(out),
+        "--cache-dir", str(cache), "--max-concurrency", "256", "--no-progress",
+    ]
+
+
+def only_cache_hits(out: Path, turns: int) -> None:
+    (manifest,) = [json.loads(p.read_text()) for p in out.glob("*/run.json")]
+    model = manifest["totals"]["calls"]["model"]
+    assert manifest["status"] == "complete" and model["requests"] == 0 and model["cache_hits"] == turns, model
 
 
 def main() -> None:
@@ -59,19 +68,23 @@ def main() -> None:
         wall, cpu = min(walls)
         print(f"  in process (Runner.run, best of 3): {wall:5.2f} s wall, {cpu:5.2f} s CPU = {turns / wall:8,.0f} turns/s; "
               f"{wall:.2f}x the 1 s target")
-        code = CHILD.format(bench=str(Path(__file__).parent), conversations=args.conversations, turns=args.turns,
-                            url=url, out=str(out), cache=str(cache))
         # as an installed package runs: with bytecode (a first, untimed process writes it under a
         # scratch prefix even where PYTHONDONTWRITEBYTECODE is set), so the figure is not source compilation
         env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        shutil.rmtree(out)
-        subprocess.run([sys.executable, "-c", code], check=True, env=env)
-        shutil.rmtree(out)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=env)
-        whole = time.perf_counter() - started
-        print(f"  whole process (start-up and imports included): {whole:5.2f} s wall; {whole:.2f}x the 1 s target")
+        argv = command(url, out, cache, args.conversations, args.turns)
+        wholes = []
+        for attempt in range(4):
+            shutil.rmtree(out)
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+            if attempt:  # the first writes the bytecode
+                wholes.append(time.perf_counter() - started)
+            only_cache_hits(out, turns)
+        whole = min(wholes)
+        print(f"  whole `mteval run` process (start-up, imports and exit included, best of 3): {whole:5.2f} s wall "
+              f"(median {statistics.median(wholes):.2f} s); {whole:.2f}x the 1 s target")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Shared pieces of the benches: the latency server as a subprocess, a synthetic
-multi-turn task, and a runner call that reports wall and CPU time."""
+"""Shared pieces of the benches: the latency server as a subprocess, the synthetic
+multi-turn task (bench/tasks/synthetic.py), and a runner call that reports wall and CPU time."""
 
 from __future__ import annotations
 
@@ -15,42 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mteval.conversation import Conversation, Turn  # noqa: E402
-from mteval.registry import register_task  # noqa: E402
-from mteval.scoring import rule  # noqa: E402
-from mteval.task import Task  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tasks"))
 
-SHAPE = {"conversations": 2000, "turns": 5}
-SYSTEM = "You are terse."
+from synthetic import SHAPE, SYSTEM, BenchTask, conversation, user_text  # noqa: E402  (registers bench/synthetic)
 
-
-def user_text(conversation: int, turn: int) -> str:
-    return f"conversation {conversation} turn {turn}: " + "lorem ipsum " * 20
-
-
-def conversation(i: int) -> Conversation:
-    turns = tuple(Turn(id=str(t), user=user_text(i, t), gold="ok") for t in range(SHAPE["turns"]))
-    return Conversation(id=f"c{i}", system=SYSTEM, turns=turns)
-
-
-@rule("nonempty")
-def _nonempty(reply, turn):
-    return float(bool(reply))
-
-
-@register_task
-class BenchTask(Task):
-    """SHAPE["conversations"] x SHAPE["turns"] synthetic turns, each carrying the history."""
-
-    name = "bench/synthetic"
-    description = "synthetic conversations for the performance benches"
-
-    def load(self):
-        # a generator: the runner reads it lazily, as a large dataset should be read
-        return (conversation(i) for i in range(SHAPE["conversations"]))
-
-    def scorers(self):
-        return [_nonempty]
+__all__ = ["SHAPE", "SYSTEM", "BenchTask", "conversation", "user_text"]
 
 
 def workload_parser(conversations: int = 2000, *, latency: bool = False, concurrency: list[int] | None = None):

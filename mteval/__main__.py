@@ -1,5 +1,5 @@
 import sys
 
-from mteval.cli import main
+from mteval.cli import program
 
-sys.exit(main())
+sys.exit(program())

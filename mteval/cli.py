@@ -15,7 +15,16 @@ from mteval import __version__
 from mteval.cli_options import EXIT_INTERRUPTED, EXIT_RUN_ERRORS, EXIT_USAGE, apply_formatter, parse_kv
 from mteval.errors import ConfigurationError
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERRORS", "EXIT_USAGE", "build_parser", "main", "parse_kv", "user_error"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_RUN_ERRORS", "EXIT_USAGE", "build_parser", "main", "parse_kv", "program", "user_error"]
+
+
+def program() -> int:
+    """The `mteval` executable (and `python -m mteval`): `main` in a process that ends with
+    it, so the collector is tuned for a process, not for a library caller (`mteval.gc_tuning`)."""
+    from mteval.gc_tuning import command_process
+
+    with command_process():
+        return main()
 
 
 def build_parser() -> argparse.ArgumentParser:

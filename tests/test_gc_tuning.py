@@ -4,6 +4,10 @@ threshold) and leaves the collector as it found it."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 from mteval.gc_tuning import YOUNG_THRESHOLD, fewer_collections
 from mteval.runner import RunConfig, Runner
@@ -36,3 +40,25 @@ def test_a_run_restores_the_collector(tmp_path) -> None:
     runner.run()
     assert seen and all(threshold >= YOUNG_THRESHOLD and frozen > 0 for threshold, frozen in seen)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_the_mteval_command_ends_with_everything_frozen_and_callers_of_main_do_not():
+    """`program` (the executable, `python -m mteval`) freezes on its way out so the
+    interpreter's shutdown collections scan nothing; `main`, which tests and scripts call
+    in process, leaves the collector as it found it."""
+    probe = (
+        "import gc, sys\n"
+        "from mteval.cli import {fn}\n"
+        "sys.argv = ['mteval', 'list', 'providers']\n"
+        "threshold = gc.get_threshold()[0]\n"
+        "{fn}()\n"
+        "print(gc.get_freeze_count() > 0, gc.get_threshold()[0] > threshold)\n"
+    )
+    for fn, expected in (("program", "True True"), ("main", "False False")):
+        done = subprocess.run([sys.executable, "-c", probe.format(fn=fn)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == expected, (fn, done.stdout)
+    root = Path(__file__).resolve().parents[1]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["mteval"] == "mteval.cli:program"
+    assert "sys.exit(program())" in (root / "mteval" / "__main__.py").read_text()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from mteval.gc_tuning import YOUNG_THRESHOLD, fewer_collections
 from mteval.runner import RunConfig, Runner

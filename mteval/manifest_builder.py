@@ -36,7 +36,7 @@ MAX_FIRST_ERRORS = 5
 
 
 class Summary:
-    """Counts, verdict tallies, token and score-status totals and the scored-turn rows of a
+    """Counts, verdict tallies, token totals and the scored-turn rows of a
     run, accumulated one sample at a time while streaming samples.jsonl. The rows keep only
     what metrics read (`ScoreRows`: tens of bytes per scored turn, no reply text)."""
 
@@ -45,28 +45,30 @@ class Summary:
         self.rows = ScoreRows()
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
         self.tokens = {"input": 0, "output": 0}
-        self.statuses: dict[tuple[str, str], dict[str, int]] = {}
-        """(task, scorer) -> score status -> scored turns."""
         self.first_errors: list[str] = []
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.judging = JudgingTally()
 
     def add(self, sample: dict[str, Any]) -> None:
-        """One sample, read in two loops: its turn records once (turn counts, verdict tallies,
-        juror verdicts), then its scored turns once (rows, tokens, score statuses). One
-        pass instead of five: the summary is a fifth of a cached re-run otherwise."""
+        """One sample, in one loop over its turn records: turn counts, verdict tallies, juror
+        verdicts and, when record i is turn i's (as a run writes them), its scored-turn rows
+        and tokens; otherwise the rows are read turn by turn (`_rows_by_index`). Five loops
+        before: the summary was a fifth of a cached re-run."""
         conversation = sample["conversation"]
-        records = sample["turns"]
-        by_index: dict[int, dict[str, Any]] = {}
+        records, turns = sample["turns"], conversation["turns"]
         generated = errored = 0
         verdicts, redactor = self.verdicts, self.redactor
-        for record in records:
-            by_index[record["index"]] = record  # a later record of an index wins, as in `scored_turns`
+        tokens_in, tokens_out = self.tokens["input"], self.tokens["output"]  # summed turn by turn, as before
+        indexes: list[int] = []
+        turn_scores: list[dict[str, Any]] = []
+        aligned = len(records) == len(turns)
+        for position, record in enumerate(records):
             if record.get("generated"):
                 generated += 1
             if record.get("error"):
                 errored += 1
-            for name, score in (record.get("scores") or {}).items():
+            scores = record.get("scores") or {}
+            for name, score in scores.items():
                 tally = verdicts.get(name)
                 if tally is None:
                     tally = verdicts[name] = {"total": 0, "unparsed": 0, "example_raw": None}
@@ -78,7 +80,21 @@ class Summary:
                 details = score.get("details")
                 if details and ("verdicts" in details or details.get("kind") == "pairwise"):
                     self.judging.add_score(name, score, record, sample.get("conversation", {}).get("turns", []))
-        self._add_rows(sample, by_index)
+            if not aligned:
+                continue
+            if record["index"] != position:
+                aligned = False
+            elif turns[position].get("scored", True) and record.get("scored"):
+                usage = record.get("usage", {})
+                tokens_in += usage.get("input_tokens", 0)
+                tokens_out += usage.get("output_tokens", 0)
+                indexes.append(position)
+                turn_scores.append(scores)
+        if aligned:
+            self.tokens["input"], self.tokens["output"] = tokens_in, tokens_out
+        else:
+            indexes, turn_scores = self._rows_by_index(sample)
+        self._add_rows(sample, indexes, turn_scores)
         counts = self.counts
         counts["conversations"] += 1
         counts["turns"] += generated
@@ -88,46 +104,39 @@ class Summary:
                 self.first_errors.append(f"{sample['task']} {conversation['id']}: {cause(sample)}")
         counts["errored_turns"] += errored
 
-    def _add_rows(self, sample: dict[str, Any], by_index: dict[int, dict[str, Any]]) -> None:
-        """The sample's scored-turn rows (the turns `mteval.results.scored_turns` gives, the
-        rows `sample_rows` would make), with their tokens and score statuses counted."""
-        task, metadata = sample["task"], sample["conversation"].get("metadata", {})
+    def _rows_by_index(self, sample: dict[str, Any]) -> tuple[list[int], list[dict[str, Any]]]:
+        """The turn indexes and scores of the sample's scored turns (those
+        `mteval.results.scored_turns` gives: a turn never reached has no scores), its tokens
+        counted: the reading for records that are missing, repeated or out of order."""
+        by_index = {record["index"]: record for record in sample["turns"]}  # a later record of an index wins
         indexes: list[int] = []
         turn_scores: list[dict[str, Any]] = []
-        statuses = self.statuses
-        tokens_in, tokens_out = self.tokens["input"], self.tokens["output"]  # summed turn by turn, as before
         for index, turn in enumerate(sample["conversation"]["turns"]):
             record = by_index.get(index)
-            if not turn.get("scored", True):
+            if not turn.get("scored", True) or (record is not None and not record.get("scored")):
                 continue
-            if record is None:
-                scores: dict[str, Any] = {}
-            elif not record.get("scored"):
-                continue
-            else:
+            if record is not None:
                 usage = record.get("usage", {})
-                tokens_in += usage.get("input_tokens", 0)
-                tokens_out += usage.get("output_tokens", 0)
-                scores = record.get("scores") or {}
-                for name, score in scores.items():
-                    status = score.get("status", "ok")
-                    if status is not None:
-                        counted = statuses.get((task, name))
-                        if counted is None:
-                            counted = statuses[(task, name)] = {}
-                        counted[status] = counted.get(status, 0) + 1
+                self.tokens["input"] += usage.get("input_tokens", 0)
+                self.tokens["output"] += usage.get("output_tokens", 0)
             indexes.append(index)
-            turn_scores.append(scores)
-        self.tokens["input"], self.tokens["output"] = tokens_in, tokens_out
+            turn_scores.append((record.get("scores") or {}) if record is not None else {})
+        return indexes, turn_scores
+
+    def _add_rows(self, sample: dict[str, Any], indexes: list[int], turn_scores: list[dict[str, Any]]) -> None:
+        """The rows `mteval.results.sample_rows` would make of these scored turns."""
+        metadata = sample["conversation"].get("metadata", {})
         if "source_turn_index" in metadata and indexes:  # a single-turn rendering: its source turn
             indexes = [int(metadata["source_turn_index"])] * len(indexes)
-        self.rows.add_turns(task, sample_conversation_id(sample), indexes, turn_scores)
+        self.rows.add_turns(sample["task"], sample_conversation_id(sample), indexes, turn_scores)
 
     def score_status(self, task: str, names: Sequence[str]) -> dict[str, int]:
-        """Scored turns per score status of these scorers of `task`."""
+        """Scored turns per score status of these scorers of `task`, counted from the rows'
+        status columns (statuses in the order they first appear)."""
+        selected = self.rows.rows_of([task]) if len(self.rows) else None
         out: dict[str, int] = {}
         for name in names:
-            for status, count in self.statuses.get((task, name), {}).items():
+            for status, count in self.rows.status_counts(name, selected).items():
                 out[status] = out.get(status, 0) + count
         return out
 

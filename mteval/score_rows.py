@@ -285,6 +285,16 @@ class ScoreRows:
             return None
         return column.values() if rows is None else column.values()[rows]
 
+    def status_counts(self, name: str, rows: np.ndarray | None) -> dict[Any, int]:
+        """The rows per `status_<name>` (no status: not counted), in the order the statuses
+        first appear among the rows."""
+        column = self.scores.get(f"status_{name}")
+        if not isinstance(column, TextColumn) or not self.count:
+            return {}
+        codes = column.code_array() if rows is None else column.code_array()[rows]
+        found, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        return {column.values[int(found[k])]: int(counts[k]) for k in np.argsort(first, kind="stable") if found[k]}
+
     def cluster_ranks(self, rows: np.ndarray | None) -> np.ndarray:
         """Per row, the rank of its conversation id among the run's ids in string order (so
         numbers sort as the ids do: the bootstrap resamples them in the same order)."""

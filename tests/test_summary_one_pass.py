@@ -132,6 +132,14 @@ def columns(rows: ScoreRows) -> list:
     return out
 
 
+def merged(statuses: dict, task: str, names: list[str]) -> dict:
+    out: dict = {}
+    for name in names:
+        for status, count in statuses.get((task, name), {}).items():
+            out[status] = out.get(status, 0) + count
+    return out
+
+
 def check(samples: list[dict]) -> Summary:
     redactor = Redactor(["secret"])
     summary = Summary(redactor)
@@ -141,7 +149,9 @@ def check(samples: list[dict]) -> Summary:
     assert columns(summary.rows) == columns(want["rows"])
     pd.testing.assert_frame_equal(summary.rows.frame(None), want["rows"].frame(None))
     assert summary.tokens == want["tokens"]
-    assert [(k, list(v.items())) for k, v in summary.statuses.items()] == [(k, list(v.items())) for k, v in want["statuses"].items()]
+    for (task, name), counted in want["statuses"].items():  # counted from the status columns, in first-seen order
+        assert list(summary.score_status(task, [name]).items()) == list(counted.items())
+    assert list(summary.score_status("fam/a", ["q", "p", "absent"]).items()) == list(merged(want["statuses"], "fam/a", ["q", "p"]).items())
     assert summary.counts == want["counts"]
     assert json.dumps(summary.verdicts) == json.dumps(want["verdicts"])  # key order too
     assert json.dumps(summary.judging.summary()) == json.dumps(want["judging"])

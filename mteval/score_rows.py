@@ -55,17 +55,21 @@ class TextColumn:
     def extend(self, values: list[str | None]) -> None:
         """`append` of each value, in order (codes are given in order of first appearance)."""
         known = self._codes
-        if all(value in known for value in values):
-            self.codes.extend([known[value] for value in values])
+        try:
+            codes = [known[value] for value in values]
+        except KeyError:  # a value not seen before: one by one, so codes keep their order
+            for value in values:
+                self.append(value)
             return
-        for value in values:
-            self.append(value)
+        self.codes.extend(codes)
 
     def extend_same(self, value: str | None, count: int) -> None:
         """`append(value)` `count` times."""
-        self.append(value)
-        if count > 1:
-            self.codes.extend([self.codes[-1]] * (count - 1))
+        code = self._codes.get(value)
+        if code is None:
+            self.append(value)
+            code, count = self.codes[-1], count - 1
+        self.codes.extend([code] * count)
 
     def code_array(self) -> np.ndarray:
         dtype = np.uint8 if self.codes.typecode == "B" else np.int32
@@ -153,9 +157,8 @@ class NumberColumn:
     def extend(self, values: list[Any]) -> None:
         """`append` of each value."""
         nan = float("nan")
-        floats = [nan if value is None else float(value) for value in values]
-        self.data.extend(floats)
-        if not self.any_value and any(value is not None for value in values):
+        self.data.extend([nan if value is None else float(value) for value in values])
+        if not self.any_value and values.count(None) != len(values):
             self.any_value = True
 
     def values(self) -> np.ndarray:
@@ -218,7 +221,12 @@ class ScoreRows:
         self.conversation.start_sample(conversation_id)
         pairs, count = self._pairs, len(scores)
         names = pairs.keys()
-        if not count or len(self.scores) != 2 * len(pairs) or not all(turn.keys() <= names for turn in scores):
+        extend = count > 0 and len(self.scores) == 2 * len(pairs)
+        for turn in scores:
+            if not extend or not turn.keys() <= names:
+                extend = False
+                break
+        if not extend:
             for turn_index, turn in zip(turn_indexes, scores):
                 self.add_turn(task, turn_index, turn)
             return

@@ -57,7 +57,7 @@ class Summary:
         conversation = sample["conversation"]
         records, turns = sample["turns"], conversation["turns"]
         generated = errored = 0
-        verdicts, redactor = self.verdicts, self.redactor
+        tally = self._tally
         tokens_in, tokens_out = self.tokens["input"], self.tokens["output"]  # summed turn by turn, as before
         indexes: list[int] = []
         turn_scores: list[dict[str, Any]] = []
@@ -69,17 +69,7 @@ class Summary:
                 errored += 1
             scores = record.get("scores") or {}
             for name, score in scores.items():
-                tally = verdicts.get(name)
-                if tally is None:
-                    tally = verdicts[name] = {"total": 0, "unparsed": 0, "example_raw": None}
-                tally["total"] += 1
-                if score.get("status") == "unparsed":
-                    tally["unparsed"] += 1
-                    if tally["example_raw"] is None:
-                        tally["example_raw"] = redactor(str(score.get("raw") or ""))[:500]
-                details = score.get("details")
-                if details and ("verdicts" in details or details.get("kind") == "pairwise"):
-                    self.judging.add_score(name, score, record, sample.get("conversation", {}).get("turns", []))
+                tally(name, score, record, turns)
             if not aligned:
                 continue
             if record["index"] != position:
@@ -95,13 +85,30 @@ class Summary:
         else:
             indexes, turn_scores = self._rows_by_index(sample)
         self._add_rows(sample, indexes, turn_scores)
+        self._count(sample, generated, errored)
+
+    def _tally(self, name: str, score: dict[str, Any], record: dict[str, Any], turns: list[dict[str, Any]]) -> None:
+        """One score of any turn record: its scorer's verdict tally and, if juried, its juror verdicts."""
+        tally = self.verdicts.get(name)
+        if tally is None:
+            tally = self.verdicts[name] = {"total": 0, "unparsed": 0, "example_raw": None}
+        tally["total"] += 1
+        if score.get("status") == "unparsed":
+            tally["unparsed"] += 1
+            if tally["example_raw"] is None:
+                tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
+        details = score.get("details")
+        if details and ("verdicts" in details or details.get("kind") == "pairwise"):
+            self.judging.add_score(name, score, record, turns)
+
+    def _count(self, sample: dict[str, Any], generated: int, errored: int) -> None:
         counts = self.counts
         counts["conversations"] += 1
         counts["turns"] += generated
         if sample.get("status") != "ok":
             counts["errored_conversations"] += 1
             if len(self.first_errors) < MAX_FIRST_ERRORS:
-                self.first_errors.append(f"{sample['task']} {conversation['id']}: {cause(sample)}")
+                self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {cause(sample)}")
         counts["errored_turns"] += errored
 
     def _rows_by_index(self, sample: dict[str, Any]) -> tuple[list[int], list[dict[str, Any]]]:

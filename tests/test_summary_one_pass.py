@@ -31,6 +31,32 @@ def juried(name: str, rng: random.Random) -> dict:
     return {"verdicts": verdicts}
 
 
+def random_scores(rng: random.Random) -> dict:
+    scores = {}
+    for name in rng.sample(["q", "j", "p", "l", f"x{rng.randint(0, 2)}"], rng.randint(0, 3)):
+        score = {"value": rng.choice([0.0, 1.0, rng.random(), None, 7]), "raw": rng.choice([None, "a secret raw", 12])}
+        status = rng.choice(["ok", "ok", "unparsed", "error", None, "skipped"])
+        if status is not None or rng.random() < 0.5:
+            score["status"] = status
+        if name in ("j", "p", "l"):
+            score["details"] = juried(name, rng)
+        elif rng.random() < 0.3:
+            score["details"] = rng.choice([{}, None, {"other": 1}])
+        scores[name] = score
+    return scores
+
+
+def random_record(i: int, t: int, rng: random.Random) -> dict:
+    record = {"index": t, "scored": rng.random() > 0.05, "generated": rng.random() > 0.1}
+    if rng.random() < 0.8:
+        record["usage"] = {"input_tokens": rng.randint(0, 9), "output_tokens": rng.random()}  # float sums keep their order
+    if rng.random() < 0.1:
+        record["error"] = f"boom {i}"
+    if rng.random() < 0.85:
+        record["scores"] = random_scores(rng)
+    return record
+
+
 def random_sample(i: int, rng: random.Random) -> dict:
     turns = []
     for t in range(rng.randint(0, 6)):
@@ -40,29 +66,7 @@ def random_sample(i: int, rng: random.Random) -> dict:
         if rng.random() < 0.2:
             turn["references"] = {"human_score": rng.choice([1, 3.5])}
         turns.append(turn)
-    records = []
-    for t in range(len(turns)):
-        if rng.random() < 0.1:
-            continue  # never reached
-        record = {"index": t, "scored": rng.random() > 0.05, "generated": rng.random() > 0.1}
-        if rng.random() < 0.8:
-            record["usage"] = {"input_tokens": rng.randint(0, 9), "output_tokens": rng.random()}  # float sums keep their order
-        if rng.random() < 0.1:
-            record["error"] = f"boom {i}"
-        if rng.random() < 0.85:
-            scores = {}
-            for name in rng.sample(["q", "j", "p", "l", f"x{rng.randint(0, 2)}"], rng.randint(0, 3)):
-                score = {"value": rng.choice([0.0, 1.0, rng.random(), None, 7]), "raw": rng.choice([None, "a secret raw", 12])}
-                status = rng.choice(["ok", "ok", "unparsed", "error", None, "skipped"])
-                if status is not None or rng.random() < 0.5:
-                    score["status"] = status
-                if name in ("j", "p", "l"):
-                    score["details"] = juried(name, rng)
-                elif rng.random() < 0.3:
-                    score["details"] = rng.choice([{}, None, {"other": 1}])
-                scores[name] = score
-            record["scores"] = scores
-        records.append(record)
+    records = [random_record(i, t, rng) for t in range(len(turns)) if rng.random() >= 0.1]  # some never reached
     if rng.random() < 0.1:
         rng.shuffle(records)
     if records and rng.random() < 0.05:

@@ -19,7 +19,7 @@ from mteval.client import ModelClient, endpoint_of
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.redact import Redactor
 from mteval.registry import family_aggregates
-from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id, scored_turns
+from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id
 from mteval.score_rows import ScoreRows
 from mteval.scoring.agreement import JudgingTally
 from mteval.stats import Metric, by_turn, metric_from_ranks, turn_curve
@@ -36,7 +36,7 @@ MAX_FIRST_ERRORS = 5
 
 
 class Summary:
-    """Counts, verdict tallies, token and score-status totals and the scored-turn rows of a
+    """Counts, verdict tallies, token totals and the scored-turn rows of a
     run, accumulated one sample at a time while streaming samples.jsonl. The rows keep only
     what metrics read (`ScoreRows`: tens of bytes per scored turn, no reply text)."""
 
@@ -45,56 +45,105 @@ class Summary:
         self.rows = ScoreRows()
         self.counts = {"conversations": 0, "errored_conversations": 0, "turns": 0, "errored_turns": 0}
         self.tokens = {"input": 0, "output": 0}
-        self.statuses: dict[tuple[str, str], dict[str, int]] = {}
-        """(task, scorer) -> score status -> scored turns."""
         self.first_errors: list[str] = []
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.judging = JudgingTally()
 
     def add(self, sample: dict[str, Any]) -> None:
-        self._add_rows(sample)
-        self.judging.add_sample(sample)
-        self.counts["conversations"] += 1
-        self.counts["turns"] += sum(1 for t in sample["turns"] if t.get("generated"))
+        """One sample, in one loop over its turn records: turn counts, verdict tallies, juror
+        verdicts and, when record i is turn i's (as a run writes them), its scored-turn rows
+        and tokens; otherwise the rows are read turn by turn (`_rows_by_index`). Five loops
+        before: the summary was a fifth of a cached re-run."""
+        conversation = sample["conversation"]
+        records, turns = sample["turns"], conversation["turns"]
+        generated = errored = 0
+        tally = self._tally
+        tokens_in, tokens_out = self.tokens["input"], self.tokens["output"]  # summed turn by turn, as before
+        indexes: list[int] = []
+        turn_scores: list[dict[str, Any]] = []
+        aligned = len(records) == len(turns)
+        for position, record in enumerate(records):
+            if record.get("generated"):
+                generated += 1
+            if record.get("error"):
+                errored += 1
+            scores = record.get("scores") or {}
+            for name, score in scores.items():
+                tally(name, score, record, turns)
+            if not aligned:
+                continue
+            if record["index"] != position:
+                aligned = False
+            elif turns[position].get("scored", True) and record.get("scored"):
+                usage = record.get("usage", {})
+                tokens_in += usage.get("input_tokens", 0)
+                tokens_out += usage.get("output_tokens", 0)
+                indexes.append(position)
+                turn_scores.append(scores)
+        if aligned:
+            self.tokens["input"], self.tokens["output"] = tokens_in, tokens_out
+        else:
+            indexes, turn_scores = self._rows_by_index(sample)
+        self._add_rows(sample, indexes, turn_scores)
+        self._count(sample, generated, errored)
+
+    def _tally(self, name: str, score: dict[str, Any], record: dict[str, Any], turns: list[dict[str, Any]]) -> None:
+        """One score of any turn record: its scorer's verdict tally and, if juried, its juror verdicts."""
+        tally = self.verdicts.get(name)
+        if tally is None:
+            tally = self.verdicts[name] = {"total": 0, "unparsed": 0, "example_raw": None}
+        tally["total"] += 1
+        if score.get("status") == "unparsed":
+            tally["unparsed"] += 1
+            if tally["example_raw"] is None:
+                tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
+        details = score.get("details")
+        if details and ("verdicts" in details or details.get("kind") == "pairwise"):
+            self.judging.add_score(name, score, record, turns)
+
+    def _count(self, sample: dict[str, Any], generated: int, errored: int) -> None:
+        counts = self.counts
+        counts["conversations"] += 1
+        counts["turns"] += generated
         if sample.get("status") != "ok":
-            self.counts["errored_conversations"] += 1
+            counts["errored_conversations"] += 1
             if len(self.first_errors) < MAX_FIRST_ERRORS:
                 self.first_errors.append(f"{sample['task']} {sample['conversation']['id']}: {cause(sample)}")
-        self.counts["errored_turns"] += sum(1 for t in sample["turns"] if t.get("error"))
-        self._tally_verdicts(sample)
+        counts["errored_turns"] += errored
 
-    def _add_rows(self, sample: dict[str, Any]) -> None:
-        """The sample's scored-turn rows, with their tokens and score statuses counted."""
-        task, metadata = sample["task"], sample["conversation"].get("metadata", {})
-        self.rows.start_sample(sample_conversation_id(sample))
-        for index, _, record in scored_turns(sample):  # the rows `sample_rows` would give
-            scores = (record.get("scores") or {}) if record else {}
-            if record:
+    def _rows_by_index(self, sample: dict[str, Any]) -> tuple[list[int], list[dict[str, Any]]]:
+        """The turn indexes and scores of the sample's scored turns (those
+        `mteval.results.scored_turns` gives: a turn never reached has no scores), its tokens
+        counted: the reading for records that are missing, repeated or out of order."""
+        by_index = {record["index"]: record for record in sample["turns"]}  # a later record of an index wins
+        indexes: list[int] = []
+        turn_scores: list[dict[str, Any]] = []
+        for index, turn in enumerate(sample["conversation"]["turns"]):
+            record = by_index.get(index)
+            if not turn.get("scored", True) or (record is not None and not record.get("scored")):
+                continue
+            if record is not None:
                 usage = record.get("usage", {})
                 self.tokens["input"] += usage.get("input_tokens", 0)
                 self.tokens["output"] += usage.get("output_tokens", 0)
-            self.rows.add_turn(task, int(metadata.get("source_turn_index", index)), scores)
-            for name, score in scores.items():
-                status = score.get("status", "ok")
-                if status is not None:
-                    counts = self.statuses.setdefault((task, name), {})
-                    counts[status] = counts.get(status, 0) + 1
+            indexes.append(index)
+            turn_scores.append((record.get("scores") or {}) if record is not None else {})
+        return indexes, turn_scores
 
-    def _tally_verdicts(self, sample: dict[str, Any]) -> None:
-        for turn in sample["turns"]:
-            for name, score in (turn.get("scores") or {}).items():
-                tally = self.verdicts.setdefault(name, {"total": 0, "unparsed": 0, "example_raw": None})
-                tally["total"] += 1
-                if score.get("status") == "unparsed":
-                    tally["unparsed"] += 1
-                    if tally["example_raw"] is None:
-                        tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
+    def _add_rows(self, sample: dict[str, Any], indexes: list[int], turn_scores: list[dict[str, Any]]) -> None:
+        """The rows `mteval.results.sample_rows` would make of these scored turns."""
+        metadata = sample["conversation"].get("metadata", {})
+        if "source_turn_index" in metadata and indexes:  # a single-turn rendering: its source turn
+            indexes = [int(metadata["source_turn_index"])] * len(indexes)
+        self.rows.add_turns(sample["task"], sample_conversation_id(sample), indexes, turn_scores)
 
     def score_status(self, task: str, names: Sequence[str]) -> dict[str, int]:
-        """Scored turns per score status of these scorers of `task`."""
+        """Scored turns per score status of these scorers of `task`, counted from the rows'
+        status columns (statuses in the order they first appear)."""
+        selected = self.rows.rows_of([task]) if len(self.rows) else None
         out: dict[str, int] = {}
         for name in names:
-            for status, count in self.statuses.get((task, name), {}).items():
+            for status, count in self.rows.status_counts(name, selected).items():
                 out[status] = out.get(status, 0) + count
         return out
 

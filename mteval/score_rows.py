@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 FIXED = ("task", "conversation_id", "turn_index")
 """Columns every row has; the others are `score_<name>` and `status_<name>` per scorer."""
 
+_ABSENT: dict[str, Any] = {"status": None}
+"""The score of a scorer a turn has none of: no value and no status, the columns' fill."""
+
 
 class TextColumn:
     """Strings (or None) as codes into a table of distinct values (code 0 = None): one byte
@@ -48,6 +51,25 @@ class TextColumn:
 
     def fill(self) -> None:
         self.codes.append(0)
+
+    def extend(self, values: list[str | None]) -> None:
+        """`append` of each value, in order (codes are given in order of first appearance)."""
+        known = self._codes
+        try:
+            codes = [known[value] for value in values]
+        except KeyError:  # a value not seen before: one by one, so codes keep their order
+            for value in values:
+                self.append(value)
+            return
+        self.codes.extend(codes)
+
+    def extend_same(self, value: str | None, count: int) -> None:
+        """`append(value)` `count` times."""
+        code = self._codes.get(value)
+        if code is None:
+            self.append(value)
+            code, count = self.codes[-1], count - 1
+        self.codes.extend([code] * count)
 
     def code_array(self) -> np.ndarray:
         dtype = np.uint8 if self.codes.typecode == "B" else np.int32
@@ -76,6 +98,9 @@ class SampleIds:
 
     def append_current(self) -> None:
         self.codes.append(len(self._ends) - 1)
+
+    def extend_current(self, count: int) -> None:
+        self.codes.extend([len(self._ends) - 1] * count)
 
     def code_array(self) -> np.ndarray:
         return np.frombuffer(self.codes, dtype=np.int32) if self.codes else np.zeros(0, dtype=np.int32)
@@ -129,6 +154,13 @@ class NumberColumn:
     def fill(self) -> None:
         self.data.append(float("nan"))
 
+    def extend(self, values: list[Any]) -> None:
+        """`append` of each value."""
+        nan = float("nan")
+        self.data.extend([nan if value is None else float(value) for value in values])
+        if not self.any_value and values.count(None) != len(values):
+            self.any_value = True
+
     def values(self) -> np.ndarray:
         return np.frombuffer(self.data, dtype=np.float64) if self.data else np.zeros(0)
 
@@ -181,6 +213,39 @@ class ScoreRows:
         if 2 * len(scores) != len(self.scores):
             self._fill()
 
+    def add_turns(self, task: str, conversation_id: str, turn_indexes: list[int], scores: list[dict[str, dict[str, Any]]]) -> None:
+        """The scored turns of one sample, as `start_sample` then `add_turn` per turn would add
+        them. When no turn brings a scorer not seen before (the usual case), each column
+        grows by one extend instead of one append per turn and scorer (a scorer a turn has
+        no score of gets the fill an `add_turn` would give it: no value, no status)."""
+        self.conversation.start_sample(conversation_id)
+        pairs, count = self._pairs, len(scores)
+        names = pairs.keys()
+        extend = count > 0 and len(self.scores) == 2 * len(pairs)
+        for turn in scores:
+            if not extend or not turn.keys() <= names:
+                extend = False
+                break
+        if not extend:
+            for turn_index, turn in zip(turn_indexes, scores):
+                self.add_turn(task, turn_index, turn)
+            return
+        self.task.extend_same(task, count)
+        self.conversation.extend_current(count)
+        if self.turn_index.typecode == "H" and not 0 <= min(turn_indexes) <= max(turn_indexes) < 65536:
+            self.turn_index = array("q", self.turn_index)
+        self.turn_index.extend(turn_indexes)
+        for name, (number, text) in pairs.items():
+            values, statuses = [], []
+            for turn in scores:
+                score = turn.get(name, _ABSENT)
+                status = score.get("status", "ok")
+                values.append(score.get("value") if status == "ok" else None)
+                statuses.append(status)
+            number.extend(values)
+            text.extend(statuses)
+        self.count += count
+
     def _append_turn_index(self, turn_index: int) -> None:
         if not 0 <= turn_index < 65536 and self.turn_index.typecode == "H":
             self.turn_index = array("q", self.turn_index)
@@ -227,6 +292,16 @@ class ScoreRows:
         if not isinstance(column, NumberColumn):
             return None
         return column.values() if rows is None else column.values()[rows]
+
+    def status_counts(self, name: str, rows: np.ndarray | None) -> dict[Any, int]:
+        """The rows per `status_<name>` (no status: not counted), in the order the statuses
+        first appear among the rows."""
+        column = self.scores.get(f"status_{name}")
+        if not isinstance(column, TextColumn) or not self.count:
+            return {}
+        codes = column.code_array() if rows is None else column.code_array()[rows]
+        found, first, counts = np.unique(codes, return_index=True, return_counts=True)
+        return {column.values[int(found[k])]: int(counts[k]) for k in np.argsort(first, kind="stable") if found[k]}
 
     def cluster_ranks(self, rows: np.ndarray | None) -> np.ndarray:
         """Per row, the rank of its conversation id among the run's ids in string order (so

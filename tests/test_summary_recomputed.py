@@ -1,6 +1,7 @@
 """Every committed run's summary, recomputed from its samples.jsonl by the current
 summary code (`ManifestBuilder`'s metrics, intervals, per-turn curves, family groups,
-score statuses and token totals), equals what its run.json says. The summary's storage
+score statuses and token totals, turn and error counts, verdict tallies and juror
+agreement), equals what its run.json says. The summary's storage
 and arithmetic can change (compact arrays, numpy instead of pandas, chunked bootstrap
 draws); its numbers cannot."""
 
@@ -36,6 +37,10 @@ def recomputed(run: Path, manifest: dict) -> dict:
         "scores": statuses,
         "tokens": summary.tokens,
         "scored_turns": len(summary.rows),
+        "counts": summary.counts,
+        "first_errors": summary.first_errors,
+        "verdicts": summary.verdicts,
+        "judging": summary.judging.summary(),
     }))
 
 
@@ -49,6 +54,10 @@ def test_the_summary_recomputed_from_the_samples_equals_run_json(run: Path) -> N
         "scores": manifest["totals"]["scores"],
         "tokens": manifest["totals"]["scored_turn_tokens"],
         "scored_turns": manifest["totals"]["scored_turns"],
+        "counts": {k: manifest["totals"][k] for k in ("conversations", "errored_conversations", "turns", "errored_turns")},
+        "first_errors": manifest["totals"]["first_errors"],
+        "verdicts": manifest["totals"]["verdicts"],
+        "judging": manifest["judging"],
     }
 
 

@@ -79,15 +79,20 @@ class JudgingTally:
         for record in sample.get("turns", []):
             for name, score in (record.get("scores") or {}).items():
                 details = score.get("details") or {}
-                if "verdicts" not in details and details.get("kind") != "pairwise":
-                    continue
-                tally = self._scorers.setdefault(name, _ScorerTally())
-                item = self._item(tally, details)
-                tally.items.append(item)
-                references = turns[record["index"]].get("references", {}) if record["index"] < len(turns) else {}
-                human = references.get("human_label", references.get("human_score"))
-                if human is not None:
-                    tally.human.append((human, details.get("winner") if details.get("kind") == "pairwise" else score.get("value")))
+                if "verdicts" in details or details.get("kind") == "pairwise":
+                    self.add_score(name, score, record, turns)
+
+    def add_score(self, name: str, score: dict[str, Any], record: dict[str, Any], turns: Sequence[dict[str, Any]]) -> None:
+        """One juried score (its details hold juror verdicts or a pairwise game) of the turn
+        `record`; `turns`: the conversation's turns (their references hold human labels)."""
+        details = score["details"]
+        tally = self._scorers.setdefault(name, _ScorerTally())
+        item = self._item(tally, details)
+        tally.items.append(item)
+        references = turns[record["index"]].get("references", {}) if record["index"] < len(turns) else {}
+        human = references.get("human_label", references.get("human_score"))
+        if human is not None:
+            tally.human.append((human, details.get("winner") if details.get("kind") == "pairwise" else score.get("value")))
 
     @staticmethod
     def _item(tally: _ScorerTally, details: dict[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 

@@ -7,6 +7,9 @@ object of every imported module. During a run, objects alive before it started (
 tasks, clients) are frozen out of the collector's scans and young collections run after
 20,000 allocations instead of 700. Both are undone when the run ends, so a process that
 runs several evaluations (tests, notebooks) collects as before in between.
+
+`freeze_for_exit` is for the `mteval` program only, after its command: the process ends,
+and the interpreter's exit collections need not walk every object again.
 """
 
 from __future__ import annotations
@@ -29,3 +32,15 @@ def fewer_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+def freeze_for_exit() -> None:
+    """Move every object into the collector's permanent generation when the process is about
+    to end (the `mteval` program, after its command returned). Python's finalization runs
+    full collections over every object of every imported module: ~40-50 ms after a cached
+    run of 10,000 turns on a 2-core machine, a twentieth of the whole process. Frozen
+    objects are skipped by those collections and still freed by reference counting; what
+    they skip is cyclic garbage, whose finalizers Python never promises to run at exit
+    (mteval closes its files, connections and sessions itself). Never call it in a process
+    that goes on running: its cyclic garbage would no longer be collected."""
+    gc.freeze()

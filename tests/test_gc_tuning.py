@@ -36,3 +36,29 @@ def test_a_run_restores_the_collector(tmp_path) -> None:
     runner.run()
     assert seen and all(threshold >= YOUNG_THRESHOLD and frozen > 0 for threshold, frozen in seen)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_the_program_freezes_at_exit_and_an_in_process_call_does_not(capsys) -> None:
+    """`mteval` as the program (no argv: the process ends next) freezes every object so the
+    interpreter's exit collections skip them; `main([...])` from a test or script must not."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from mteval.cli import main
+
+    code = textwrap.dedent("""
+        import gc, sys
+        from mteval.cli import main
+        sys.argv = ["mteval", "list", "providers"]
+        code = main()
+        print(code, gc.get_freeze_count() > 0)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 True"
+
+    before = gc.get_freeze_count()
+    assert main(["list", "providers"]) == 0
+    assert "openai" in capsys.readouterr().out
+    assert gc.get_freeze_count() == before == 0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.errors import ConfigurationError
-from mteval.plugins import Registry, group_entry_points
+from mteval.plugins import Registry, complete_before_unknown, group_entry_points
 from mteval.suggest import close_matches_message  # re-exported: older code imports it from here
 from mteval.task import Task, TaskSpec
 
@@ -166,6 +166,9 @@ def load_builtin() -> None:
     for family in sorted(builtin_families()):
         load_family(family)
     load_entry_points()
+
+
+complete_before_unknown(load_builtin)  # scripts and parsers that families register
 
 
 def load_include_path(directory: str | Path) -> None:

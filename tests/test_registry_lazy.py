@@ -184,3 +184,25 @@ def test_entry_points_are_read_once_for_every_group(monkeypatch):
         assert len(calls) == 1
     finally:
         plugins._installed_entry_points.cache_clear()
+
+
+def test_scripts_and_parsers_a_family_registers_are_found_when_another_family_runs():
+    """`scripted/calculator` (tasks/example) and the parser `fdb_relevance` (tasks/full_duplex)
+    work in a run of rad_bench: an unknown script or parser name imports every family first."""
+    done = _fresh("""
+        import sys
+        from mteval.models import create_model
+        from mteval.registry import resolve
+        from mteval.scoring.parsers import get_parser
+
+        resolve("rad_bench/reasoning")
+        assert "mteval_tasks.example" not in sys.modules
+        create_model("scripted/calculator", {"memory": 3}).validate()
+        print(get_parser("fdb_relevance").__name__)
+        try:
+            create_model("scripted/calculatr").validate()
+        except Exception as exc:
+            print(exc)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["parse_fdb_relevance", "unknown script 'calculatr'. Did you mean: calculator?"]

@@ -11,8 +11,10 @@ runs several evaluations (tests, notebooks) collects as before in between.
 The `mteval` command itself (`command_process`) collects young objects as rarely for its
 whole life and freezes everything before the interpreter shuts down: shutdown runs full
 collections that scanned every object of every imported module (about 0.1 s of a cached
-re-run's 1.2 s; 10 ms once frozen). Frozen objects are still freed; they are only skipped
-by the collector, which has nothing left to find in a process that is ending.
+re-run's 1.2 s; 10 ms once frozen). Frozen objects are still freed by reference counting;
+what the collector skips is cyclic garbage, whose finalizers Python never promises to run
+at exit (mteval closes its files, connections and sessions itself). A library caller of
+`mteval.cli.main` (tests, scripts) is left as it was: its process goes on running.
 """
 
 from __future__ import annotations

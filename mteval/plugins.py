@@ -11,6 +11,7 @@ built-in.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Callable, Generic, Iterator, Mapping, TypeVar, cast
 
@@ -26,6 +27,31 @@ class UnknownName(ConfigurationError):
 
 class DuplicateRegistration(ConfigurationError):
     """Two different entries claimed the same name."""
+
+
+@lru_cache(maxsize=None)
+def _installed_entry_points():  # EntryPoints, or SelectableGroups before Python 3.12
+    """Every entry point of every installed distribution, read once per process: each
+    `entry_points(group=...)` call reads all distributions' metadata again (~10 ms with
+    230 installed), and a run looks up several groups (tasks, providers, ...)."""
+    return entry_points()
+
+
+def group_entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of `group` (e.g. "mteval.tasks"), as `entry_points(group=group)` lists them."""
+    return list(_installed_entry_points().select(group=group))
+
+
+_COMPLETERS: list[Callable[[], None]] = []
+
+
+def complete_before_unknown(loader: Callable[[], None]) -> None:
+    """Register `loader`, which imports whatever may still register entries (`mteval.registry`:
+    every task family, whose modules also register scripts and parsers). Registries made with
+    `complete_on_miss=True` call the loaders before they call a name unknown, so a family
+    loaded lazily still provides its entries to a run of another family."""
+    if loader not in _COMPLETERS:
+        _COMPLETERS.append(loader)
 
 
 def _load(ep: EntryPoint) -> object:
@@ -48,6 +74,7 @@ class Registry(Mapping[str, E], Generic[E]):
         from_entry_point: Callable[[EntryPoint], E] | None = None,
         same: Callable[[E, E], bool] | None = None,
         autoload: bool = True,
+        complete_on_miss: bool = False,
     ) -> None:
         self.kind = kind
         self.noun = kind[:-1] if kind.endswith("s") else kind
@@ -59,6 +86,9 @@ class Registry(Mapping[str, E], Generic[E]):
         self._entry_points_loaded = not autoload
         """`autoload=False`: the owner reads the group itself (tasks: an entry point may be a
         module that registers many tasks)."""
+        self._complete_on_miss = complete_on_miss
+        """Entries that task families register (scripts, parsers): on a miss, the loaders of
+        `complete_before_unknown` run first."""
         self._same: Callable[[E, E], bool] = same or (lambda a, b: a == b)
         """When a second registration of a name is the same entry (e.g. a module imported
         again under another package name); then it replaces the first silently."""
@@ -93,7 +123,7 @@ class Registry(Mapping[str, E], Generic[E]):
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
-        for ep in entry_points(group=self.group):
+        for ep in group_entry_points(self.group):
             try:
                 entry = self._from_entry_point(ep)
             except ConfigurationError:
@@ -104,9 +134,19 @@ class Registry(Mapping[str, E], Generic[E]):
                 ) from exc
             self.register(ep.name, entry, origin=f"entry point {ep.name} = {ep.value} ({self.group})")
 
+    def _known(self, name: object) -> bool:
+        """`name` is registered, after the entry points and (on a miss, if this registry
+        completes) the loaders that may register it."""
+        self.load_entry_points()
+        if name in self._entries or not self._complete_on_miss:
+            return name in self._entries
+        for loader in list(_COMPLETERS):
+            loader()
+        return name in self._entries
+
     def get_entry(self, name: str) -> E:
         """The entry for `name`; unknown names raise `UnknownName` with close matches."""
-        self.load_entry_points()
+        self._known(name)
         try:
             return self._entries[name]
         except KeyError:
@@ -123,7 +163,7 @@ class Registry(Mapping[str, E], Generic[E]):
 
     # Mapping protocol: `PROVIDERS.items()`, `name in registry`, `registry[name]`.
     def __getitem__(self, name: str) -> E:
-        self.load_entry_points()
+        self._known(name)
         return self._entries[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -135,5 +175,4 @@ class Registry(Mapping[str, E], Generic[E]):
         return len(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        self.load_entry_points()
-        return name in self._entries
+        return self._known(name)

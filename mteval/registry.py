@@ -2,7 +2,12 @@
 with --include-path, and the `mteval.tasks` entry-point group.
 
 A family folder is a Python package whose import registers its tasks with
-`@register_task`. An entry point names a module to import or a Task subclass.
+`@register_task`; every task it registers is named `<folder>/<task>` (refused
+otherwise), so a name says which folder to import. Looking names up imports only their
+folders plus the `mteval.tasks` entry points (a plugin may add tasks to any family): a
+run of one task does not import every benchmark. Listing and the did-you-mean hints of
+an unknown name import everything. An entry point names a module to import or a Task
+subclass.
 Tasks and family aggregates are kept in `mteval.plugins.Registry` objects like every
 other named thing; this module reads the `mteval.tasks` group itself, since one entry
 point may register many tasks.
@@ -16,20 +21,25 @@ import importlib.util
 import pkgutil
 import sys
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from mteval.errors import ConfigurationError
-from mteval.plugins import Registry
+from mteval.plugins import Registry, complete_before_unknown, group_entry_points
 from mteval.suggest import close_matches_message  # re-exported: older code imports it from here
 from mteval.task import Task, TaskSpec
 
 T = TypeVar("T", bound=type[Task])
 
 _TASKS: Registry[TaskSpec] = Registry("tasks", autoload=False)
-"""Loaded by `load_builtin` (tasks/, then the `mteval.tasks` group) and `load_include_path`."""
-_loaded_builtin = False
+"""Filled by `load_family` (one folder of tasks/), `load_entry_points` (the `mteval.tasks`
+group), `load_builtin` (both, every folder) and `load_include_path`."""
+BUILTIN_PACKAGE = "mteval_tasks"
+_loaded_families: set[str] = set()
+_loading_family: str | None = None
+"""The built-in family folder being imported: its tasks must be named `<folder>/...`."""
+_loaded_entry_points = False
 _loaded_paths: set[Path] = set()
 _current_origin = "builtin"
 
@@ -42,6 +52,14 @@ def register_task(cls: T) -> T:
     """Class decorator that makes a task available by its `name`."""
     if not cls.name or "/" not in cls.name:
         raise ValueError(f"{cls.__name__}.name must look like 'family/task', got {cls.name!r}")
+    family = cls.name.split("/", 1)[0]
+    if _loading_family is not None and _current_origin == "builtin" and family != _loading_family:
+        raise ValueError(
+            f"{cls.__name__}.name {cls.name!r}: the tasks of the built-in folder tasks/{_loading_family} must be "
+            f"named '{_loading_family}/...' (the registry finds a task's folder by its name)"
+        )
+    if _current_origin != "builtin":
+        load_family(family)  # a plugin reusing a built-in name is refused even when that folder was not needed yet
     existing = _TASKS.get(cls.name)
     if existing is not None and existing.cls.__qualname__ != cls.__qualname__:
         raise ValueError(f"task {cls.name!r} is registered twice ({existing.origin} and {_current_origin})")
@@ -79,34 +97,45 @@ def family_aggregates() -> Mapping[str, Callable]:
 
 
 def family_aggregate_info(family: str) -> FamilyAggregate | None:
-    load_builtin()
+    """The aggregate `family` declares (its folder and the entry points imported first), or None."""
+    load_names([family])
     return _FAMILY_INFO.get(family)
 
 
 def get_task_spec(name: str) -> TaskSpec | None:
     """The registered task `name`, or None (not installed)."""
-    return all_tasks().get(name)
+    load_names([name])
+    return _TASKS.get(name)
 
 
-def _import_family_packages(package_name: str, origin: str) -> None:
-    global _current_origin
-    package = importlib.import_module(package_name)
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.ispkg and not info.name.startswith("_"):
-            _current_origin = origin
-            try:
-                importlib.import_module(f"{package_name}.{info.name}")
-            finally:
-                _current_origin = "builtin"
+@lru_cache(maxsize=None)
+def builtin_families() -> frozenset[str]:
+    """The family folders of tasks/ (package `mteval_tasks`), listed without importing them."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    return frozenset(info.name for info in pkgutil.iter_modules(package.__path__) if info.ispkg and not info.name.startswith("_"))
 
 
-def load_builtin() -> None:
-    global _loaded_builtin, _current_origin
-    if _loaded_builtin:
+def load_family(family: str) -> None:
+    """Import the built-in folder `family` once; a name no folder has is left to the plugins."""
+    global _current_origin, _loading_family
+    if family in _loaded_families or family not in builtin_families():
         return
-    _loaded_builtin = True
-    _import_family_packages("mteval_tasks", "builtin")
-    for ep in entry_points(group="mteval.tasks"):
+    _loaded_families.add(family)
+    saved = _current_origin, _loading_family
+    _current_origin, _loading_family = "builtin", family
+    try:
+        importlib.import_module(f"{BUILTIN_PACKAGE}.{family}")
+    finally:
+        _current_origin, _loading_family = saved
+
+
+def load_entry_points() -> None:
+    """Import the `mteval.tasks` entry points once (a module that registers tasks, or a Task subclass)."""
+    global _loaded_entry_points, _current_origin
+    if _loaded_entry_points:
+        return
+    _loaded_entry_points = True
+    for ep in group_entry_points("mteval.tasks"):
         _current_origin = f"entry point {ep.name} ({ep.value})"
         try:
             obj = ep.load()
@@ -115,7 +144,31 @@ def load_builtin() -> None:
         finally:
             _current_origin = "builtin"
         if isinstance(obj, type) and issubclass(obj, Task):
-            register_task(obj)
+            _current_origin = f"entry point {ep.name} ({ep.value})"
+            try:
+                register_task(obj)
+            finally:
+                _current_origin = "builtin"
+
+
+def load_names(names: Iterable[str]) -> None:
+    """Everything that can define these task or family names: their built-in folders, then
+    the entry points. Names registered in this process already need nothing."""
+    families = {name.split("/", 1)[0] for name in names if name not in _TASKS}
+    for family in sorted(families):
+        load_family(family)
+    if families:
+        load_entry_points()
+
+
+def load_builtin() -> None:
+    """Every built-in folder and every entry point (listing, did-you-mean, judge prompt sources)."""
+    for family in sorted(builtin_families()):
+        load_family(family)
+    load_entry_points()
+
+
+complete_before_unknown(load_builtin)  # scripts and parsers that families register
 
 
 def load_include_path(directory: str | Path) -> None:
@@ -171,12 +224,19 @@ def check_task_options(classes: Iterable[type[Task]], options: Mapping[str, obje
 
 def resolve(spec: str | Iterable[str]) -> list[type[Task]]:
     """Task names from `a,b` where each is a task (`fam/task`) or a family (`fam`,
-    meaning its main tasks). Unknown names raise with the close matches."""
-    tasks = all_tasks()
+    meaning its main tasks). Unknown names raise with the close matches.
+
+    Only the folders these names belong to and the entry points are imported; an unknown
+    name imports everything, for the hints."""
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s and s.strip()]
     if not names:
         raise UnknownTask("no tasks given")
+    load_names(names)
+    tasks = dict(sorted(_TASKS.items()))
     families = sorted({name.split("/", 1)[0] for name in tasks})
+    if any(name not in tasks and name not in families for name in names):
+        tasks = all_tasks()  # the hints look at everything installed
+        families = sorted({name.split("/", 1)[0] for name in tasks})
     resolved: list[type[Task]] = []
     for name in names:
         for cls in _resolve_name(name, tasks, families):

@@ -44,8 +44,9 @@ def _from_entry_point(ep: EntryPoint) -> ScriptEntry:
     return ScriptEntry(loaded)
 
 
-SCRIPTS: Registry[ScriptEntry] = Registry("scripts", from_entry_point=_from_entry_point)
-"""name -> ScriptEntry; also the entry-point group `mteval.scripts`."""
+SCRIPTS: Registry[ScriptEntry] = Registry("scripts", from_entry_point=_from_entry_point, complete_on_miss=True)
+"""name -> ScriptEntry; also the entry-point group `mteval.scripts`. Task families register
+scripts too (`scripted/calculator`), so a name not yet seen imports them before it is unknown."""
 
 
 def register_script(name: str, script: Script, args: Iterable[str] | None = None) -> Script:

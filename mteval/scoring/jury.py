@@ -29,24 +29,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mteval.errors import ConfigurationError
 from mteval.models.base import RequestContext
-from mteval.scoring.aggregations import AGGREGATIONS, aggregation_names, register_aggregation  # noqa: F401  (re-exported)
-from mteval.scoring.escalation import possible_difference
-from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict, load_spec
 from mteval.suggest import close_matches_message
 from mteval.transcript import Score
 
+# Judge definitions, aggregations and the escalation rule are imported where a jury uses
+# them: the runner imports this module, and a run without judges should not pay for them.
 if TYPE_CHECKING:
     from mteval.client import ModelClient
+    from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict
+
+_REEXPORTED = {"AGGREGATIONS", "aggregation_names", "register_aggregation"}
+"""Names of `mteval.scoring.aggregations` older code imports from here."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTED:
+        from mteval.scoring import aggregations
+
+        return getattr(aggregations, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 Aggregate = str
 """An aggregation's name: one of `AGGREGATIONS` (mteval.scoring.aggregations)."""
 
 
+# defer_build: the schemas are built on the first validation (a run with a jury), not when
+# the runner imports this module.
 class AdaptiveConfig(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     quorum: int = Field(2, ge=1)
     threshold: float = Field(0.0, ge=0)
     """The largest difference from the full jury's verdict accepted when stopping early
@@ -55,6 +70,8 @@ class AdaptiveConfig(BaseModel):
 
 
 class JurorConfig(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     model: str
     args: dict[str, Any] = Field(default_factory=dict)
     judge: str | None = None
@@ -74,6 +91,8 @@ class JurorConfig(BaseModel):
 
 
 class JuryConfig(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str = "jury"
     jurors: list[JurorConfig]
     aggregate: Aggregate = "mean"
@@ -82,6 +101,8 @@ class JuryConfig(BaseModel):
     @field_validator("aggregate")
     @classmethod
     def _known_aggregation(cls, name: str) -> str:
+        from mteval.scoring.aggregations import AGGREGATIONS
+
         if name not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {name!r}. {close_matches_message(name, AGGREGATIONS)}")
         return name
@@ -143,7 +164,7 @@ class JuryStats:
         }
 
 
-Ask = Callable[[Juror], Awaitable[Verdict]]
+Ask = Callable[["Juror"], Awaitable["Verdict"]]
 """What one juror does for one item (a judge call, or a whole pairwise protocol) -> its verdict."""
 
 
@@ -173,6 +194,8 @@ class Jury:
 
     @classmethod
     def build(cls, config: JuryConfig, clients: Sequence["ModelClient"]) -> "Jury":
+        from mteval.scoring.judge_spec import Juror, load_spec
+
         jurors = [Juror(client, load_spec(j.judge) if j.judge else None) for j, client in zip(config.jurors, clients)]
         return cls(config=config, jurors=jurors)
 
@@ -211,6 +234,8 @@ class Jury:
     async def collect(self, item: JuryItem) -> tuple[list[Verdict], dict[str, Any]]:
         """The verdicts of the jurors asked, in jury order (the first `len(verdicts)` jurors),
         and the adaptive jury's details; the one collection loop for every kind of judging."""
+        from mteval.scoring.aggregations import AGGREGATIONS
+
         self.stats.items += 1
         self.stats.full_jury_calls += len(self.jurors)
         adaptive = self.config.adaptive
@@ -263,6 +288,8 @@ class Jury:
 
     def _bound(self, heard: Sequence[Verdict], item: JuryItem) -> float:
         """How far the full jury's verdict could still be from that of `heard`."""
+        from mteval.scoring.escalation import possible_difference
+
         scales = [item.scale(j) for j in self.jurors[len(heard):]]
         return possible_difference(heard, scales, item.method, item.kind, aggregate)
 
@@ -281,6 +308,8 @@ def _scale(spec: JudgeSpec) -> tuple[float, float] | None:
 
 def aggregate(verdicts: Sequence[Verdict], method: str, kind: str = "score") -> tuple[float | None, str | None]:
     """(value, label) of the jury. Unparsed and errored verdicts do not vote."""
+    from mteval.scoring.aggregations import AGGREGATIONS
+
     usable = [v for v in verdicts if v.ok]
     if not usable:
         return None, None

@@ -21,8 +21,9 @@ def _same_function(a: Callable, b: Callable) -> bool:
     return getattr(a, "__qualname__", a) == getattr(b, "__qualname__", b)
 
 
-PARSERS: Registry[Callable[[str], "Parsed"]] = Registry("parsers", same=_same_function)
-"""name -> parser; third-party parsers come from the entry-point group `mteval.parsers`."""
+PARSERS: Registry[Callable[[str], "Parsed"]] = Registry("parsers", same=_same_function, complete_on_miss=True)
+"""name -> parser; third-party parsers come from the entry-point group `mteval.parsers`. Task
+families register parsers too (`fdb_relevance`): a name not yet seen imports them first."""
 
 
 @dataclass(frozen=True)

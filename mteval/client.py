@@ -14,11 +14,8 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 from urllib.parse import urlsplit, urlunsplit
-
-from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from mteval.cache import CacheKeys, CacheWriteError, ResponseCache
 from mteval.conversation import Message
@@ -26,6 +23,10 @@ from mteval.errors import ModelError, RequestTimeout
 from mteval.models.base import ENDPOINT_ARGS, GenerationParams, ModelAdapter, ModelOutput, RequestContext
 from mteval.redact import Redactor
 from mteval.transcript import Usage
+
+if TYPE_CHECKING:  # tenacity and aiolimiter are imported where a retry or a rate limit needs them
+    from aiolimiter import AsyncLimiter
+    from tenacity import wait_exponential_jitter
 
 log = logging.getLogger("mteval.client")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -110,6 +111,8 @@ def _backoff(retry: RetryPolicy) -> wait_exponential_jitter:
     """Exponential backoff with jitter; tenacity renamed `initial` to `multiplier` in 9.x."""
     import inspect
 
+    from tenacity import wait_exponential_jitter
+
     first = "multiplier" if "multiplier" in inspect.signature(wait_exponential_jitter).parameters else "initial"
     # tenacity's loop starts at the second attempt (the fast path already waited
     # initial_wait_s before it), so its first wait is the doubled one.
@@ -147,7 +150,7 @@ class ModelClient:
             # of default-endpoint requests stay as they were, so existing caches remain valid
             self._key_args["__endpoint__"] = self.endpoint
         self._cache_key = CacheKeys(adapter.model_id, self._key_args)
-        self._backoff = _backoff(retry)
+        self._backoff: wait_exponential_jitter | None = None  # built on the first retry
         self.write_error: CacheWriteError | None = None
         """Set when a reply could not be committed to the cache; the runner stops taking new
         conversations (the reply itself is still returned and ends up in samples.jsonl)."""
@@ -160,6 +163,8 @@ class ModelClient:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, ModelError) and exc.retry_after is not None:
             return min(exc.retry_after, self.retry.max_wait_s)
+        if self._backoff is None:
+            self._backoff = _backoff(self.retry)
         return self._backoff(retry_state)
 
     async def generate(
@@ -214,6 +219,8 @@ class ModelClient:
             first_error = exc
         attempts = 1
         await asyncio.sleep(self._first_wait(first_error))
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt  # only once something failed
+
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.retry.max_attempts - 1),

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from aiolimiter import AsyncLimiter
-
 from mteval.cache import DEFAULT_CACHE_DIR, ResponseCache
 from mteval.client import ModelClient, RetryPolicy
 from mteval.conversation import Conversation
@@ -43,6 +41,8 @@ from mteval.task import Task
 from mteval.transcript import Sample
 
 if TYPE_CHECKING:
+    from aiolimiter import AsyncLimiter
+
     from mteval.progress import RunProgress
 
 @dataclass
@@ -180,6 +180,8 @@ class Runner:
         if not rate:
             return None
         if provider not in self._limiters:
+            from aiolimiter import AsyncLimiter  # only where a rate limit is set
+
             self._limiters[provider] = AsyncLimiter(max_rate=rate, time_period=1.0)
         return self._limiters[provider]
 

@@ -19,6 +19,8 @@ NOT_AT_START_UP = (
     "mteval.scoring.escalation",
     "mteval.scoring.parsers",
     "mteval_judges",
+    "tenacity",  # only once a request failed and is retried
+    "aiolimiter",  # only when --rate-limit is set
 )
 DEFERRED_MODELS = ("mteval.scoring.jury:JuryConfig", "mteval.scoring.jury:JurorConfig", "mteval.scoring.jury:AdaptiveConfig")
 

@@ -18,7 +18,6 @@ from mteval import __version__
 from mteval.client import ModelClient, endpoint_of
 from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.redact import Redactor
-from mteval.registry import family_aggregates
 from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id
 from mteval.score_rows import ScoreRows
 from mteval.scoring.agreement import JudgingTally
@@ -274,17 +273,16 @@ class ManifestBuilder:
         groups: dict[str, Any] = {}
         if not len(rows) or self.custom_scorers:
             return groups
-        families = {task.family for task in self.tasks}
-        for family, aggregate in family_aggregates().items():
-            if family not in families:
+        for family in sorted({task.family for task in self.tasks if task.family}):  # sorted: one order however they loaded
+            info = family_aggregate_info(family)
+            if info is None:
                 continue
             members = [name for name in rows.task_names() if name.startswith(family + "/")]
             family_frame = rows.frame(rows.rows_of(members))
-            info = family_aggregate_info(family)
-            group_headline, group_declared = (info.headline, info.semantics) if info else (None, {})
+            group_headline, group_declared = info.headline, info.semantics
             groups[family] = {
                 k: MetricRecord(**v.model_dump(), semantics=lookup(group_declared, k, group_headline))
-                for k, v in aggregate(family_frame, list(self.tasks)).items()
+                for k, v in info.aggregate(family_frame, list(self.tasks)).items()
             }
         return groups
 

@@ -152,8 +152,16 @@ class Registry(Mapping[str, E], Generic[E]):
         except KeyError:
             raise UnknownName(f"unknown {self.noun} {name!r}. {close_matches_message(name, self._entries)}") from None
 
-    def names(self) -> list[str]:
+    def _complete(self) -> None:
+        """Everything that may register here: the entry points and (if this registry
+        completes) the loaders, so that a listing is never partial."""
         self.load_entry_points()
+        if self._complete_on_miss:
+            for loader in list(_COMPLETERS):
+                loader()
+
+    def names(self) -> list[str]:
+        self._complete()
         return list(self._entries)
 
     def registered(self) -> dict[str, E]:
@@ -167,11 +175,11 @@ class Registry(Mapping[str, E], Generic[E]):
         return self._entries[name]
 
     def __iter__(self) -> Iterator[str]:
-        self.load_entry_points()
+        self._complete()
         return iter(list(self._entries))
 
     def __len__(self) -> int:
-        self.load_entry_points()
+        self._complete()
         return len(self._entries)
 
     def __contains__(self, name: object) -> bool:

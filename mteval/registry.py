@@ -92,7 +92,9 @@ def register_family_aggregate(
 
 
 def family_aggregates() -> Mapping[str, Callable]:
-    """family -> its aggregate function, of the families registered so far."""
+    """family -> its aggregate function, of every installed family (imports them all; a
+    run asks `family_aggregate_info` for its own families only)."""
+    load_builtin()
     return {family: info.aggregate for family, info in _FAMILY_INFO.items()}
 
 

@@ -209,3 +209,24 @@ def test_scripts_and_parsers_a_family_registers_are_found_when_another_family_ru
     """)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["parse_fdb_relevance", "unknown script 'calculatr'. Did you mean: calculator?"]
+
+
+def test_listings_after_a_one_family_lookup_are_whole():
+    """A lookup imports one family; a listing (scripts, parsers, family aggregates) must not
+    then show only what that family happened to register."""
+    done = _fresh("""
+        import json
+        from mteval.registry import family_aggregates, resolve
+        from mteval.models.scripted import SCRIPTS, SCRIPT_ARGS
+        from mteval.scoring.parsers import PARSERS
+        resolve("example/arithmetic")
+        print(json.dumps({"scripts": sorted(SCRIPTS), "script_args": sorted(SCRIPT_ARGS), "parsers": PARSERS.names(),
+                          "parser_count": len(PARSERS), "aggregates": sorted(family_aggregates())}))
+    """)
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "mt_eval_judge" in listed["scripts"] and "mt_eval_judge" in listed["script_args"]
+    assert "calculator" in listed["scripts"]
+    assert "fdb_relevance" in listed["parsers"] and any(p.startswith("amulet") for p in listed["parsers"])
+    assert listed["parser_count"] == len(listed["parsers"])
+    assert listed["aggregates"] == ["mt_eval", "multiturn_instruct", "rad_bench"]

@@ -20,7 +20,7 @@ from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.redact import Redactor
 from mteval.results import RUN_SCHEMA, iter_sample_dicts, sample_conversation_id
 from mteval.score_rows import ScoreRows
-from mteval.scoring.agreement import JudgingTally
+from mteval.scoring.agreement import JudgingTally, is_juried
 from mteval.stats import Metric, by_turn, metric_from_ranks, turn_curve
 from mteval.task import Task
 
@@ -96,8 +96,7 @@ class Summary:
             tally["unparsed"] += 1
             if tally["example_raw"] is None:
                 tally["example_raw"] = self.redactor(str(score.get("raw") or ""))[:500]
-        details = score.get("details")
-        if details and ("verdicts" in details or details.get("kind") == "pairwise"):
+        if is_juried(score):
             self.judging.add_score(name, score, record, turns)
 
     def _count(self, sample: dict[str, Any], generated: int, errored: int) -> None:

@@ -54,6 +54,11 @@ def complete_before_unknown(loader: Callable[[], None]) -> None:
         _COMPLETERS.append(loader)
 
 
+def _run_completers() -> None:
+    for loader in list(_COMPLETERS):
+        loader()
+
+
 def _load(ep: EntryPoint) -> object:
     return ep.load()
 
@@ -138,10 +143,8 @@ class Registry(Mapping[str, E], Generic[E]):
         """`name` is registered, after the entry points and (on a miss, if this registry
         completes) the loaders that may register it."""
         self.load_entry_points()
-        if name in self._entries or not self._complete_on_miss:
-            return name in self._entries
-        for loader in list(_COMPLETERS):
-            loader()
+        if name not in self._entries and self._complete_on_miss:
+            _run_completers()
         return name in self._entries
 
     def get_entry(self, name: str) -> E:
@@ -157,8 +160,7 @@ class Registry(Mapping[str, E], Generic[E]):
         completes) the loaders, so that a listing is never partial."""
         self.load_entry_points()
         if self._complete_on_miss:
-            for loader in list(_COMPLETERS):
-                loader()
+            _run_completers()
 
     def names(self) -> list[str]:
         self._complete()

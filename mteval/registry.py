@@ -140,17 +140,14 @@ def load_entry_points() -> None:
     for ep in group_entry_points("mteval.tasks"):
         _current_origin = f"entry point {ep.name} ({ep.value})"
         try:
-            obj = ep.load()
-        except Exception as exc:  # a broken plugin must not hide the others
-            raise ConfigurationError(f"task entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a broken plugin must not hide the others
+                raise ConfigurationError(f"task entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            if isinstance(obj, type) and issubclass(obj, Task):
+                register_task(obj)
         finally:
             _current_origin = "builtin"
-        if isinstance(obj, type) and issubclass(obj, Task):
-            _current_origin = f"entry point {ep.name} ({ep.value})"
-            try:
-                register_task(obj)
-            finally:
-                _current_origin = "builtin"
 
 
 def load_names(names: Iterable[str]) -> None:

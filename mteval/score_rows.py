@@ -222,18 +222,18 @@ class ScoreRows:
         pairs, count = self._pairs, len(scores)
         names = pairs.keys()
         extend = count > 0 and len(self.scores) == 2 * len(pairs)
-        for turn in scores:
-            if not extend or not turn.keys() <= names:
-                extend = False
-                break
+        if extend:
+            for turn in scores:  # a loop, not all() over a generator: this runs per sample
+                if not turn.keys() <= names:
+                    extend = False
+                    break
         if not extend:
             for turn_index, turn in zip(turn_indexes, scores):
                 self.add_turn(task, turn_index, turn)
             return
         self.task.extend_same(task, count)
         self.conversation.extend_current(count)
-        if self.turn_index.typecode == "H" and not 0 <= min(turn_indexes) <= max(turn_indexes) < 65536:
-            self.turn_index = array("q", self.turn_index)
+        self._fit_turn_indexes(min(turn_indexes), max(turn_indexes))
         self.turn_index.extend(turn_indexes)
         for name, (number, text) in pairs.items():
             values, statuses = [], []
@@ -247,9 +247,13 @@ class ScoreRows:
         self.count += count
 
     def _append_turn_index(self, turn_index: int) -> None:
-        if not 0 <= turn_index < 65536 and self.turn_index.typecode == "H":
-            self.turn_index = array("q", self.turn_index)
+        self._fit_turn_indexes(turn_index, turn_index)
         self.turn_index.append(turn_index)
+
+    def _fit_turn_indexes(self, low: int, high: int) -> None:
+        """Widen the turn indexes (2 bytes per row) to 8 bytes when one in [low, high] does not fit."""
+        if self.turn_index.typecode == "H" and not 0 <= low <= high < 65536:
+            self.turn_index = array("q", self.turn_index)
 
     def _fill(self) -> None:
         for column in self.scores.values():

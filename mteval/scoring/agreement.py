@@ -68,6 +68,12 @@ class _ScorerTally:
     labels: bool = False
 
 
+def is_juried(score: dict[str, Any]) -> bool:
+    """A score whose details hold juror verdicts or a pairwise game (what `JudgingTally` counts)."""
+    details = score.get("details") or {}
+    return "verdicts" in details or details.get("kind") == "pairwise"
+
+
 class JudgingTally:
     """Collects every juror verdict of a run, sample by sample, and summarises them."""
 
@@ -78,8 +84,7 @@ class JudgingTally:
         turns = sample.get("conversation", {}).get("turns", [])
         for record in sample.get("turns", []):
             for name, score in (record.get("scores") or {}).items():
-                details = score.get("details") or {}
-                if "verdicts" in details or details.get("kind") == "pairwise":
+                if is_juried(score):
                     self.add_score(name, score, record, turns)
 
     def add_score(self, name: str, score: dict[str, Any], record: dict[str, Any], turns: Sequence[dict[str, Any]]) -> None:

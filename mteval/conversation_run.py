@@ -7,8 +7,8 @@ sample exactly as a run would write it (an importer, a test) can call it too.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from mteval.conversation import Conversation
 from mteval.models.base import GenerationParams
@@ -29,6 +29,7 @@ class ConversationRun:
     history: HistoryMode
     score_context: ScoreContext
     redactor: Redactor
+    _generation: tuple[GenerationParams | None, dict[str, Any]] = field(default=(None, {}), init=False, repr=False)
 
     async def run(
         self,
@@ -50,13 +51,22 @@ class ConversationRun:
             task=task.name,
             conversation=conversation,
             history=self.history,
-            generation=params.model_dump(mode="json"),
+            generation=self._generation_of(params),
             turns=records,
             status=status,
             error=error,
             started_at=started,
             finished_at=time.time(),
         )
+
+    def _generation_of(self, params: GenerationParams) -> dict[str, Any]:
+        """`params` as the sample records them; a task's conversations share one params
+        object, so it is dumped once, not once per conversation (Sample copies the dict)."""
+        last, dumped = self._generation
+        if params is not last:
+            dumped = params.model_dump(mode="json")
+            self._generation = (params, dumped)
+        return dumped
 
     async def score(self, task: str, conversation: Conversation, records: list[TurnRecord], scorers: Sequence[Scorer]) -> bool:
         """Score every scored turn with a reply, in place; False if any score errored."""

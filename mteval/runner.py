@@ -143,6 +143,7 @@ class Runner:
         self._sample_error: Exception | None = None
         self._limiters: dict[str, AsyncLimiter] = {}
         self.previous_calls: dict[str, Any] | None = None
+        self._conversation_run: ConversationRun | None = None
         """Call counts recorded by earlier invocations of a resumed run."""
 
     # --- public parts ----------------------------------------------------------------------
@@ -164,7 +165,11 @@ class Runner:
 
     async def run_conversation(self, task: Task, conversation: Conversation, client: ModelClient) -> Sample:
         """One conversation solved and scored with this run's solver, scorers and jury."""
-        runner = ConversationRun(self.config.history, ScoreContext(jury=self.jury, options=self.config.task_options), self.redactor)
+        runner = self._conversation_run
+        if runner is None or runner.score_context.jury is not self.jury:  # one per run (the jury is set when clients open)
+            runner = self._conversation_run = ConversationRun(
+                self.config.history, ScoreContext(jury=self.jury, options=self.config.task_options), self.redactor
+            )
         return await runner.run(
             task,
             conversation,

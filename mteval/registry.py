@@ -151,12 +151,15 @@ def load_entry_points() -> None:
 
 
 def load_names(names: Iterable[str]) -> None:
-    """Everything that can define these task or family names: their built-in folders, then
-    the entry points. Names registered in this process already need nothing."""
-    families = {name.split("/", 1)[0] for name in names if name not in _TASKS}
-    for family in sorted(families):
+    """Everything that can define these task or family names: their built-in folders (unless
+    registered in this process already, e.g. from --include-path), then the entry points,
+    always: a plugin claiming a name registered here is refused, not silently outranked. The
+    command line has read the installed entry points for its commands by then, so this costs
+    a selection, not a scan."""
+    names = list(names)
+    for family in sorted({name.split("/", 1)[0] for name in names if name not in _TASKS}):
         load_family(family)
-    if families:
+    if names:
         load_entry_points()
 
 

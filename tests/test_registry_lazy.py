@@ -156,6 +156,26 @@ def test_a_plugin_claiming_a_builtin_name_is_refused_when_it_loads(tmp_path):
     assert "task 'example/arithmetic' is registered twice (builtin and entry point taskplug (taskplug))" in done.stdout
 
 
+def test_a_plugin_claiming_an_include_path_task_name_is_refused(tmp_path):
+    """A task registered in this process (here from --include-path) does not skip the entry
+    points: an installed plugin claiming the same name is an error naming both, not outranked."""
+    env = _install_task_plugin(tmp_path, PLUGIN_TASKS.split("    @register_task\n    class Sums")[0])
+    include = tmp_path / "include"
+    include.mkdir()
+    (include / "mine.py").write_text(textwrap.dedent(PLUGIN_TASKS.split("    @register_task\n    class Sums")[0]).replace("class Own", "class Mine"))
+    done = _fresh(f"""
+        from mteval.errors import ConfigurationError
+        from mteval.registry import load_include_path, resolve
+        load_include_path({str(include)!r})
+        try:
+            resolve("taskplug/own")
+        except ConfigurationError as exc:
+            print(exc)
+    """, env)
+    assert done.returncode == 0, done.stderr
+    assert f"task 'taskplug/own' is registered twice (include path {include.resolve()} and entry point taskplug (taskplug))" in done.stdout
+
+
 def test_a_plugin_adds_tasks_to_a_family_and_is_found_by_name(tmp_path):
     env = _install_task_plugin(tmp_path, PLUGIN_TASKS.split("    @register_task\n    class Sums")[0].replace("taskplug/own", "mt_eval/plugged"))
     done = _fresh("""

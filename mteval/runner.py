@@ -143,8 +143,8 @@ class Runner:
         self._sample_error: Exception | None = None
         self._limiters: dict[str, AsyncLimiter] = {}
         self.previous_calls: dict[str, Any] | None = None
-        self._conversation_run: ConversationRun | None = None
         """Call counts recorded by earlier invocations of a resumed run."""
+        self._conversation_run: ConversationRun | None = None
 
     # --- public parts ----------------------------------------------------------------------
     def solver_for(self, task: Task) -> Solver:

@@ -1,6 +1,9 @@
-"""Run health: errored-conversation and unparsed-verdict rates, and the candidate's failures on them."""
+"""Run health: errored-conversation and unparsed-verdict rates, unfinished or missing work,
+and the candidate's failures on them."""
 
 from __future__ import annotations
+
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -51,4 +54,26 @@ def health_failures(base: RunHealth, candidate: RunHealth, tolerance: float) -> 
     ):
         if c - b > tolerance + ATOL:
             out.append(f"{label} rose from {b:.1%} to {c:.1%} (more than --max-error-rate-increase {tolerance:g})")
+    return out
+
+
+def coverage_failures(cand_manifest: dict[str, Any], candidate: pd.DataFrame, missing_tasks: Sequence[str]) -> list[str]:
+    """Reasons the candidate fails for work it did not do: it is not finished (its
+    unfinished conversations have no sample, so no error rate counts them), or it has
+    no results for tasks the base has (the base's tasks are what the gate vouches for)."""
+    out = []
+    status = cand_manifest.get("status")
+    if status not in (None, "complete"):
+        planned = sum(int((info or {}).get("conversations") or 0) for info in (cand_manifest.get("tasks") or {}).values())
+        done = int((candidate["task"].astype(str) + "\0" + candidate["conversation_id"].astype(str)).nunique()) if not candidate.empty else 0
+        of = f" of {planned}" if planned else ""
+        out.append(
+            f"the candidate run is {status}: {done}{of} conversations finished; an unfinished run cannot pass the gate "
+            "(re-run the same command to finish it)"
+        )
+    if missing_tasks:
+        out.append(
+            f"the candidate has no results for {', '.join(missing_tasks)}, which the base run has "
+            "(pass --tasks to gate on the other tasks only)"
+        )
     return out

@@ -484,3 +484,20 @@ def test_help_defaults_are_the_options_defaults():
 
     defaults = CompareOptions()
     assert HELP_DEFAULTS == {name: getattr(defaults, name) for name in HELP_DEFAULTS}
+
+
+def test_different_task_options_refuse_and_generation_settings_are_noted(tmp_path):
+    """Same data and task version scored by another rule (mt_eval cls_match=word vs substring
+    moved the mean by itself) were compared as if equal; different generation settings
+    passed without a word."""
+    rng = np.random.default_rng(0)
+    scores = binary_scores(rng, 20, 3, np.full(20, 0.5))
+    base = _set_manifest(write_run(tmp_path / "b", scores), task_options={"cls_match": "word"})
+    cand = _set_manifest(write_run(tmp_path / "c", scores), task_options={"cls_match": "substring"})
+    code, report = gate(base, cand, options())
+    assert code == EXIT_ERROR and "different task options (cls_match word (base) vs substring (candidate))" in report.error
+    cand = _set_manifest(cand, task_options={"cls_match": "word"}, generation={"defaults": {}, "explicit": {"temperature": 0.7}})
+    code, report = gate(base, cand, options())
+    assert code == EXIT_OK
+    assert "generation settings differ: temperature task default (base) vs 0.7 (candidate); " \
+        "a difference may come from the settings, not the model" in report.notes

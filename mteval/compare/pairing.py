@@ -48,6 +48,7 @@ def check_compatible(base_manifest: dict[str, Any], cand_manifest: dict[str, Any
     """Refuse differing task versions or data hashes; notes for what cannot be checked."""
     notes: list[str] = []
     _check_history(base_manifest.get("history"), cand_manifest.get("history"))
+    _check_task_options(base_manifest.get("task_options") or {}, cand_manifest.get("task_options") or {})
     for task in tasks:
         base_version, base_sha = _task_info(base_manifest, task)
         cand_version, cand_sha = _task_info(cand_manifest, task)
@@ -81,6 +82,27 @@ def _check_history(base: str | None, candidate: str | None) -> None:
         f"the base run's history is {base} and the candidate's {candidate}: their earlier turns held different replies, "
         "so a difference measures the history mode, not a regression; run both with the same --history"
     )
+
+
+def _differences(base: dict[str, Any], candidate: dict[str, Any], unset: str) -> list[str]:
+    """`key base (base) vs candidate (candidate)` for each key whose values differ."""
+    return [
+        f"{key} {base.get(key, unset)} (base) vs {candidate.get(key, unset)} (candidate)"
+        for key in sorted(set(base) | set(candidate))
+        if base.get(key) != candidate.get(key)
+    ]
+
+
+def _check_task_options(base: dict[str, Any], candidate: dict[str, Any]) -> None:
+    """Refuse runs made with different --task-args: the same data and task version scored by
+    another rule (mt_eval `cls_match`, mt_bench `rating_rule`, full-duplex thresholds) or shown
+    another context measures the setting, not the model."""
+    differ = _differences(base, candidate, "unset")
+    if differ:
+        raise CompareError(
+            f"the runs used different task options ({'; '.join(differ)}): scores under different task settings "
+            "are not comparable; run both with the same --task-args"
+        )
 
 
 def run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
@@ -146,6 +168,10 @@ def context_notes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], 
     for label, manifest in (("base", base_manifest), ("candidate", cand_manifest)):
         if judges and manifest.get("status") not in (None, "complete"):
             notes.append(f"the {label} run is {manifest.get('status')}: only its finished conversations are compared")
+    explicit = [((m.get("generation") or {}).get("explicit") or {}) for m in (base_manifest, cand_manifest)]
+    differ = _differences(explicit[0], explicit[1], "task default")
+    if differ:
+        notes.append(f"generation settings differ: {'; '.join(differ)}; a difference may come from the settings, not the model")
     if not judges and base_manifest.get("jury") != cand_manifest.get("jury"):
         notes.append("the runs were judged by different judges: a difference may come from the judge, not the model")
     return notes

@@ -501,3 +501,53 @@ def test_different_task_options_refuse_and_generation_settings_are_noted(tmp_pat
     assert code == EXIT_OK
     assert "generation settings differ: temperature task default (base) vs 0.7 (candidate); " \
         "a difference may come from the settings, not the model" in report.notes
+
+
+def test_unparsed_verdicts_of_one_task_are_not_diluted_by_the_others(tmp_path):
+    """A third of one task's judge verdicts unparsed passed the gate (exit 0) when a larger
+    rule-scored task kept the run-wide unparsed rate under --max-error-rate-increase; the
+    dropped pairs are exactly the replies the judge could not score."""
+    rng = np.random.default_rng(1)
+    big = {f"a{c:03d}": [float(rng.random() < 0.7) for _ in range(5)] for c in range(600)}
+    judged = {f"b{c:03d}": [float(rng.integers(6, 9)) for _ in range(3)] for c in range(40)}
+    unparsed = {cid: [None if (i + c) % 3 == 0 else v for i, v in enumerate(vs)] for c, (cid, vs) in enumerate(judged.items())}
+    base = write_run(tmp_path / "b", {"fam/a": big, "fam/b": judged})
+    cand = write_run(tmp_path / "c", {"fam/a": big, "fam/b": unparsed})
+    code, report = gate(base, cand, options())
+    assert report.health["candidate"].unparsed_rate < 0.02
+    assert code == EXIT_REGRESSION
+    assert report.failures == ["fam/b exact: unparsed-verdict rate rose from 0.0% to 33.3% (more than --max-error-rate-increase 0.02)"]
+
+
+def _calculator_failing_one_conversation(messages, params, context, args) -> str:
+    """The calculator, except that every call of conversation `fail` of MT-Eval errors."""
+    from mteval.errors import ServerError
+    from mteval_tasks.example import calculator
+
+    if context.task == "mt_eval/recollection_cls" and context.conversation_id == str(args["fail"]):
+        raise ServerError("scripted outage", status=500)
+    return calculator(messages, params, context, {})
+
+
+def test_errored_conversations_of_one_task_are_not_diluted_by_the_others(tmp_path):
+    """Real runs: 1 of the 10 MT-Eval conversations errored is 1 of 50 run-wide (2.0%, within
+    the tolerance), so the gate passed with that conversation silently unpaired."""
+    from mteval.models.scripted import register_script
+
+    samples = _run_example_and_mt_eval(tmp_path / "base", "scripted/calculator")
+    first = next(s["conversation"]["id"] for s in map(json.loads, samples.read_text().splitlines()) if s["task"] == "mt_eval/recollection_cls")
+    register_script("compare_fails_one", _calculator_failing_one_conversation, args={"fail"})
+    _run_example_and_mt_eval(tmp_path / "cand", "scripted/compare_fails_one", "--model-args", f"fail={first}")
+    code, report = gate(samples.parent, tmp_path / "cand", options(min_pairs=5))
+    assert report.health["candidate"].errored_rate == pytest.approx(0.02)
+    assert code == EXIT_REGRESSION
+    assert report.failures == [
+        "mt_eval/recollection_cls: errored-conversation rate rose from 0.0% to 10.0% (more than --max-error-rate-increase 0.02)"
+    ]
+
+
+def _run_example_and_mt_eval(out: Path, model: str, *extra: str) -> Path:
+    code = main(["run", "--tasks", "example/arithmetic,mt_eval/recollection_cls", "--model", model, *extra, "--no-progress", "--no-cache",
+                 "--max-attempts", "1", "--allow-errors", "--run-id", out.name, "--output-dir", str(out.parent)])
+    assert code == 0
+    return out / SAMPLES

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from mteval.compare.agreement import judge_report
-from mteval.compare.health import coverage_failures, health_failures, run_health
+from mteval.compare.health import ERRORED, UNPARSED, coverage_failures, health_failures, part_failures, run_health
 from mteval.compare.metrics import compare_metrics, own_ci, score_directions
 from mteval.compare.pairing import (
     MetricData,
@@ -69,9 +69,10 @@ def _failures(
 ) -> list[str]:
     """Everything that fails the candidate besides a metric: unfinished or missing work, error rates."""
     missing = missing_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
-    return coverage_failures(cand_manifest, candidate, missing) + health_failures(
-        health["base"], health["candidate"], options.max_error_rate_increase
-    )
+    tolerance = options.max_error_rate_increase
+    run_wide = health_failures(health["base"], health["candidate"], tolerance)
+    failed = [label for label in (ERRORED, UNPARSED) if any(f.startswith(label) for f in run_wide)]
+    return coverage_failures(cand_manifest, candidate, missing) + run_wide + part_failures(base, candidate, tolerance, skip=failed)
 
 
 def _compare_frames(

@@ -49,11 +49,50 @@ def health_failures(base: RunHealth, candidate: RunHealth, tolerance: float) -> 
             f"the candidate has no scored turns ({candidate.errored_conversations} of {candidate.conversations} conversations errored)"
         )
     for label, b, c in (
-        ("errored-conversation rate", base.errored_rate, candidate.errored_rate),
-        ("unparsed-verdict rate", base.unparsed_rate, candidate.unparsed_rate),
+        (ERRORED, base.errored_rate, candidate.errored_rate),
+        (UNPARSED, base.unparsed_rate, candidate.unparsed_rate),
     ):
         if c - b > tolerance + ATOL:
-            out.append(f"{label} rose from {b:.1%} to {c:.1%} (more than --max-error-rate-increase {tolerance:g})")
+            out.append(_rose(label, b, c, tolerance))
+    return out
+
+
+ERRORED = "errored-conversation rate"
+UNPARSED = "unparsed-verdict rate"
+
+
+def _rose(label: str, base: float, candidate: float, tolerance: float) -> str:
+    return f"{label} rose from {base:.1%} to {candidate:.1%} (more than --max-error-rate-increase {tolerance:g})"
+
+
+def part_failures(base: pd.DataFrame, candidate: pd.DataFrame, tolerance: float, skip: Sequence[str] = ()) -> list[str]:
+    """The same rates per task (errored conversations) and per task and scorer (unparsed
+    verdicts), for tasks both runs have: pooled over a run, a judge that fails to parse a
+    third of one small task's verdicts stays under the tolerance, and the pairs it drops
+    are the ones it could not judge. `skip`: rates already failed run-wide."""
+    if base.empty or candidate.empty:
+        return []
+    out = []
+    for task in sorted(set(base["task"].astype(str)) & set(candidate["task"].astype(str))):
+        b_rows, c_rows = base[base["task"].astype(str) == task], candidate[candidate["task"].astype(str) == task]
+        if ERRORED not in skip:
+            b, c = run_health(b_rows).errored_rate, run_health(c_rows).errored_rate
+            if c - b > tolerance + ATOL:
+                out.append(f"{task}: {_rose(ERRORED, b, c, tolerance)}")
+        if UNPARSED not in skip:
+            out += [f"{task} {scorer}: {_rose(UNPARSED, b, c, tolerance)}" for scorer, b, c in _unparsed_rates(b_rows, c_rows) if c - b > tolerance + ATOL]
+    return out
+
+
+def _unparsed_rates(base: pd.DataFrame, candidate: pd.DataFrame) -> list[tuple[str, float, float]]:
+    """(scorer, base rate, candidate rate) of each scorer with verdicts in the candidate."""
+    out = []
+    for column in sorted(c for c in candidate.columns if c.startswith("status_") and candidate[c].notna().any()):
+        rates = []
+        for rows in (base, candidate):
+            statuses = rows[column].dropna() if column in rows else pd.Series(dtype=object)
+            rates.append(float((statuses == "unparsed").sum()) / len(statuses) if len(statuses) else 0.0)
+        out.append((column[len("status_"):], rates[0], rates[1]))
     return out
 
 

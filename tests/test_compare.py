@@ -272,13 +272,69 @@ def test_missing_run_directory_refuses(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["exit_code"] == EXIT_ERROR
 
 
-def test_tasks_in_one_run_only_are_noted(tmp_path):
+def test_a_task_missing_from_the_candidate_fails_unless_left_out(tmp_path, capsys):
+    """The base's tasks are what the gate vouches for: a candidate without results for one of
+    them fails (exit 1) instead of passing on the others with a note; --tasks leaves it out."""
     rng = np.random.default_rng(0)
     p = np.full(20, 0.5)
     base = {**binary_scores(rng, 20, 2, p, "fam/a"), **binary_scores(rng, 20, 2, p, "other/x")}
-    code, report = gate(write_run(tmp_path / "b", base), write_run(tmp_path / "c", binary_scores(rng, 20, 2, p, "fam/a")), options())
-    assert code == EXIT_OK and [m.task for m in report.metrics] == ["fam/a"]
-    assert any("missing from the candidate run: other/x" in note for note in report.notes)
+    base_dir, cand_dir = write_run(tmp_path / "b", base), write_run(tmp_path / "c", {"fam/a": base["fam/a"]})
+    code, report = gate(base_dir, cand_dir, options())
+    assert code == EXIT_REGRESSION and [m.task for m in report.metrics] == ["fam/a"]
+    assert report.failures == ["the candidate has no results for other/x, which the base run has (pass --tasks to gate on the other tasks only)"]
+    assert main(["compare", str(base_dir), str(cand_dir)]) == EXIT_REGRESSION
+    assert "FAIL: the candidate has no results for other/x" in capsys.readouterr().out
+    assert gate(base_dir, cand_dir, options(tasks=["fam/a"]))[0] == EXIT_OK
+    code, report = gate(cand_dir, base_dir, options())  # a task only the candidate has is new: noted, not failed
+    assert code == EXIT_OK and "not compared, missing from the base run: other/x" in report.notes
+
+
+def _set_manifest(run_dir: Path, **fields) -> Path:
+    manifest = json.loads((run_dir / MANIFEST).read_text())
+    write_json_atomic(run_dir / MANIFEST, {**manifest, **fields})
+    return run_dir
+
+
+def _keep_conversations(run_dir: Path, n: int) -> Path:
+    """Keep the first `n` sample lines, as a run stopped after `n` conversations leaves them."""
+    lines = (run_dir / SAMPLES).read_text().splitlines(keepends=True)
+    (run_dir / SAMPLES).write_text("".join(lines[:n]))
+    return run_dir
+
+
+def test_an_unfinished_candidate_fails(tmp_path, capsys):
+    """An interrupted (or still running) candidate has no samples for the conversations it
+    never finished, so no error rate counts them: the gate fails it instead of passing the half it did."""
+    rng = np.random.default_rng(0)
+    scores = binary_scores(rng, 40, 3, np.full(40, 0.5))
+    base = write_run(tmp_path / "b", scores)
+    for status in ("interrupted", "running"):
+        cand = _keep_conversations(write_run(tmp_path / status, scores), 20)
+        _set_manifest(cand, status=status, tasks={"fam/a": {**json.loads((cand / MANIFEST).read_text())["tasks"]["fam/a"], "conversations": 40}})
+        code, report = gate(base, cand, options())
+        assert code == EXIT_REGRESSION and report.regression
+        assert report.failures[0].startswith(f"the candidate run is {status}: 20 of 40 conversations finished")
+        assert main(["compare", str(base), str(cand), "--format", "json"]) == EXIT_REGRESSION
+        assert json.loads(capsys.readouterr().out)["failures"] == report.failures
+
+
+def test_an_unfinished_base_refuses(tmp_path):
+    rng = np.random.default_rng(0)
+    scores = binary_scores(rng, 40, 3, np.full(40, 0.5))
+    base = _set_manifest(_keep_conversations(write_run(tmp_path / "b", scores), 20), status="interrupted")
+    code, report = gate(base, write_run(tmp_path / "c", scores), options())
+    assert code == EXIT_ERROR and "the base run is interrupted" in report.error
+
+
+def test_gold_history_against_own_refuses(tmp_path):
+    """Gold history feeds every turn the benchmark's replies: against an own-history base it
+    measures the history mode, and usually scores higher, hiding a regression."""
+    rng = np.random.default_rng(0)
+    p = np.full(20, 0.5)
+    base = write_run(tmp_path / "b", binary_scores(rng, 20, 3, p))
+    cand = _set_manifest(write_run(tmp_path / "c", binary_scores(rng, 20, 3, p)), history="gold")
+    code, report = gate(base, cand, options())
+    assert code == EXIT_ERROR and "history is own and the candidate's gold" in report.error
 
 
 # --- output formats --------------------------------------------------------------------------
@@ -428,3 +484,70 @@ def test_help_defaults_are_the_options_defaults():
 
     defaults = CompareOptions()
     assert HELP_DEFAULTS == {name: getattr(defaults, name) for name in HELP_DEFAULTS}
+
+
+def test_different_task_options_refuse_and_generation_settings_are_noted(tmp_path):
+    """Same data and task version scored by another rule (mt_eval cls_match=word vs substring
+    moved the mean by itself) were compared as if equal; different generation settings
+    passed without a word."""
+    rng = np.random.default_rng(0)
+    scores = binary_scores(rng, 20, 3, np.full(20, 0.5))
+    base = _set_manifest(write_run(tmp_path / "b", scores), task_options={"cls_match": "word"})
+    cand = _set_manifest(write_run(tmp_path / "c", scores), task_options={"cls_match": "substring"})
+    code, report = gate(base, cand, options())
+    assert code == EXIT_ERROR and "different task options (cls_match word (base) vs substring (candidate))" in report.error
+    cand = _set_manifest(cand, task_options={"cls_match": "word"}, generation={"defaults": {}, "explicit": {"temperature": 0.7}})
+    code, report = gate(base, cand, options())
+    assert code == EXIT_OK
+    assert "generation settings differ: temperature task default (base) vs 0.7 (candidate); " \
+        "a difference may come from the settings, not the model" in report.notes
+
+
+def test_unparsed_verdicts_of_one_task_are_not_diluted_by_the_others(tmp_path):
+    """A third of one task's judge verdicts unparsed passed the gate (exit 0) when a larger
+    rule-scored task kept the run-wide unparsed rate under --max-error-rate-increase; the
+    dropped pairs are exactly the replies the judge could not score."""
+    rng = np.random.default_rng(1)
+    big = {f"a{c:03d}": [float(rng.random() < 0.7) for _ in range(5)] for c in range(600)}
+    judged = {f"b{c:03d}": [float(rng.integers(6, 9)) for _ in range(3)] for c in range(40)}
+    unparsed = {cid: [None if (i + c) % 3 == 0 else v for i, v in enumerate(vs)] for c, (cid, vs) in enumerate(judged.items())}
+    base = write_run(tmp_path / "b", {"fam/a": big, "fam/b": judged})
+    cand = write_run(tmp_path / "c", {"fam/a": big, "fam/b": unparsed})
+    code, report = gate(base, cand, options())
+    assert report.health["candidate"].unparsed_rate < 0.02
+    assert code == EXIT_REGRESSION
+    assert report.failures == ["fam/b exact: unparsed-verdict rate rose from 0.0% to 33.3% (more than --max-error-rate-increase 0.02)"]
+
+
+def _calculator_failing_one_conversation(messages, params, context, args) -> str:
+    """The calculator, except that every call of conversation `fail` of MT-Eval errors."""
+    from mteval.errors import ServerError
+    from mteval_tasks.example import calculator
+
+    if context.task == "mt_eval/recollection_cls" and context.conversation_id == str(args["fail"]):
+        raise ServerError("scripted outage", status=500)
+    return calculator(messages, params, context, {})
+
+
+def test_errored_conversations_of_one_task_are_not_diluted_by_the_others(tmp_path):
+    """Real runs: 1 of the 10 MT-Eval conversations errored is 1 of 50 run-wide (2.0%, within
+    the tolerance), so the gate passed with that conversation silently unpaired."""
+    from mteval.models.scripted import register_script
+
+    samples = _run_example_and_mt_eval(tmp_path / "base", "scripted/calculator")
+    first = next(s["conversation"]["id"] for s in map(json.loads, samples.read_text().splitlines()) if s["task"] == "mt_eval/recollection_cls")
+    register_script("compare_fails_one", _calculator_failing_one_conversation, args={"fail"})
+    _run_example_and_mt_eval(tmp_path / "cand", "scripted/compare_fails_one", "--model-args", f"fail={first}")
+    code, report = gate(samples.parent, tmp_path / "cand", options(min_pairs=5))
+    assert report.health["candidate"].errored_rate == pytest.approx(0.02)
+    assert code == EXIT_REGRESSION
+    assert report.failures == [
+        "mt_eval/recollection_cls: errored-conversation rate rose from 0.0% to 10.0% (more than --max-error-rate-increase 0.02)"
+    ]
+
+
+def _run_example_and_mt_eval(out: Path, model: str, *extra: str) -> Path:
+    code = main(["run", "--tasks", "example/arithmetic,mt_eval/recollection_cls", "--model", model, *extra, "--no-progress", "--no-cache",
+                 "--max-attempts", "1", "--allow-errors", "--run-id", out.name, "--output-dir", str(out.parent)])
+    assert code == 0
+    return out / SAMPLES

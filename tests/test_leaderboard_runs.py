@@ -51,3 +51,50 @@ def test_a_later_run_whose_calls_failed_does_not_replace_a_clean_one(tmp_path, m
     capsys.readouterr()
     (row,) = json.loads((tmp_path / "site" / "overview.json").read_text())["rows"]
     assert row["cells"]["family:example"]["n"] == manifest["metrics"]["example/arithmetic"]["exact"]["n"] > 0
+
+
+def _errors_when_wrong(messages, params, context, args) -> str:
+    """The memory=3 calculator, except that it fails the call whenever that answer would be wrong."""
+    from mteval.models.errors import ServerError
+    from mteval_tasks.example import calculator
+
+    answer = calculator(messages, params, context, {"memory": 3})
+    if answer != calculator(messages, params, context, {}):
+        raise ServerError("scripted outage on a hard item", status=500)
+    return answer
+
+
+def test_a_run_with_errored_or_unfinished_conversations_is_flagged_and_not_ranked(tmp_path, capsys):
+    """A model whose calls fail exactly where it would answer wrong scored a perfect 1.000 in
+    every cell, unmarked, and topped the overall ranking: means cover only finished conversations."""
+    import shutil
+
+    from mteval.models.scripted import register_script
+
+    register_script("lbtest_errors_when_wrong", _errors_when_wrong, args=())
+    results = tmp_path / "results"
+    run(results)  # the honest memory=3 calculator: exact 0.62, no errors
+    assert main(["run", "--tasks", "example", "--model", "scripted/lbtest_errors_when_wrong", "--no-progress", "--max-attempts", "1",
+                 "--allow-errors", "--output-dir", str(results)]) == 0
+    honest = next(results.glob("scripted-calculator__*"))
+    unfinished = results / "unfinished"
+    shutil.copytree(honest, unfinished)
+    manifest = json.loads((unfinished / "run.json").read_text())
+    manifest.update(run_id="unfinished", status="interrupted", model={"id": "scripted/stopped", "provider": "scripted", "args": {}})
+    (unfinished / "run.json").write_text(json.dumps(manifest))
+    lines = (unfinished / "samples.jsonl").read_text().splitlines(keepends=True)
+    (unfinished / "samples.jsonl").write_text("".join(lines[:10]))
+    assert main(["leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "site")]) == 0
+    capsys.readouterr()
+    rows = {r["model"]: r["cells"] for r in json.loads((tmp_path / "site" / "overview.json").read_text())["rows"]}
+    hiding = rows["scripted/lbtest_errors_when_wrong"]
+    assert hiding["task:example/arithmetic"]["value"] > 0.62  # what the unmarked cell showed
+    assert "overall" not in hiding and "overall" not in rows["scripted/stopped"]
+    assert rows["scripted/calculator (memory=3)"]["overall"]["value"] == pytest.approx(0.62)
+    assert rows["scripted/calculator (memory=3)"]["task:example/arithmetic"]["shortfall"] is None
+    for key in ("task:example/arithmetic", "family:example"):
+        errored = hiding[key]["shortfall"]
+        assert errored is not None and errored.endswith(" of 40 conversations errored") and not errored.startswith("0 ")
+        assert rows["scripted/stopped"][key]["shortfall"] == "run interrupted: 10 of 40 conversations finished"
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert 'shortfall"' in index and "run interrupted: 10 of 40 conversations finished" in index

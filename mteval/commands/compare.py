@@ -65,8 +65,9 @@ def add_statistics_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-error-rate-increase", type=_non_negative, default=None,
         help=(
-            "fail (exit 1) when the candidate's errored-conversation or unparsed-verdict rate exceeds the base's by more "
-            f"than this share, 0-1 (default {d['max_error_rate_increase']:g}); a candidate with no scored turns always fails"
+            "fail (exit 1) when the candidate's errored-conversation or unparsed-verdict rate (run-wide, per task, per task "
+            f"and scorer) exceeds the base's by more than this share, 0-1 (default {d['max_error_rate_increase']:g}); "
+            "a candidate with no scored turns, unfinished, or without a task the base has always fails"
         ),
     )
 

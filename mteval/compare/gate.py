@@ -8,16 +8,18 @@ from typing import Any, Sequence
 import pandas as pd
 
 from mteval.compare.agreement import judge_report
-from mteval.compare.health import health_failures, run_health
+from mteval.compare.health import ERRORED, UNPARSED, coverage_failures, health_failures, part_failures, run_health
 from mteval.compare.metrics import compare_metrics, own_ci, score_directions
 from mteval.compare.pairing import (
     MetricData,
+    check_base_finished,
     check_compatible,
     check_metric_pairs,
     check_overlap,
     common_tasks,
     context_notes,
     metric_data,
+    missing_tasks,
     pair_frames,
     run_ref,
     scorer_names,
@@ -42,7 +44,7 @@ def compare_frames(
     fails on its error rates (then the report says so, exit 1)."""
     options = options or CompareOptions()
     health = {"base": run_health(base), "candidate": run_health(candidate)}
-    failures = [] if options.judges else health_failures(health["base"], health["candidate"], options.max_error_rate_increase)
+    failures = [] if options.judges else _failures(base, candidate, base_manifest, cand_manifest, options, health)
     try:
         report = _compare_frames(base, candidate, base_manifest, cand_manifest, options, base_path, candidate_path)
     except CompareError as exc:
@@ -62,6 +64,17 @@ def compare_frames(
 
 
 
+def _failures(
+    base: pd.DataFrame, candidate: pd.DataFrame, base_manifest: dict[str, Any], cand_manifest: dict[str, Any], options: CompareOptions, health: dict
+) -> list[str]:
+    """Everything that fails the candidate besides a metric: unfinished or missing work, error rates."""
+    missing = missing_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
+    tolerance = options.max_error_rate_increase
+    run_wide = health_failures(health["base"], health["candidate"], tolerance)
+    failed = [label for label in (ERRORED, UNPARSED) if any(f.startswith(label) for f in run_wide)]
+    return coverage_failures(cand_manifest, candidate, missing) + run_wide + part_failures(base, candidate, tolerance, skip=failed)
+
+
 def _compare_frames(
     base: pd.DataFrame,
     candidate: pd.DataFrame,
@@ -71,6 +84,8 @@ def _compare_frames(
     base_path: str | Path,
     candidate_path: str | Path,
 ) -> CompareReport:
+    if not options.judges:
+        check_base_finished(base_manifest)
     tasks, notes = common_tasks(base_manifest, cand_manifest, base, candidate, options.tasks)
     notes += check_compatible(base_manifest, cand_manifest, tasks)
     notes += context_notes(base_manifest, cand_manifest, options.judges)

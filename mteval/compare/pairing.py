@@ -47,12 +47,8 @@ def _task_info(manifest: dict[str, Any], task: str) -> tuple[str | None, str | N
 def check_compatible(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], tasks: Sequence[str]) -> list[str]:
     """Refuse differing task versions or data hashes; notes for what cannot be checked."""
     notes: list[str] = []
-    histories = (base_manifest.get("history"), cand_manifest.get("history"))
-    if histories[0] != histories[1] and "single" in histories:
-        raise CompareError(
-            f"the base run's history is {histories[0]} and the candidate's {histories[1]}: a single-turn rendering against "
-            "a multi-turn history measures the multi-turn penalty, not a regression; use `mteval penalty RUN_OWN RUN_SINGLE`"
-        )
+    _check_history(base_manifest.get("history"), cand_manifest.get("history"))
+    _check_task_options(base_manifest.get("task_options") or {}, cand_manifest.get("task_options") or {})
     for task in tasks:
         base_version, base_sha = _task_info(base_manifest, task)
         cand_version, cand_sha = _task_info(cand_manifest, task)
@@ -71,6 +67,44 @@ def check_compatible(base_manifest: dict[str, Any], cand_manifest: dict[str, Any
     return notes
 
 
+def _check_history(base: str | None, candidate: str | None) -> None:
+    """Refuse runs whose earlier turns held different things: with gold history every turn
+    sees the benchmark's replies, with own history the model's, so a difference measures
+    the history mode (error propagation), not the model."""
+    if base == candidate:
+        return
+    if "single" in (base, candidate):
+        raise CompareError(
+            f"the base run's history is {base} and the candidate's {candidate}: a single-turn rendering against "
+            "a multi-turn history measures the multi-turn penalty, not a regression; use `mteval penalty RUN_OWN RUN_SINGLE`"
+        )
+    raise CompareError(
+        f"the base run's history is {base} and the candidate's {candidate}: their earlier turns held different replies, "
+        "so a difference measures the history mode, not a regression; run both with the same --history"
+    )
+
+
+def _differences(base: dict[str, Any], candidate: dict[str, Any], unset: str) -> list[str]:
+    """`key base (base) vs candidate (candidate)` for each key whose values differ."""
+    return [
+        f"{key} {base.get(key, unset)} (base) vs {candidate.get(key, unset)} (candidate)"
+        for key in sorted(set(base) | set(candidate))
+        if base.get(key) != candidate.get(key)
+    ]
+
+
+def _check_task_options(base: dict[str, Any], candidate: dict[str, Any]) -> None:
+    """Refuse runs made with different --task-args: the same data and task version scored by
+    another rule (mt_eval `cls_match`, mt_bench `rating_rule`, full-duplex thresholds) or shown
+    another context measures the setting, not the model."""
+    differ = _differences(base, candidate, "unset")
+    if differ:
+        raise CompareError(
+            f"the runs used different task options ({'; '.join(differ)}): scores under different task settings "
+            "are not comparable; run both with the same --task-args"
+        )
+
+
 def run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
     return RunRef(
         path=str(path),
@@ -81,35 +115,63 @@ def run_ref(path: str | Path, manifest: dict[str, Any]) -> RunRef:
     )
 
 
-def common_tasks(
+def task_sets(
     base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None
-) -> tuple[list[str], list[str]]:
-    """Tasks of both runs (restricted to `only`), and notes on the others."""
+) -> tuple[set[str], set[str]]:
+    """Each run's tasks (its manifest's and those with scored turns), restricted to `only`."""
     base_tasks = set(base_manifest.get("tasks") or {}) | set(base["task"].astype(str))
     cand_tasks = set(cand_manifest.get("tasks") or {}) | set(cand["task"].astype(str))
-    notes = []
     if only:
         unknown = [t for t in only if t not in base_tasks | cand_tasks]
         if unknown:
             raise CompareError(f"--tasks: {', '.join(unknown)} in neither run")
         base_tasks &= set(only)
         cand_tasks &= set(only)
-    for label, missing in (("base", sorted(cand_tasks - base_tasks)), ("candidate", sorted(base_tasks - cand_tasks))):
-        if missing:
-            notes.append(f"not compared, missing from the {label} run: {', '.join(missing)}")
+    return base_tasks, cand_tasks
+
+
+def missing_tasks(
+    base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None
+) -> list[str]:
+    """The base's tasks (restricted to `only`) the candidate has no results for."""
+    try:
+        base_tasks, cand_tasks = task_sets(base_manifest, cand_manifest, base, cand, only)
+    except CompareError:
+        return []  # an unknown --tasks name: the comparison itself refuses it
+    return sorted(base_tasks - cand_tasks)
+
+
+def common_tasks(
+    base_manifest: dict[str, Any], cand_manifest: dict[str, Any], base: pd.DataFrame, cand: pd.DataFrame, only: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """Tasks of both runs (restricted to `only`), and a note on the candidate's tasks the
+    base lacks (the base's tasks the candidate lacks are a gate failure, `missing_tasks`)."""
+    base_tasks, cand_tasks = task_sets(base_manifest, cand_manifest, base, cand, only)
+    new = sorted(cand_tasks - base_tasks)
+    notes = [f"not compared, missing from the base run: {', '.join(new)}"] if new else []
     common = sorted(base_tasks & cand_tasks)
     if not common:
         raise CompareError("the runs have no task in common")
     return common, notes
 
 
+def check_base_finished(base_manifest: dict[str, Any]) -> None:
+    """Refuse an unfinished baseline: the conversations it never finished pair with
+    nothing, so a candidate's regressions there would pass unseen."""
+    status = base_manifest.get("status")
+    if status not in (None, "complete"):
+        raise CompareError(f"the base run is {status}: finish it (re-run its command) before gating against it")
+
+
 def context_notes(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], judges: bool) -> list[str]:
     notes = []
     for label, manifest in (("base", base_manifest), ("candidate", cand_manifest)):
-        if manifest.get("status") not in (None, "complete"):
+        if judges and manifest.get("status") not in (None, "complete"):
             notes.append(f"the {label} run is {manifest.get('status')}: only its finished conversations are compared")
-    if base_manifest.get("history") != cand_manifest.get("history"):
-        notes.append(f"history differs: {base_manifest.get('history')} (base) vs {cand_manifest.get('history')} (candidate)")
+    explicit = [((m.get("generation") or {}).get("explicit") or {}) for m in (base_manifest, cand_manifest)]
+    differ = _differences(explicit[0], explicit[1], "task default")
+    if differ:
+        notes.append(f"generation settings differ: {'; '.join(differ)}; a difference may come from the settings, not the model")
     if not judges and base_manifest.get("jury") != cand_manifest.get("jury"):
         notes.append("the runs were judged by different judges: a difference may come from the judge, not the model")
     return notes

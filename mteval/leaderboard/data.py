@@ -14,7 +14,8 @@ semantics its manifest records (direction, scale), and no cell mixes kinds:
 * overall: the mean, over every family on the board, of the family cell mapped to
   0 (worst) .. 1 (best) on its declared range (direction-adjusted). Shown only for rows
   with a bounded family cell in every family on the board, so rows that ran different
-  task sets are never ranked side by side.
+  task sets are never ranked side by side, and none from a run with errored or
+  unfinished conversations (such cells carry `shortfall`, shown as their note).
 
 Every cell keeps the runs it came from, for the provenance links.
 """
@@ -195,14 +196,22 @@ def run_metric_cell(run: Run, task: str, metric: str) -> Cell | None:
     found = run.metric(task, metric)
     if found is None or not is_number(found.get("value")):
         return None
-    return _record_cell(found, metric, run)
+    return _record_cell(found, metric, run, [task])
 
 
-def _record_cell(found: dict[str, Any], metric: str, run: Run, note: str | None = None) -> Cell:
+def _record_cell(found: dict[str, Any], metric: str, run: Run, tasks: list[str], note: str | None = None) -> Cell:
     ci = found.get("ci")
     ci = (float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(is_number(c) for c in ci) else None
     semantics = Semantics.model_validate(found["semantics"]) if isinstance(found.get("semantics"), dict) else UNKNOWN
-    return Cell(value=float(found["value"]), ci=ci, n=int(found.get("n") or 0), metric=metric, runs=[run], note=note, semantics=semantics)
+    shortfall = _joined(f"{t}: {s}" if len(tasks) > 1 else s for t in tasks if (s := run.shortfall(t)))
+    return Cell(
+        value=float(found["value"]), ci=ci, n=int(found.get("n") or 0), metric=metric, runs=[run],
+        note=_joined([note, shortfall]), semantics=semantics, shortfall=shortfall,
+    )
+
+
+def _joined(parts: Iterable[str | None]) -> str | None:
+    return "; ".join(p for p in parts if p) or None
 
 
 def _cells(row: Row, columns: list[Column], tasks: dict[str, TaskMeta], rows: list[Row] | None = None) -> dict[str, Cell]:
@@ -228,7 +237,7 @@ def family_cell(row: Row, column: Column, tasks: dict[str, TaskMeta], rows: list
         run = next(iter(runs.values()))
         headline = _family_headline(run, family)
         if headline is not None:
-            return _record_cell(headline[1], headline[0], run, note=_partial(mine, column.tasks))
+            return _record_cell(headline[1], headline[0], run, mine, note=_partial(mine, column.tasks))
     if any(_groups(r).get(family) for other in (rows or [row]) for r in other.runs.values()):
         return None  # the family's own headline is not available for this row: no stand-in
     return aggregate_cell(row, column.tasks, tasks)
@@ -265,10 +274,12 @@ def aggregate_cell(row: Row, members: list[str], tasks: dict[str, TaskMeta]) -> 
     semantics = _common_semantics(cells)
     if semantics is None:
         return None
+    shortfall = _joined(f"{t}: {c.shortfall}" for t, c in parts if c.shortfall)
     return Cell(
         value=sum(c.value for c in cells) / len(cells),  # type: ignore[misc]  # task cells always hold a value
         ci=_pooled_ci(row, names, tasks), n=sum(c.n for c in cells), metric="mean of " + ", ".join(sorted({tasks[t].primary for t in names})),
-        runs=_runs_of(cells), note=_partial(names, members), semantics=semantics.model_copy(update={"headline": False}),
+        runs=_runs_of(cells), note=_joined([_partial(names, members), shortfall]), semantics=semantics.model_copy(update={"headline": False}),
+        shortfall=shortfall,
     )
 
 
@@ -299,10 +310,12 @@ def _strata(group: list[tuple[str, float]]) -> tuple[list[float], list[str]]:
 
 def overall_cell(row: Row, family_columns: list[Column], cells: dict[str, Cell]) -> Cell | None:
     """Direction-adjusted, range-normalised mean of the row's family cells over every
-    family on the board (0 worst .. 1 best); None unless each is present and bounded."""
+    family on the board (0 worst .. 1 best); None unless each is present and bounded, and
+    none comes from runs with errored or unfinished conversations (their means cover
+    only what finished cleanly, so ranking them would reward failing on hard items)."""
     parts = [cells.get(column.key) for column in family_columns]
     normalised = [_normalised(cell) for cell in parts]
-    if not family_columns or any(x is None for x in normalised):
+    if not family_columns or any(x is None for x in normalised) or any(c is not None and c.shortfall for c in parts):
         return None
     present = [c for c in parts if c is not None]
     label = ", ".join(c.label for c in family_columns)

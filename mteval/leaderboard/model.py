@@ -105,6 +105,20 @@ class Run:
     def errored(self) -> int:
         return int((self.manifest.get("totals") or {}).get("errored_conversations") or 0)
 
+    def shortfall(self, task: str) -> str | None:
+        """What the run could not do on `task`, for the cells built from it: unfinished
+        (status not complete) or errored conversations. Their means cover only the
+        conversations that finished cleanly, so the cell says so and is never ranked overall."""
+        finished = self.samples.conversations.get(task, [])
+        planned = int((self.tasks.get(task) or {}).get("conversations") or 0) or len(finished)
+        problems = []
+        if self.status != "complete":
+            problems.append(f"run {self.status}: {len(finished)} of {planned} conversations finished")
+        errored = sum(c.status != "ok" for c in finished)
+        if errored:
+            problems.append(f"{errored} of {planned} conversations errored")
+        return "; ".join(problems) or None
+
     def rank(self) -> tuple:
         """Higher is preferred for a row: complete, then whole data (a later `--limit 5` smoke
         run must not replace a model's full result), then without errored conversations (a
@@ -151,6 +165,8 @@ class Cell:
     runs: list[Run] = field(default_factory=list)
     note: str | None = None
     semantics: Semantics = UNKNOWN
+    shortfall: str | None = None
+    """Work the runs behind the cell could not do (`Run.shortfall`); also in `note`."""
 
     @property
     def lower_is_better(self) -> bool:
@@ -167,7 +183,7 @@ class Cell:
     def as_json(self) -> dict[str, Any]:
         return {
             "value": self.value, "ci": list(self.ci) if self.ci else None, "n": self.n, "metric": self.metric,
-            "note": self.note, "runs": [r.run_id for r in self.runs], "manifests": [r.href for r in self.runs],
+            "note": self.note, "shortfall": self.shortfall, "runs": [r.run_id for r in self.runs], "manifests": [r.href for r in self.runs],
             "direction": self.semantics.direction, "scale": self.semantics.scale.describe(),
         }
 

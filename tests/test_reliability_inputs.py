@@ -80,6 +80,36 @@ def damaged_samples(line: bytes, command: str) -> Callable[[Path], list[str]]:
     return build
 
 
+def reshaped_samples(change: Callable[[dict], None], command: str) -> Callable[[Path], list[str]]:
+    """The first sample line again as line 2, valid JSON with one field of the wrong shape."""
+
+    def build(tmp: Path) -> list[str]:
+        good = (finished_run(tmp) / "samples.jsonl").read_bytes().splitlines()[0]
+        sample = json.loads(good)
+        sample["conversation"]["id"] = "c-second"
+        change(sample)
+        return damaged_samples(json.dumps(sample).encode(), command)(tmp)
+
+    return build
+
+
+def _set(path: str, value: object) -> Callable[[dict], None]:
+    """Set (or with `...`, delete) the field at a dotted path such as `turns.0.index`."""
+
+    def change(sample: dict) -> None:
+        *parents, last = path.split(".")
+        node: object = sample
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]  # type: ignore[index]
+        key = int(last) if isinstance(node, list) else last
+        if value is ...:
+            del node[key]  # type: ignore[union-attr, arg-type]
+        else:
+            node[key] = value  # type: ignore[index]
+
+    return change
+
+
 def prices(content: bytes | str, suffix: str = ".json") -> Callable[[Path], list[str]]:
     def build(tmp: Path) -> list[str]:
         finished_run(tmp)
@@ -160,6 +190,19 @@ CASES = [
     Case("samples-not-utf8-leaderboard", damaged_samples(b"\x80", "leaderboard"), 2, ("{tmp}/out/r/samples.jsonl:2: not UTF-8",)),
     Case("samples-json-list", damaged_samples(b"[1]", "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: expected a sample object",)),
     Case("samples-invalid-json", damaged_samples(b'{"task": ', "leaderboard"), 2, ("{tmp}/out/r/samples.jsonl:2: invalid JSON",)),
+    # samples.jsonl lines that parse but hold the wrong shape: KeyError/TypeError tracebacks in resume, judge and the
+    # leaderboard before; now the field with its line
+    Case("samples-no-task-resume", reshaped_samples(_set("task", ...), "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: field 'task': missing",)),
+    Case("samples-turns-not-list-leaderboard", reshaped_samples(_set("turns", "x"), "leaderboard"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns': expected a list, got str",)),
+    Case("samples-index-not-int-leaderboard", reshaped_samples(_set("turns.0.index", "zero"), "leaderboard"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns.0.index': expected an integer, got str",)),
+    Case("samples-score-not-number-judge", reshaped_samples(_set("turns.0.scores.exact.value", "high"), "judge"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns.0.scores.exact.value': expected a number or null, got str",)),
+    Case("samples-conversation-id-int-resume", reshaped_samples(_set("conversation.id", 7), "resume"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'conversation.id': expected a string, got int",)),
+    Case("samples-bad-history-judge", reshaped_samples(_set("history", "sideways"), "judge"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'history'", "'own', 'gold' or 'single'")),
     # --prices (defect 12)
     Case("prices-garbage", prices("this is not json"), 2, ("--prices {tmp}/prices.json:1: invalid JSON",)),
     Case("prices-list", prices("[1, 2]"), 2, ("--prices {tmp}/prices.json", "expected a mapping")),
@@ -230,3 +273,18 @@ def test_run_id_traversal_writes_nothing_outside_the_output_dir(tmp_path, capfd)
     code = main(["run", "--tasks", "example/arithmetic", "--model", "replay/gold", "--output-dir", str(out), "--run-id", "../../x", "--no-cache", "--no-progress"])
     assert code == 2
     assert not (tmp_path / "a" / "x").exists() and not (tmp_path / "x").exists()
+
+
+def test_compare_names_the_sample_line_of_the_wrong_shape(tmp_path, capfd):
+    """`mteval compare` (the CI gate) on a line with a score of the wrong type: before, a
+    ValueError's text without the file ("could not convert string to float"), or a
+    TypeError traceback for a `turns` that is not a list."""
+    for field, value, expect in (("turns.0.scores.exact.value", "high", "expected a number or null, got str"), ("turns", "x", "expected a list, got str")):
+        work = tmp_path / field
+        reshaped_samples(_set(field, value), "resume")(work)  # a finished run with line 2 damaged
+        capfd.readouterr()
+        code = main(["compare", str(work / "out" / "r"), str(work / "out" / "r")])
+        out, err = capfd.readouterr()
+        assert code == 2, out + err
+        assert "Traceback" not in out + err
+        assert f"{work}/out/r/samples.jsonl:2: field '{field}': {expect}" in out + err

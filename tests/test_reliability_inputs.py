@@ -227,6 +227,14 @@ CASES = [
     Case("task-args-bad-rule", run_with("--task-args", "rating_rule=middle", "--judge", "scripted/constant", "--limit", "1", tasks="mt_bench"), 2, ("rating_rule must be one of final, first", "'middle'")),
     # other user files
     Case("jury-not-utf8", with_file("jury.yaml", b"name: j\njurors:\n  - model: \xff\n", run_with("--jury", "{tmp}/jury.yaml")), 2, ("--jury {tmp}/jury.yaml",)),
+    # a key the jury file does not declare was ignored: the default judge, the default aggregation or every juror
+    # asked, silently and at the jurors' price
+    Case("jury-juror-key-typo", with_file("jury.yaml", "jurors:\n  - model: scripted/constant\n    judeg: rubric\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'jurors.0.judeg'", "Did you mean: judge?")),
+    Case("jury-key-typo", with_file("jury.yaml", "aggregat: median\njurors:\n  - model: scripted/constant\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'aggregat'", "Did you mean: aggregate?")),
+    Case("jury-adaptive-key-typo", with_file("jury.yaml", "jurors:\n  - model: scripted/constant\nadaptive:\n  quorom: 1\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'adaptive.quorom'", "Did you mean: quorum?")),
     Case("jury-is-a-list", with_file("jury.yaml", yaml.safe_dump([1, 2]), run_with("--jury", "{tmp}/jury.yaml")), 2, ("--jury {tmp}/jury.yaml", "invalid jury definition")),
     Case("replay-not-utf8", with_file("replay.jsonl", b'{"conversation_id": "c", "turn_id": "1", "reply": "\xff"}\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:1: not UTF-8",)),
     Case("replay-invalid-json", with_file("replay.jsonl", '{"conversation_id": "c", "turn_id": "1", "reply": "x"}\n{"a"\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:2: invalid JSON",)),

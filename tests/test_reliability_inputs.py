@@ -110,6 +110,16 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
     return change
 
 
+def plugin_task(name: str, load_body: str) -> Callable[[Path], list[str]]:
+    """A task plugin (--include-path) named `badload/<name>` whose load() is `load_body`."""
+    code = (
+        "from mteval.conversation import Conversation\nfrom mteval.registry import register_task\nfrom mteval.task import Task\n\n\n"
+        f"@register_task\nclass Bad(Task):\n    name = 'badload/{name}'\n    version = '1'\n\n    def load(self):\n        {load_body}\n\n"
+        "    def scorers(self):\n        return []\n"
+    )
+    return with_file(f"plugins/badload_{name}.py", code, run_with("--include-path", "{tmp}/plugins", tasks=f"badload/{name}"))
+
+
 def prices(content: bytes | str, suffix: str = ".json") -> Callable[[Path], list[str]]:
     def build(tmp: Path) -> list[str]:
         finished_run(tmp)
@@ -179,6 +189,13 @@ CASES = [
     Case("data-blank-lines", data_run("\n\n  \n"), 2, ("no conversations in", D)),
     Case("data-missing-file", data_run(None, "absent.jsonl"), 2, ("{tmp}/absent.jsonl", "cannot read")),
     Case("data-is-a-directory", with_file("dir.jsonl/x", "", data_run(None, "dir.jsonl")), 2, ("{tmp}/dir.jsonl", "directory")),
+    # a plugin task whose load() gives no Conversations: an AttributeError/TypeError traceback from the data hash before
+    Case("plugin-load-yields-dicts", plugin_task("dicts", "yield {'id': 'c1', 'turns': [{'id': '1', 'user': 'hi', 'gold': 'x'}]}"), 2,
+         ("task badload/dicts: load() item 1 is a dict, not a Conversation",)),
+    Case("plugin-load-returns-none", plugin_task("none", "return None"), 2, ("task badload/none: load() returned NoneType",)),
+    Case("plugin-load-returns-str", plugin_task("str", "return 'conversations.jsonl'"), 2, ("task badload/str: load() returned str",)),
+    Case("plugin-load-list-with-none", plugin_task("listnone", "return [Conversation(id='c1', turns=[{'id': '1', 'user': 'hi'}]), None]"), 2,
+         ("task badload/listnone: load() item 2 is a NoneType, not a Conversation",)),
     # run.json (defect 12)
     Case("manifest-list", damaged_manifest("[1, 2, 3]"), 2, ("{tmp}/out/r/run.json", "expected a JSON object, got a list")),
     Case("manifest-invalid-json", damaged_manifest('{"schema": "mteval.run/1",\n  "status": '), 2, ("{tmp}/out/r/run.json", "line 2", "invalid JSON")),

@@ -43,7 +43,8 @@ def test_lines_read(tmp_path, data, ids, one) -> None:
     (b'{"task": ', r"samples.jsonl:2: invalid JSON"),
     (b"[1]", r"samples.jsonl:2: expected a sample object, got list"),
     (b'{"task": "t", "conversation": 3}', r"samples.jsonl:2: field 'conversation': expected an object, got int"),
-    (b'{"task": "t", "conversation": {"id": "c", "turns": []}, "turns": [{"index": "0"}]}', r"samples.jsonl:2: field 'turns.0.index': expected an integer, got str"),
+    (b'{"task": "t", "conversation": {"id": "c", "turns": []}, "turns": [{"index": "0"}]}',
+     r"samples.jsonl:2: field 'turns.0.index': expected an integer, got str"),
 ])
 def test_bad_lines_are_named(tmp_path, line, message, one) -> None:
     with pytest.raises(ResultsError, match=message):

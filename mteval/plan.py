@@ -135,6 +135,8 @@ class RunPlan:
         if task.name in self._loaded:
             return self._loaded[task.name]
         loaded = task.load()
+        if loaded is None or isinstance(loaded, (str, bytes, Mapping)) or not isinstance(loaded, Iterable):
+            raise ConfigurationError(f"task {task.name}: load() returned {type(loaded).__name__}; expected a list (or an iterator) of Conversation")
         if isinstance(loaded, Sequence):
             self._loaded[task.name] = loaded
         return loaded
@@ -191,6 +193,11 @@ class RunPlan:
         count, ids = 0, []
         for conversation in self.source(task):
             count += 1
+            if not isinstance(conversation, Conversation):
+                raise ConfigurationError(
+                    f"task {task.name}: load() item {count} is a {type(conversation).__name__}, not a Conversation "
+                    "(build one with Conversation.model_validate(...), or read a file with mteval.data.read_conversations)"
+                )
             if self.config.ids is not None:
                 ids.append(conversation.id)
             for sink in sinks:

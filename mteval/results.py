@@ -95,15 +95,19 @@ def iter_sample_dicts(run_dir: str | Path, *, repair: bool = False, one_invocati
     parses only those lines, one at a time, so memory does not grow with the run.
     `one_invocation`: the caller wrote every line in one invocation that started from no
     samples (each conversation once), so nothing is superseded: one pass, same checks."""
-    path = Path(run_dir) / SAMPLES
+    return (record for _, record in _numbered_samples(Path(run_dir) / SAMPLES, repair=repair, one_invocation=one_invocation))
+
+
+def _numbered_samples(path: Path, *, repair: bool = False, one_invocation: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`iter_sample_dicts` with each sample's line number, for messages naming it."""
     if not path.is_file():
         return iter(())
     if repair:
         truncate_torn_tail(path)
     if one_invocation:
         return _each_line(path)
-    final = _final_offsets(path)
-    return _read_at(path, final)
+    offsets, line_numbers = _final_offsets(path)
+    return _read_at(path, offsets, line_numbers)
 
 
 READ_BUFFER = 1 << 20
@@ -112,23 +116,24 @@ a line of a multi-turn sample took several reads (10,000 turns: ~7 ms of line sp
 with 1 MiB)."""
 
 
-def _each_line(path: Path) -> Iterator[dict[str, Any]]:
+def _each_line(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open("rb", buffering=READ_BUFFER) as handle:
         for line_no, raw in enumerate(handle, 1):
             record = _check_line(path, raw, line_no)
             if record is _TORN:
                 return
             if record is not None:
-                yield record
+                yield line_no, record
 
 
-def _final_offsets(path: Path) -> Sequence[int]:
-    """Byte offsets of the last line of every (task, conversation), in file order.
+def _final_offsets(path: Path) -> tuple[Sequence[int], Sequence[int]]:
+    """Byte offsets of the last line of every (task, conversation), in file order, and
+    their line numbers.
 
     Kept per line: its offset and the hash of its key (16 bytes, not a dictionary of keys:
     that was ~300 bytes per conversation). Lines whose hashes repeat are read again and
     compared by their real keys, so a hash collision never drops a conversation."""
-    offsets, hashes = array("q"), array("q")
+    offsets, hashes, line_numbers = array("q"), array("q"), array("q")
     offset = 0
     with path.open("rb", buffering=READ_BUFFER) as handle:
         for line_no, raw in enumerate(handle, 1):
@@ -139,7 +144,8 @@ def _final_offsets(path: Path) -> Sequence[int]:
             if record is not None:
                 offsets.append(start)
                 hashes.append(hash(_key(record)))
-    return _without_superseded(path, offsets, hashes)
+                line_numbers.append(line_no)
+    return _without_superseded(path, offsets, hashes, line_numbers)
 
 
 _TORN = object()
@@ -179,24 +185,129 @@ def _check_refused_line(path: Path, raw: bytes, line_no: int) -> Any:
 
 
 def _sample_object(path: Path, record: Any, line_no: int) -> dict[str, Any]:
-    if not isinstance(record, dict) or not isinstance(record.get("conversation", {}), dict):
+    if not isinstance(record, dict):
         raise ResultsError(f"{path}:{line_no}: expected a sample object, got {type(record).__name__}")
+    problem = sample_shape_problem(record)
+    if problem is not None:
+        raise ResultsError(f"{path}:{line_no}: {problem}")
     return record
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _expected(where: str, what: str, mapping: dict[str, Any], key: str) -> str:
+    """`field 'x': expected a string, got int`, or `field 'x': missing (expected a string)`."""
+    if key not in mapping:
+        return f"field {where!r}: missing (expected {what})"
+    return f"field {where!r}: expected {what}, got {_kind(mapping[key])}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def sample_shape_problem(record: dict[str, Any]) -> str | None:
+    """`field 'turns.0.index': expected an integer, got str` for the first field of a sample
+    line that the readers index (resume, the summary, compare, the leaderboard) without
+    finding what mteval writes, else None. Cheap isinstance checks, not the pydantic model
+    (it costs more than parsing the line); field paths are built only for a message. A
+    hand-edited or foreign line is named with its line, not a KeyError deep in a reader."""
+    if not isinstance(record.get("task"), str):
+        return _expected("task", "a string", record, "task")
+    if record.get("status", "ok") not in ("ok", "error"):
+        return f"field 'status': expected 'ok' or 'error', got {record['status']!r}"
+    problem = _conversation_problem(record)
+    if problem is not None:
+        return problem
+    turns = record.get("turns")
+    if not isinstance(turns, list):
+        return _expected("turns", "a list", record, "turns")
+    for position, turn in enumerate(turns):
+        if not _record_ok(turn):
+            return _record_problem(turn, f"turns.{position}")
+    return None
+
+
+def _conversation_problem(record: dict[str, Any]) -> str | None:
+    conversation = record.get("conversation")
+    if not isinstance(conversation, dict):
+        return _expected("conversation", "an object", record, "conversation")
+    if not isinstance(conversation.get("id"), str):
+        return _expected("conversation.id", "a string", conversation, "id")
+    if not isinstance(conversation.get("metadata", {}), dict):
+        return f"field 'conversation.metadata': expected an object, got {_kind(conversation['metadata'])}"
+    turns = conversation.get("turns")
+    if not isinstance(turns, list):
+        return _expected("conversation.turns", "a list", conversation, "turns")
+    for position, turn in enumerate(turns):
+        if not isinstance(turn, dict) or not isinstance(turn.get("id"), str):
+            return f"field 'conversation.turns.{position}': expected an object with a string id"
+    return None
+
+
+def _record_ok(record: Any) -> bool:
+    """The fast path of `_record_problem` (exact types, no messages): True when it would
+    find nothing."""
+    if type(record) is not dict or type(record.get("index")) is not int:
+        return False
+    get = record.get
+    if type(get("usage", _EMPTY)) is not dict or type(get("metadata", _EMPTY)) is not dict:
+        return False
+    scores = get("scores", _EMPTY)
+    if type(scores) is not dict:
+        return False
+    for score in scores.values():
+        if type(score) is not dict or type(score.get("value")) not in _SCORE_VALUES or type(score.get("status", "")) is not str:
+            return False
+    return True
+
+
+_EMPTY: dict[str, Any] = {}
+_SCORE_VALUES = (float, int, type(None))
+
+
+def _record_problem(record: Any, where: str) -> str | None:
+    """The first problem of one turn record (`where` is its dotted field path)."""
+    if not isinstance(record, dict):
+        return f"field {where!r}: expected a turn record object, got {_kind(record)}"
+    if not _is_int(record.get("index")):
+        return _expected(f"{where}.index", "an integer", record, "index")
+    for name in ("usage", "scores", "metadata"):
+        if not isinstance(record.get(name, {}), dict):
+            return f"field '{where}.{name}': expected an object, got {_kind(record[name])}"
+    for name, score in record.get("scores", {}).items():
+        problem = _score_problem(score, f"{where}.scores.{name}")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _score_problem(score: Any, where: str) -> str | None:
+    if not isinstance(score, dict):
+        return f"field {where!r}: expected a score object, got {_kind(score)}"
+    value = score.get("value")
+    if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        return f"field '{where}.value': expected a number or null, got {_kind(value)}"
+    if not isinstance(score.get("status", "ok"), str):
+        return f"field '{where}.status': expected a string, got {_kind(score['status'])}"
+    return None
 
 
 def _key(record: dict[str, Any]) -> tuple[str, str]:
     return (record.get("task", ""), str(record.get("conversation", {}).get("id", "")))
 
 
-def _without_superseded(path: Path, offsets: array, hashes: array) -> Sequence[int]:
-    """`offsets` minus lines a later line of the same key supersedes."""
+def _without_superseded(path: Path, offsets: array, hashes: array, line_numbers: array) -> tuple[Sequence[int], Sequence[int]]:
+    """`offsets` (and their `line_numbers`) minus lines a later line of the same key supersedes."""
     import numpy as np
 
     keyed = np.frombuffer(hashes, dtype=np.int64) if hashes else np.zeros(0, dtype=np.int64)
     order = np.argsort(keyed, kind="stable")
     same = keyed[order][1:] == keyed[order][:-1]
     if not same.any():
-        return offsets
+        return offsets, line_numbers
     repeated = np.union1d(order[1:][same], order[:-1][same])
     last: dict[tuple[str, str], int] = {}
     with path.open("rb") as handle:
@@ -204,14 +315,15 @@ def _without_superseded(path: Path, offsets: array, hashes: array) -> Sequence[i
             handle.seek(offsets[position])
             last[_key(_loads(handle.readline()))] = position
     superseded = set(repeated.tolist()) - set(last.values())
-    return [start for position, start in enumerate(offsets) if position not in superseded]
+    kept = [position for position in range(len(offsets)) if position not in superseded]
+    return [offsets[p] for p in kept], [line_numbers[p] for p in kept]
 
 
-def _read_at(path: Path, offsets: Sequence[int]) -> Iterator[dict[str, Any]]:
+def _read_at(path: Path, offsets: Sequence[int], line_numbers: Sequence[int]) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open("rb") as handle:
-        for offset in offsets:
+        for offset, line_no in zip(offsets, line_numbers):
             handle.seek(offset)
-            yield _loads(handle.readline())
+            yield line_no, _loads(handle.readline())
 
 
 def _loads(raw: bytes) -> Any:
@@ -371,5 +483,17 @@ def load(run_dir: str | Path):
 
 
 def load_samples(run_dir: str | Path) -> list[Sample]:
-    """Finished conversations as typed samples (for re-judging and the transcript view)."""
-    return [Sample.model_validate(record) for record in iter_sample_dicts(run_dir)]
+    """Finished conversations as typed samples (for re-judging and the transcript view); a
+    line the model refuses is a `ResultsError` naming the file, line and field."""
+    from pydantic import ValidationError
+
+    from mteval.data import validation_message
+
+    path = Path(run_dir) / SAMPLES
+    samples = []
+    for line_no, record in _numbered_samples(path):
+        try:
+            samples.append(Sample.model_validate(record))
+        except ValidationError as exc:
+            raise ResultsError(f"{path}:{line_no}: {validation_message(exc)}") from None
+    return samples

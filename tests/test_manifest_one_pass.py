@@ -48,7 +48,7 @@ def test_a_resumed_run_reads_the_latest_line_per_conversation(tmp_path):
 
 def test_the_one_pass_reader_checks_lines_as_the_two_pass_one(tmp_path):
     path = tmp_path / "samples.jsonl"
-    good = json.dumps({"task": "t", "conversation": {"id": "c"}, "turns": []})
+    good = json.dumps({"task": "t", "conversation": {"id": "c", "turns": []}, "turns": []})
     path.write_text(good + "\n\n" + good.replace('"c"', '"d"') + "\n" + good[:10], encoding="utf-8")  # blank line, torn tail
     assert [s["conversation"]["id"] for s in iter_sample_dicts(tmp_path, one_invocation=True)] == ["c", "d"]
     path.write_text(good + "\n{not json\n", encoding="utf-8")

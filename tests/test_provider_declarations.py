@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import pytest
+
 from mteval.client import ModelClient, endpoint_of
 from mteval.conversation import Message
 from mteval.cost import cost_usd
@@ -48,3 +50,20 @@ def test_price_follows_the_adapters_declaration(monkeypatch):
         price_prefix = None
 
     assert cost_usd(Unpriced("gpt-4o-mini", {}), 1000, 1000) is None
+
+
+@pytest.mark.parametrize("provider, args, message", [
+    ("lmeval", {"batch_size": 0.5}, "lmeval/m: model arg batch_size must be a positive integer, got 0.5"),
+    ("lmeval", {"batch_wait_ms": -1}, "lmeval/m: model arg batch_wait_ms must be a number >= 0, got -1"),
+    ("openai", {"timeout": True}, "openai/m: model arg timeout must be a positive number, got True"),
+    ("anthropic", {"timeout": float("nan")}, "anthropic/m: model arg timeout must be a positive number, got nan"),
+])
+def test_numeric_model_args_are_checked_when_the_adapter_is_built(provider, args, message):
+    """`number_args`: a value that is no number of the declared kind is a usage error naming
+    the arg when the adapter is built, before any request (not a ValueError at the first)."""
+    from mteval.errors import ConfigurationError
+    from mteval.models import create_model
+
+    with pytest.raises(ConfigurationError) as raised:
+        create_model(f"{provider}/m", args)
+    assert str(raised.value) == message

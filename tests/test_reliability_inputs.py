@@ -80,6 +80,46 @@ def damaged_samples(line: bytes, command: str) -> Callable[[Path], list[str]]:
     return build
 
 
+def reshaped_samples(change: Callable[[dict], None], command: str) -> Callable[[Path], list[str]]:
+    """The first sample line again as line 2, valid JSON with one field of the wrong shape."""
+
+    def build(tmp: Path) -> list[str]:
+        good = (finished_run(tmp) / "samples.jsonl").read_bytes().splitlines()[0]
+        sample = json.loads(good)
+        sample["conversation"]["id"] = "c-second"
+        change(sample)
+        return damaged_samples(json.dumps(sample).encode(), command)(tmp)
+
+    return build
+
+
+def _set(path: str, value: object) -> Callable[[dict], None]:
+    """Set (or with `...`, delete) the field at a dotted path such as `turns.0.index`."""
+
+    def change(sample: dict) -> None:
+        *parents, last = path.split(".")
+        node: object = sample
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]  # type: ignore[index]
+        key = int(last) if isinstance(node, list) else last
+        if value is ...:
+            del node[key]  # type: ignore[union-attr, arg-type]
+        else:
+            node[key] = value  # type: ignore[index]
+
+    return change
+
+
+def plugin_task(name: str, load_body: str) -> Callable[[Path], list[str]]:
+    """A task plugin (--include-path) named `badload/<name>` whose load() is `load_body`."""
+    code = (
+        "from mteval.conversation import Conversation\nfrom mteval.registry import register_task\nfrom mteval.task import Task\n\n\n"
+        f"@register_task\nclass Bad(Task):\n    name = 'badload/{name}'\n    version = '1'\n\n    def load(self):\n        {load_body}\n\n"
+        "    def scorers(self):\n        return []\n"
+    )
+    return with_file(f"plugins/badload_{name}.py", code, run_with("--include-path", "{tmp}/plugins", tasks=f"badload/{name}"))
+
+
 def prices(content: bytes | str, suffix: str = ".json") -> Callable[[Path], list[str]]:
     def build(tmp: Path) -> list[str]:
         finished_run(tmp)
@@ -149,6 +189,13 @@ CASES = [
     Case("data-blank-lines", data_run("\n\n  \n"), 2, ("no conversations in", D)),
     Case("data-missing-file", data_run(None, "absent.jsonl"), 2, ("{tmp}/absent.jsonl", "cannot read")),
     Case("data-is-a-directory", with_file("dir.jsonl/x", "", data_run(None, "dir.jsonl")), 2, ("{tmp}/dir.jsonl", "directory")),
+    # a plugin task whose load() gives no Conversations: an AttributeError/TypeError traceback from the data hash before
+    Case("plugin-load-yields-dicts", plugin_task("dicts", "yield {'id': 'c1', 'turns': [{'id': '1', 'user': 'hi', 'gold': 'x'}]}"), 2,
+         ("task badload/dicts: load() item 1 is a dict, not a Conversation",)),
+    Case("plugin-load-returns-none", plugin_task("none", "return None"), 2, ("task badload/none: load() returned NoneType",)),
+    Case("plugin-load-returns-str", plugin_task("str", "return 'conversations.jsonl'"), 2, ("task badload/str: load() returned str",)),
+    Case("plugin-load-list-with-none", plugin_task("listnone", "return [Conversation(id='c1', turns=[{'id': '1', 'user': 'hi'}]), None]"), 2,
+         ("task badload/listnone: load() item 2 is a NoneType, not a Conversation",)),
     # run.json (defect 12)
     Case("manifest-list", damaged_manifest("[1, 2, 3]"), 2, ("{tmp}/out/r/run.json", "expected a JSON object, got a list")),
     Case("manifest-invalid-json", damaged_manifest('{"schema": "mteval.run/1",\n  "status": '), 2, ("{tmp}/out/r/run.json", "line 2", "invalid JSON")),
@@ -160,6 +207,19 @@ CASES = [
     Case("samples-not-utf8-leaderboard", damaged_samples(b"\x80", "leaderboard"), 2, ("{tmp}/out/r/samples.jsonl:2: not UTF-8",)),
     Case("samples-json-list", damaged_samples(b"[1]", "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: expected a sample object",)),
     Case("samples-invalid-json", damaged_samples(b'{"task": ', "leaderboard"), 2, ("{tmp}/out/r/samples.jsonl:2: invalid JSON",)),
+    # samples.jsonl lines that parse but hold the wrong shape: KeyError/TypeError tracebacks in resume, judge and the
+    # leaderboard before; now the field with its line
+    Case("samples-no-task-resume", reshaped_samples(_set("task", ...), "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: field 'task': missing",)),
+    Case("samples-turns-not-list-leaderboard", reshaped_samples(_set("turns", "x"), "leaderboard"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns': expected a list, got str",)),
+    Case("samples-index-not-int-leaderboard", reshaped_samples(_set("turns.0.index", "zero"), "leaderboard"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns.0.index': expected an integer, got str",)),
+    Case("samples-score-not-number-judge", reshaped_samples(_set("turns.0.scores.exact.value", "high"), "judge"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'turns.0.scores.exact.value': expected a number or null, got str",)),
+    Case("samples-conversation-id-int-resume", reshaped_samples(_set("conversation.id", 7), "resume"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'conversation.id': expected a string, got int",)),
+    Case("samples-bad-history-judge", reshaped_samples(_set("history", "sideways"), "judge"), 2,
+         ("{tmp}/out/r/samples.jsonl:2: field 'history'", "'own', 'gold' or 'single'")),
     # --prices (defect 12)
     Case("prices-garbage", prices("this is not json"), 2, ("--prices {tmp}/prices.json:1: invalid JSON",)),
     Case("prices-list", prices("[1, 2]"), 2, ("--prices {tmp}/prices.json", "expected a mapping")),
@@ -179,11 +239,30 @@ CASES = [
     Case("model-args-typo", run_with("--model-args", "base_ur=http://127.0.0.1:9/v1", model="openai/m"), 2, ("unknown model arg 'base_ur'", "base_url")),
     Case("model-args-anthropic-typo", run_with("--model-args", "api_versoin=2023-06-01", model="anthropic/m"), 2, ("unknown model arg 'api_versoin'", "api_version")),
     Case("scripted-args-typo", run_with("--model-args", "memroy=3", model="scripted/calculator", tasks="example"), 2, ("unknown model arg 'memroy'", "memory")),
+    # a declared numeric arg with a value that is no number: a ValueError traceback at the first request, or for a
+    # judge every conversation errored after the model had answered (exit 3); now refused before any request
+    Case("model-args-timeout-not-a-number", run_with("--model-args", "timeout=abc,base_url=http://127.0.0.1:9/v1", model="openai/m"), 2,
+         ("openai/m: model arg timeout must be a positive number, got 'abc'",)),
+    Case("judge-args-timeout-not-a-number",
+         run_with("--judge", "openai/j", "--judge-args", "timeout=30s,base_url=http://127.0.0.1:9/v1", "--limit", "1",
+                  model="scripted/echo", tasks="mt_bench"), 2,
+         ("openai/j: model arg timeout must be a positive number, got '30s'",)),
+    Case("model-args-timeout-negative", run_with("--model-args", "timeout=-1,base_url=http://127.0.0.1:9", model="anthropic/m"), 2,
+         ("anthropic/m: model arg timeout must be a positive number, got -1",)),
     Case("task-args-typo", run_with("--task-args", "memroy=3"), 2, ("--task-args: unknown key 'memroy'",)),
     Case("task-args-near-miss", run_with("--task-args", "data_pth=x.jsonl"), 2, ("unknown key 'data_pth'", "'data_path'")),
     Case("task-args-bad-rule", run_with("--task-args", "rating_rule=middle", "--judge", "scripted/constant", "--limit", "1", tasks="mt_bench"), 2, ("rating_rule must be one of final, first", "'middle'")),
     # other user files
     Case("jury-not-utf8", with_file("jury.yaml", b"name: j\njurors:\n  - model: \xff\n", run_with("--jury", "{tmp}/jury.yaml")), 2, ("--jury {tmp}/jury.yaml",)),
+    # a key the jury file does not declare was ignored: the default judge, the default aggregation or every juror
+    # asked, silently and at the jurors' price
+    Case("jury-juror-key-typo", with_file("jury.yaml", "jurors:\n  - model: scripted/constant\n    judeg: rubric\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'jurors.0.judeg'", "Did you mean: judge?")),
+    Case("jury-key-typo", with_file("jury.yaml", "aggregat: median\njurors:\n  - model: scripted/constant\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'aggregat'", "Did you mean: aggregate?")),
+    Case("jury-adaptive-key-typo",
+         with_file("jury.yaml", "jurors:\n  - model: scripted/constant\nadaptive:\n  quorom: 1\n", run_with("--jury", "{tmp}/jury.yaml")), 2,
+         ("--jury {tmp}/jury.yaml", "unknown key 'adaptive.quorom'", "Did you mean: quorum?")),
     Case("jury-is-a-list", with_file("jury.yaml", yaml.safe_dump([1, 2]), run_with("--jury", "{tmp}/jury.yaml")), 2, ("--jury {tmp}/jury.yaml", "invalid jury definition")),
     Case("replay-not-utf8", with_file("replay.jsonl", b'{"conversation_id": "c", "turn_id": "1", "reply": "\xff"}\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:1: not UTF-8",)),
     Case("replay-invalid-json", with_file("replay.jsonl", '{"conversation_id": "c", "turn_id": "1", "reply": "x"}\n{"a"\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:2: invalid JSON",)),
@@ -230,3 +309,18 @@ def test_run_id_traversal_writes_nothing_outside_the_output_dir(tmp_path, capfd)
     code = main(["run", "--tasks", "example/arithmetic", "--model", "replay/gold", "--output-dir", str(out), "--run-id", "../../x", "--no-cache", "--no-progress"])
     assert code == 2
     assert not (tmp_path / "a" / "x").exists() and not (tmp_path / "x").exists()
+
+
+def test_compare_names_the_sample_line_of_the_wrong_shape(tmp_path, capfd):
+    """`mteval compare` (the CI gate) on a line with a score of the wrong type: before, a
+    ValueError's text without the file ("could not convert string to float"), or a
+    TypeError traceback for a `turns` that is not a list."""
+    for field, value, expect in (("turns.0.scores.exact.value", "high", "expected a number or null, got str"), ("turns", "x", "expected a list, got str")):
+        work = tmp_path / field
+        reshaped_samples(_set(field, value), "resume")(work)  # a finished run with line 2 damaged
+        capfd.readouterr()
+        code = main(["compare", str(work / "out" / "r"), str(work / "out" / "r")])
+        out, err = capfd.readouterr()
+        assert code == 2, out + err
+        assert "Traceback" not in out + err
+        assert f"{work}/out/r/samples.jsonl:2: field '{field}': {expect}" in out + err

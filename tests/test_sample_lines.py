@@ -1,6 +1,6 @@
-"""samples.jsonl line checks: a line orjson parses is taken after a shape check alone; every
-other line gets the full checks (bad bytes, blank, torn tail, invalid JSON, JSON only the
-json module reads). Both readers (one pass for a fresh run, two for a resumed one) give
+"""samples.jsonl line checks: a line orjson parses is taken after a shape check alone (the
+fields the readers index, named with the line when wrong); every other line gets the full
+checks (bad bytes, blank, torn tail, invalid JSON, JSON only the json module reads). Both readers (one pass for a fresh run, two for a resumed one) give
 the same verdicts and messages, naming the file and line."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from mteval.results import ResultsError, iter_sample_dicts
 
-GOOD = json.dumps({"task": "t", "conversation": {"id": "c"}, "turns": []}).encode()
+GOOD = json.dumps({"task": "t", "conversation": {"id": "c", "turns": []}, "turns": []}).encode()
 
 
 def other(cid: str) -> bytes:
@@ -42,7 +42,9 @@ def test_lines_read(tmp_path, data, ids, one) -> None:
     (b'"\xed\xa0\x80"', r"samples.jsonl:2: not UTF-8"),  # an encoded surrogate is not UTF-8 either
     (b'{"task": ', r"samples.jsonl:2: invalid JSON"),
     (b"[1]", r"samples.jsonl:2: expected a sample object, got list"),
-    (b'{"conversation": 3}', r"samples.jsonl:2: expected a sample object, got dict"),
+    (b'{"task": "t", "conversation": 3}', r"samples.jsonl:2: field 'conversation': expected an object, got int"),
+    (b'{"task": "t", "conversation": {"id": "c", "turns": []}, "turns": [{"index": "0"}]}',
+     r"samples.jsonl:2: field 'turns.0.index': expected an integer, got str"),
 ])
 def test_bad_lines_are_named(tmp_path, line, message, one) -> None:
     with pytest.raises(ResultsError, match=message):

@@ -36,6 +36,7 @@ class AnthropicModel(KeyedAdapter):
     official_hosts = frozenset({"api.anthropic.com"})
     env_var = "ANTHROPIC_API_KEY"
     known_args = CLIENT_ARGS | BODY_ARGS
+    number_args = {"timeout": "positive"}
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)

@@ -79,6 +79,10 @@ class ModelAdapter(abc.ABC):
     known_args: ClassVar[frozenset[str] | None] = None
     """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
     must not send the run to the provider's public endpoint). None: not checked."""
+    number_args: ClassVar[Mapping[str, str]] = {}
+    """Model args that must be numbers: name -> "positive", "positive integer" or "non-negative".
+    Checked when the adapter is built, so `timeout=abc` is a usage error naming the arg, not a
+    ValueError traceback at the first request (or, for a juror, after the model's replies)."""
     passthrough_prefixes: ClassVar[tuple[str, ...]] = (BODY_PREFIX,)
     """Args starting with these are passed on unchecked (`body.top_k=40` sends `top_k`)."""
     endpoint_env: ClassVar[tuple[str, ...]] = ()
@@ -94,6 +98,9 @@ class ModelAdapter(abc.ABC):
         self.model = model
         self.args = dict(args)
         self._check_args()
+        for name, kind in self.number_args.items():
+            if name in self.args:
+                check_number_arg(self.model_id, name, self.args[name], kind)
 
     def _check_args(self) -> None:
         if self.known_args is None:
@@ -155,6 +162,17 @@ class ModelAdapter(abc.ABC):
         """Model args with secrets removed (also inside dict args such as default_headers):
         what goes in manifests and cache keys."""
         return _without_secrets(self.args)
+
+
+def check_number_arg(model_id: str, name: str, value: Any, kind: str) -> None:
+    """Raise `ConfigurationError` unless `value` is a number of `kind` (see `number_args`)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN is no number
+    whole = isinstance(value, int) or kind != "positive integer"
+    if not (number and whole and (value >= 0 if kind == "non-negative" else value > 0)):
+        from mteval.errors import ConfigurationError
+
+        what = {"positive": "a positive number", "positive integer": "a positive integer", "non-negative": "a number >= 0"}[kind]
+        raise ConfigurationError(f"{model_id}: model arg {name} must be {what}, got {value!r}")
 
 
 class KeyedAdapter(ModelAdapter):

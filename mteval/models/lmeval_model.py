@@ -30,6 +30,7 @@ class _Pending:
 
 class LMEvalModel(ModelAdapter):
     provider = "lmeval"
+    number_args = {"batch_size": "positive integer", "batch_wait_ms": "non-negative"}
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)

@@ -132,6 +132,10 @@ _SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, asynci
 
 class LocalModel(ModelAdapter):
     provider = "local"
+    number_args = {
+        "n_ctx": "positive integer", "concurrency": "positive integer", "n_threads": "positive integer", "n_batch": "positive integer",
+        "max_tokens_cap": "positive integer", "timeout": "positive",
+    }
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)

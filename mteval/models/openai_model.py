@@ -84,6 +84,7 @@ class OpenAIModel(KeyedAdapter):
     official_hosts = frozenset({"api.openai.com"})
     env_var = "OPENAI_API_KEY"
     known_args = CLIENT_ARGS | BODY_ARGS
+    number_args = {"timeout": "positive"}
 
     def __init__(self, model: str, args: Mapping[str, Any]):
         super().__init__(model, args)

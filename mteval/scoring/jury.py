@@ -39,6 +39,8 @@ from mteval.transcript import Score
 # Judge definitions, aggregations and the escalation rule are imported where a jury uses
 # them: the runner imports this module, and a run without judges should not pay for them.
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from mteval.client import ModelClient
     from mteval.scoring.judge_spec import JudgeSpec, Juror, Verdict
 
@@ -60,7 +62,7 @@ Aggregate = str
 # defer_build: the schemas are built on the first validation (a run with a jury), not when
 # the runner imports this module.
 class AdaptiveConfig(BaseModel):
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     quorum: int = Field(2, ge=1)
     threshold: float = Field(0.0, ge=0)
@@ -70,7 +72,7 @@ class AdaptiveConfig(BaseModel):
 
 
 class JurorConfig(BaseModel):
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     model: str
     args: dict[str, Any] = Field(default_factory=dict)
@@ -90,8 +92,26 @@ class JurorConfig(BaseModel):
         return args
 
 
+def _unknown_key_message(exc: ValidationError) -> str | None:
+    """`unknown key 'jurors.0.judeg'. Did you mean: judge?` when pydantic's first problem is
+    a key the models do not declare, else None."""
+    first = exc.errors()[0]
+    if first["type"] != "extra_forbidden":
+        return None
+    *parents, key = [str(part) for part in first["loc"]]
+    nested: dict[str, type[BaseModel]] = {"jurors": JurorConfig, "adaptive": AdaptiveConfig}
+    model: type[BaseModel] = JuryConfig
+    for part in parents:
+        model = nested.get(part, model)
+    return f"unknown key {'.'.join([*parents, key])!r}. {close_matches_message(key, model.model_fields)}"
+
+
 class JuryConfig(BaseModel):
-    model_config = ConfigDict(defer_build=True)
+    """A jury file's content. Unknown keys are errors with a did-you-mean (all three
+    models): `judeg: rubric` or `adaptive: {quorom: 1}` must not run the default judge or
+    ask every juror, silently and at the jurors' price."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str = "jury"
     jurors: list[JurorConfig]
@@ -129,7 +149,7 @@ class JuryConfig(BaseModel):
         except yaml.YAMLError as exc:
             raise ConfigurationError(f"--jury {yaml_message(path, exc)}") from None
         except ValidationError as exc:
-            raise ConfigurationError(f"--jury {path}: invalid jury definition: {validation_message(exc)}") from None
+            raise ConfigurationError(f"--jury {path}: invalid jury definition: {_unknown_key_message(exc) or validation_message(exc)}") from None
         except Exception as exc:
             raise ConfigurationError(f"--jury {path}: invalid jury definition: {exc}") from exc
         if not config.jurors:

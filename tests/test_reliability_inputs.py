@@ -181,6 +181,8 @@ CASES = [
     Case("data-json-list", data_run("[1, 2]\n"), 2, (f"{D}:1: expected a JSON object",)),
     Case("data-missing-turns", data_run('{"id": "c1"}\n'), 2, (f"{D}:1:", "turns")),
     Case("data-turns-not-a-list", data_run('{"id": "c1", "turns": "hello"}\n'), 2, (f"{D}:1:", "turns")),
+    Case("data-repeated-turn-id", data_run(GOOD_LINE + '{"id": "c2", "turns": [{"id": "1", "user": "a", "gold": "1"}, {"id": "1", "user": "b", "gold": "2"}]}\n'), 2,
+         (f"{D}:2:", "turn ids must be unique", "'1' is used twice")),
     # a JSON escape of a lone surrogate parses but no request can carry it (it was sent, failed and
     # was retried as the server's "unreadable response", or stored changed); name the field instead
     Case("data-lone-surrogate", data_run(GOOD_LINE + '{"id": "c2", "turns": [{"id": "1", "user": "x \\ud800 y", "gold": "1"}]}\n'), 2,

@@ -212,6 +212,36 @@ def test_family_means_and_holm(tmp_path):
     assert len(gate(write_run(tmp_path / "b", base), write_run(tmp_path / "c", cand), options(groups=False))[1].metrics) == 2
 
 
+def _declare(run_dir: Path, scores: dict[str, dict]) -> Path:
+    """Give the run's tasks these declared score semantics (task -> {scorer: semantics})."""
+    manifest = json.loads((run_dir / MANIFEST).read_text())
+    for task, declared in scores.items():
+        manifest["tasks"][task]["scores"] = declared
+    (run_dir / MANIFEST).write_text(json.dumps(manifest))
+    return run_dir
+
+
+def test_no_family_mean_over_scores_of_different_scales(tmp_path):
+    """One scorer name on a 0-1 scale in one task and a 1-10 scale in another: their mean
+    (3.3 here) would be a number on no scale, so the family line is left out."""
+    rng = np.random.default_rng(3)
+    runs = {
+        "fam/a": {f"a{c}": [float(rng.random() < 0.7) for _ in range(3)] for c in range(20)},
+        "fam/b": {f"b{c}": [float(rng.integers(1, 11)) for _ in range(3)] for c in range(20)},
+    }
+    declared = {
+        "fam/a": {"exact": {"direction": "higher", "scale": {"low": 0, "high": 1, "unit": "accuracy"}, "headline": True}},
+        "fam/b": {"exact": {"direction": "higher", "scale": {"low": 1, "high": 10, "unit": "points"}, "headline": True}},
+    }
+    base = _declare(write_run(tmp_path / "b", runs), declared)
+    cand = _declare(write_run(tmp_path / "c", runs), declared)
+    _, report = gate(base, cand, options())
+    assert [m.name for m in report.metrics] == ["fam/a exact", "fam/b exact"]
+    same = {task: declared["fam/a"] for task in declared}  # one scale for both: the family mean is back
+    _, report = gate(_declare(base, same), _declare(cand, same), options())
+    assert [m.name for m in report.metrics][-1] == "fam exact (mean of 2 tasks)"
+
+
 def test_holm_matches_hand_computation():
     reject, adjusted = holm([0.01, 0.04, 0.03], 0.05)
     assert adjusted == pytest.approx([0.03, 0.06, 0.06]) and reject == [True, False, False]

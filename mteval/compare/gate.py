@@ -9,7 +9,7 @@ import pandas as pd
 
 from mteval.compare.agreement import judge_report
 from mteval.compare.health import ERRORED, UNPARSED, coverage_failures, health_failures, part_failures, run_health
-from mteval.compare.metrics import compare_metrics, own_ci, score_directions
+from mteval.compare.metrics import compare_metrics, own_ci, score_directions, score_scales
 from mteval.compare.pairing import (
     MetricData,
     check_base_finished,
@@ -111,7 +111,9 @@ def _compare_frames(
             "the runs have no scorer in common on their common tasks "
             f"(base: {', '.join(sorted(base_names)) or 'none'}; candidate: {', '.join(sorted(cand_names)) or 'none'})"
         )
-    report.metrics = compare_metrics(datas, options, score_directions(base_manifest, cand_manifest, datas))
+    report.metrics = compare_metrics(
+        datas, options, score_directions(base_manifest, cand_manifest, datas), score_scales(base_manifest, cand_manifest, datas)
+    )
     for metric in report.metrics:
         if metric.level == "task":
             metric.base_ci = own_ci(base, metric.task, metric.scorer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any, Sequence
 
@@ -41,7 +42,10 @@ def _verdict(diff: float, ci: tuple[float, float] | None, regression: bool, max_
 
 
 def compare_metrics(
-    datas: Sequence[MetricData], options: CompareOptions, directions: dict[tuple[str, str], Direction] | None = None
+    datas: Sequence[MetricData],
+    options: CompareOptions,
+    directions: dict[tuple[str, str], Direction] | None = None,
+    scales: dict[tuple[str, str], str] | None = None,
 ) -> list[MetricComparison]:
     """Task metrics, then family means, Holm-corrected together.
 
@@ -82,7 +86,7 @@ def compare_metrics(
             )
         )
     if options.groups:
-        metrics.extend(_family_metrics(metrics, distributions, options))
+        metrics.extend(_family_metrics(metrics, distributions, options, scales or {}))
     gated = [m for m in metrics if m.direction != "neither"]
     reject, adjusted = holm([m.p_value for m in gated], options.alpha)
     for metric, rejected, p_adj in zip(gated, reject, adjusted):
@@ -100,17 +104,19 @@ def compare_metrics(
     return metrics
 
 
-def _family_metrics(task_metrics: Sequence[MetricComparison], distributions: dict, options: CompareOptions) -> list[MetricComparison]:
+def _family_metrics(
+    task_metrics: Sequence[MetricComparison], distributions: dict, options: CompareOptions, scales: dict[tuple[str, str], str]
+) -> list[MetricComparison]:
     """Mean over a family's tasks (equal weight per task) of each scorer that two or
-    more of its compared tasks share."""
+    more of its compared tasks share, when they are of one kind (direction and scale)."""
     by_group: dict[tuple[str, str], list[MetricComparison]] = {}
     for metric in task_metrics:
         by_group.setdefault((metric.task.split("/", 1)[0], metric.scorer), []).append(metric)
     return [
         _family_metric(family, scorer, members, distributions, options)
         for (family, scorer), members in sorted(by_group.items())
-        # a mean over metrics that point different ways means nothing
-        if len(members) >= 2 and len({m.direction for m in members}) == 1
+        # a mean over metrics that point different ways, or of different scales (0-1 and 1-10), means nothing
+        if len(members) >= 2 and len({(m.direction, scales.get((m.task, m.scorer), "")) for m in members}) == 1
     ]
 
 
@@ -147,20 +153,31 @@ def _family_metric(
     )
 
 
+def _declared(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], data: MetricData) -> dict[str, Any]:
+    """The declared semantics of a compared score: the candidate's record, else the base's ({} if neither)."""
+    for manifest in (cand_manifest, base_manifest):
+        semantics = (((manifest.get("tasks") or {}).get(data.task) or {}).get("scores") or {}).get(data.base_scorer)
+        if semantics:
+            return dict(semantics)
+    return {}
+
+
 def score_directions(
     base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[MetricData]
 ) -> dict[tuple[str, str], Direction]:
     """Declared direction of each compared score (the candidate's record, else the base's)."""
-    out: dict[tuple[str, str], Direction] = {}
-    for data in datas:
-        found = None
-        for manifest in (cand_manifest, base_manifest):
-            semantics = (((manifest.get("tasks") or {}).get(data.task) or {}).get("scores") or {}).get(data.base_scorer)
-            if semantics:
-                found = semantics.get("direction")
-                break
-        out[(data.task, data.scorer)] = _DIRECTIONS.get(found or "higher", "higher")
-    return out
+    return {
+        (data.task, data.scorer): _DIRECTIONS.get(_declared(base_manifest, cand_manifest, data).get("direction") or "higher", "higher")
+        for data in datas
+    }
+
+
+def score_scales(base_manifest: dict[str, Any], cand_manifest: dict[str, Any], datas: Sequence[MetricData]) -> dict[tuple[str, str], str]:
+    """Declared scale of each compared score, as canonical JSON (equal text, same scale); "" when undeclared."""
+    return {
+        (data.task, data.scorer): json.dumps(_declared(base_manifest, cand_manifest, data).get("scale"), sort_keys=True)
+        for data in datas
+    }
 
 
 def own_ci(frame: pd.DataFrame, task: str, scorer: str) -> tuple[float, float] | None:

@@ -181,6 +181,8 @@ CASES = [
     Case("data-json-list", data_run("[1, 2]\n"), 2, (f"{D}:1: expected a JSON object",)),
     Case("data-missing-turns", data_run('{"id": "c1"}\n'), 2, (f"{D}:1:", "turns")),
     Case("data-turns-not-a-list", data_run('{"id": "c1", "turns": "hello"}\n'), 2, (f"{D}:1:", "turns")),
+    Case("run-baseline-not-a-run", lambda tmp: ["run", "--tasks", "example/arithmetic", "--limit", "1", "--model", "replay/gold",
+         "--baseline", str(tmp / "nowhere"), *common(tmp)], 2, ("--baseline {tmp}/nowhere: not a run directory",)),
     Case("data-repeated-turn-id", data_run(GOOD_LINE + '{"id": "c2", "turns": [{"id": "1", "user": "a", "gold": "1"}, {"id": "1", "user": "b", "gold": "2"}]}\n'), 2,
          (f"{D}:2:", "turn ids must be unique", "'1' is used twice")),
     # a JSON escape of a lone surrogate parses but no request can carry it (it was sent, failed and
@@ -296,6 +298,8 @@ def test_malformed_input_is_a_clear_message(case: Case, tmp_path: Path, capfd, m
         assert fragment in message, f"{fragment!r} not in {message!r}"
     if case.code == 2:  # a user error: one line, prefixed
         assert err.startswith("mteval: error: ") and err.count("\n") == 1, err
+    if case.name == "run-baseline-not-a-run":  # refused before the run, not after it
+        assert not (work / "out").exists()
     after = _snapshot(work)
     for name, data in before.items():  # nothing the user gave us, and nothing already written, was lost
         assert after.get(name) == data, f"{name} changed"

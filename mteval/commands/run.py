@@ -72,6 +72,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mteval.report import print_report
     from mteval.runner import Runner
 
+    if args.baseline is not None:  # a baseline that is not a run is an error before the run, not after it
+        from mteval.errors import ConfigurationError
+        from mteval.results import ResultsError, load_manifest
+
+        try:
+            load_manifest(args.baseline)
+        except ResultsError as exc:
+            raise ConfigurationError(f"--baseline {exc}") from None
     outcome = Runner(run_config(args)).run()
     if args.json:
         print(json.dumps(outcome.manifest, indent=2))

@@ -20,6 +20,7 @@ def metrics_table(manifest: dict[str, Any]) -> Table:
     table = Table(title=escape(title), title_justify="left")
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("task", "left"), ("metric", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right"), ("excluded", "right"),
+        ("better", "left"), ("scale", "left"),
     )
     for column, justify in columns:
         table.add_column(column, justify=justify)
@@ -33,14 +34,29 @@ def metrics_table(manifest: dict[str, Any]) -> Table:
 
 
 def _label(name: str, metric: dict[str, Any]) -> str:
-    """The metric name, marked ↓ when lower is better (its declared semantics)."""
-    return name + (" ↓" if (metric.get("semantics") or {}).get("direction") == "lower" else "")
+    """The metric name, marked * when it is its task's (or family's) headline and ↓ when lower
+    is better (its declared semantics)."""
+    semantics = metric.get("semantics") or {}
+    return name + (" *" if semantics.get("headline") else "") + (" ↓" if semantics.get("direction") == "lower" else "")
 
 
-def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str]:
+_BETTER = {"higher": "higher", "lower": "lower", "neither": "descriptive"}
+
+
+def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
+    """value, interval, n, excluded, which way is better, and the scale: every number says
+    what it means (a metric recorded without semantics says so instead of guessing)."""
     ci = metric.get("ci")
     ci_text = f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "-"
-    return _fmt(metric.get("value")), ci_text, str(metric.get("n", 0)), str(metric.get("excluded", 0))
+    semantics = metric.get("semantics")
+    if isinstance(semantics, dict):
+        from mteval.semantics import Scale
+
+        better = _BETTER.get(str(semantics.get("direction", "higher")), "?")
+        scale = Scale.model_validate(semantics.get("scale") or {}).describe()
+    else:
+        better, scale = "?", "not declared"
+    return _fmt(metric.get("value")), ci_text, str(metric.get("n", 0)), str(metric.get("excluded", 0)), better, escape(scale)
 
 
 def summary_lines(manifest: dict[str, Any]) -> list[str]:
@@ -98,14 +114,22 @@ def _cost(stats: dict[str, Any]) -> str:
     return f", ${cost:.4f}" if cost else ""
 
 
+def _any_semantics(manifest: dict[str, Any], key: str, value: Any) -> bool:
+    """Whether a metric of the manifest (task or group) declares `key` = `value`."""
+    groups = [*manifest.get("metrics", {}).values(), *manifest.get("groups", {}).values()]
+    return any((m.get("semantics") or {}).get(key) == value for metrics in groups for m in metrics.values())
+
+
 def print_report(manifest: dict[str, Any], run_dir: str | None = None, console: Console | None = None) -> None:
     if console is None:
         from mteval.progress import output_console
 
         console = output_console()  # full names and run directories when stdout is a log or a pipe
     console.print(metrics_table(manifest))
-    if any((m.get("semantics") or {}).get("direction") == "lower" for ms in manifest.get("metrics", {}).values() for m in ms.values()):
-        console.print("↓: lower is better", highlight=False)
+    marks = (("*: headline", "headline", True), ("↓: lower is better", "direction", "lower"))
+    legend = [text for text, key, value in marks if _any_semantics(manifest, key, value)]
+    if legend:
+        console.print("   ".join(legend), highlight=False)
     for line in summary_lines(manifest):  # raw judge replies and errors: no markup, never wrapped mid-word
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     if run_dir:

@@ -267,6 +267,28 @@ def test_show_prints_the_metrics_table_and_the_manifest(capsys, tmp_path):
     assert json.loads(out) == json.loads((run_dir / "run.json").read_text())
 
 
+def test_the_metrics_table_says_which_way_is_better_the_scale_and_the_headline(capsys, tmp_path):
+    """Every number in the table carries its meaning: direction, scale, and the headline marked."""
+    from mteval.report import print_report
+    from mteval.progress import output_console
+
+    manifest = {
+        "model": {"id": "m"}, "history": "own", "status": "complete",
+        "metrics": {"t/a": {
+            "acc": {"value": 0.5, "ci": [0.4, 0.6], "n": 10, "semantics": {"direction": "higher", "scale": {"low": 0, "high": 1, "unit": "accuracy"}, "headline": True}},
+            "latency": {"value": 1.2, "n": 10, "semantics": {"direction": "lower", "scale": {"low": 0, "unit": "s"}, "headline": False}},
+            "spread": {"value": 3.0, "n": 10, "semantics": {"direction": "neither"}},
+            "legacy": {"value": 0.1, "n": 10},
+        }},
+    }
+    print_report(manifest, console=output_console())
+    rows = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[1:-1]] for line in capsys.readouterr().out.splitlines() if line.startswith("│")}
+    assert rows["acc *"][-2:] == ["higher", "0-1 accuracy"]
+    assert rows["latency ↓"][-2:] == ["lower", "unbounded s"]
+    assert rows["spread"][-2:] == ["descriptive", "unbounded"]
+    assert rows["legacy"][-2:] == ["?", "not declared"]
+
+
 def test_show_of_a_directory_that_is_not_a_run(capsys, tmp_path):
     code, out, err = run_cli(capsys, "show", str(tmp_path))
     assert code == EXIT_USAGE

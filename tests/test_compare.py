@@ -346,6 +346,9 @@ def test_an_unfinished_candidate_fails(tmp_path, capsys):
         assert report.failures[0].startswith(f"the candidate run is {status}: 20 of 40 conversations finished")
         assert main(["compare", str(base), str(cand), "--format", "json"]) == EXIT_REGRESSION
         assert json.loads(capsys.readouterr().out)["failures"] == report.failures
+        assert main(["compare", str(base), str(cand)]) == EXIT_REGRESSION
+        table = capsys.readouterr().out
+        assert "FAIL" in table and "REGRESSION" not in table  # no metric dropped: the headline says what failed
 
 
 def test_an_unfinished_base_refuses(tmp_path):

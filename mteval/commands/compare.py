@@ -219,7 +219,10 @@ def _headline(report: CompareReport) -> str:
         return "cannot compare"
     if report.mode == "judges":
         return "judges disagree" if report.regression else "judges agree"
-    return "REGRESSION" if report.regression else "no regression"
+    if any(metric.regression for metric in report.metrics):
+        return "REGRESSION"
+    # failed for work the candidate could not do (errors, unparsed verdicts, unfinished, missing tasks): not a metric's drop
+    return "FAIL" if report.regression else "no regression"
 
 
 def _method(report: CompareReport) -> str:

@@ -61,8 +61,10 @@ def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str, str, str]
 
 def summary_lines(manifest: dict[str, Any]) -> list[str]:
     totals = manifest.get("totals", {})
+    planned = sum(int((info or {}).get("conversations") or 0) for info in (manifest.get("tasks") or {}).values())
+    of_planned = f" of {planned} planned" if manifest.get("status") not in (None, "complete") and planned else ""
     lines = [
-        f"conversations: {totals.get('conversations', 0)} ({totals.get('errored_conversations', 0)} errored), "
+        f"conversations: {totals.get('conversations', 0)}{of_planned} ({totals.get('errored_conversations', 0)} errored), "
         f"scored turns: {totals.get('scored_turns', 0)}, scores: {totals.get('scores', {})}",
     ]
     calls = totals.get("calls") or {}

@@ -289,6 +289,15 @@ def test_the_metrics_table_says_which_way_is_better_the_scale_and_the_headline(c
     assert rows["legacy"][-2:] == ["?", "not declared"]
 
 
+def test_an_unfinished_run_says_how_many_conversations_were_planned():
+    from mteval.report import summary_lines
+
+    manifest = {"status": "interrupted", "tasks": {"t/a": {"conversations": 30}, "t/b": {"conversations": 10}},
+                "totals": {"conversations": 12, "errored_conversations": 1}}
+    assert summary_lines(manifest)[0].startswith("conversations: 12 of 40 planned (1 errored)")
+    assert summary_lines({**manifest, "status": "complete"})[0].startswith("conversations: 12 (1 errored)")
+
+
 def test_show_of_a_directory_that_is_not_a_run(capsys, tmp_path):
     code, out, err = run_cli(capsys, "show", str(tmp_path))
     assert code == EXIT_USAGE

@@ -83,11 +83,6 @@ class Conversation(BaseModel):
     def _has_turns(cls, value: tuple[Turn, ...]) -> tuple[Turn, ...]:
         if not value:
             raise ValueError("a conversation needs at least one turn")
-        seen: set[str] = set()
-        for turn in value:  # records, replays and judge items find a turn by its id
-            if turn.id in seen:
-                raise ValueError(f"turn ids must be unique within a conversation; {turn.id!r} is used twice")
-            seen.add(turn.id)
         return value
 
     @property

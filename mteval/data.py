@@ -126,5 +126,16 @@ class FieldError(Exception):
 
 
 def read_conversations(path: str | Path) -> list[Conversation]:
-    """mteval's own conversation JSONL: one `Conversation` (as JSON) per line."""
-    return [parse_record(Conversation, obj, path, line_no) for line_no, obj in iter_jsonl(path)]
+    """mteval's own conversation JSONL: one `Conversation` (as JSON) per line, turn ids unique
+    within each (the format says so: a replay of the run finds a turn's reply by its id). Not
+    a rule of `Conversation` itself: MT-Eval's ablation dialogues repeat source turn ids."""
+    conversations = []
+    for line_no, obj in iter_jsonl(path):
+        conversation = parse_record(Conversation, obj, path, line_no)
+        seen: set[str] = set()
+        for turn in conversation.turns:
+            if turn.id in seen:
+                raise DataError(f"{path}:{line_no}: turns: turn ids must be unique within a conversation; {turn.id!r} is used twice")
+            seen.add(turn.id)
+        conversations.append(conversation)
+    return conversations

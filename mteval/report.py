@@ -61,12 +61,7 @@ def _metric_cells(metric: dict[str, Any]) -> tuple[str, str, str, str, str, str]
 
 def summary_lines(manifest: dict[str, Any]) -> list[str]:
     totals = manifest.get("totals", {})
-    planned = sum(int((info or {}).get("conversations") or 0) for info in (manifest.get("tasks") or {}).values())
-    of_planned = f" of {planned} planned" if manifest.get("status") not in (None, "complete") and planned else ""
-    lines = [
-        f"conversations: {totals.get('conversations', 0)}{of_planned} ({totals.get('errored_conversations', 0)} errored), "
-        f"scored turns: {totals.get('scored_turns', 0)}, scores: {totals.get('scores', {})}",
-    ]
+    lines = [_conversations_line(manifest)]
     calls = totals.get("calls") or {}
     model_calls = calls.get("model")
     if model_calls:
@@ -76,20 +71,38 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
         )
     for judge, stats in (calls.get("judges") or {}).items():
         lines.append(f"judge {judge}: {stats['requests']} requests, {stats['cache_hits']} cache hits, {stats['errors']} errors{_cost(stats)}")
-    jury = calls.get("jury")
-    adaptive = bool((manifest.get("jury") or {}).get("adaptive"))
-    if jury and (adaptive or jury.get("calls_saved") or jury.get("audit_calls")):  # adaptive: also when nothing was saved
-        agreement = jury.get("agreement_with_full_jury")
-        audit = f", incl. {jury['audit_calls']} audit calls" if jury.get("audit_calls") else ""
-        may_differ = f"; {jury['may_differ']} verdicts may differ from the full jury's" if jury.get("may_differ") else ""
-        lines.append(
-            f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved{audit}){may_differ}"
-            + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
-        )
+    jury = _jury_line(manifest, calls.get("jury"))
+    if jury:
+        lines.append(jury)
     for error in totals.get("first_errors") or []:
         lines.append(f"error: {error}")
     lines.extend(unparsed_warnings(manifest))
     return lines
+
+
+def _conversations_line(manifest: dict[str, Any]) -> str:
+    """Conversations finished (of those planned, for an unfinished run), scored turns and score statuses."""
+    totals = manifest.get("totals", {})
+    planned = sum(int((info or {}).get("conversations") or 0) for info in (manifest.get("tasks") or {}).values())
+    of_planned = f" of {planned} planned" if manifest.get("status") not in (None, "complete") and planned else ""
+    return (
+        f"conversations: {totals.get('conversations', 0)}{of_planned} ({totals.get('errored_conversations', 0)} errored), "
+        f"scored turns: {totals.get('scored_turns', 0)}, scores: {totals.get('scores', {})}"
+    )
+
+
+def _jury_line(manifest: dict[str, Any], jury: dict[str, Any] | None) -> str | None:
+    """What an adaptive jury saved (also when it saved nothing), or None."""
+    adaptive = bool((manifest.get("jury") or {}).get("adaptive"))
+    if not jury or not (adaptive or jury.get("calls_saved") or jury.get("audit_calls")):
+        return None
+    agreement = jury.get("agreement_with_full_jury")
+    audit = f", incl. {jury['audit_calls']} audit calls" if jury.get("audit_calls") else ""
+    may_differ = f"; {jury['may_differ']} verdicts may differ from the full jury's" if jury.get("may_differ") else ""
+    return (
+        f"adaptive jury: {jury['calls']} of {jury['full_jury_calls']} juror calls ({jury['calls_saved']} saved{audit}){may_differ}"
+        + (f", equal to the full jury on {agreement:.0%} of {jury['audited']} audited items" if agreement is not None else "")
+    )
 
 
 UNPARSED_WARNING_SHARE = 0.5

@@ -86,7 +86,7 @@ def compare_metrics(
             )
         )
     if options.groups:
-        metrics.extend(_family_metrics(metrics, distributions, options, scales or {}))
+        metrics.extend(_family_metrics(metrics, distributions, options, scales))
     gated = [m for m in metrics if m.direction != "neither"]
     reject, adjusted = holm([m.p_value for m in gated], options.alpha)
     for metric, rejected, p_adj in zip(gated, reject, adjusted):
@@ -105,11 +105,12 @@ def compare_metrics(
 
 
 def _family_metrics(
-    task_metrics: Sequence[MetricComparison], distributions: dict, options: CompareOptions, scales: dict[tuple[str, str], str]
+    task_metrics: Sequence[MetricComparison], distributions: dict, options: CompareOptions, scales: dict[tuple[str, str], str] | None
 ) -> list[MetricComparison]:
     """Mean over a family's tasks (equal weight per task) of each scorer that two or
     more of its compared tasks share, when they are of one kind (direction and scale)."""
     by_group: dict[tuple[str, str], list[MetricComparison]] = {}
+    scales = scales or {}
     for metric in task_metrics:
         by_group.setdefault((metric.task.split("/", 1)[0], metric.scorer), []).append(metric)
     return [

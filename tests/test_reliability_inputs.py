@@ -267,6 +267,11 @@ CASES = [
     Case("replay-not-utf8", with_file("replay.jsonl", b'{"conversation_id": "c", "turn_id": "1", "reply": "\xff"}\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:1: not UTF-8",)),
     Case("replay-invalid-json", with_file("replay.jsonl", '{"conversation_id": "c", "turn_id": "1", "reply": "x"}\n{"a"\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:2: invalid JSON",)),
     Case("rad-bench-questions-not-utf8", with_file("q.jsonl", b'{"question_id": "\xfe"}\n', run_with("--task-args", "questions={tmp}/q.jsonl", "--judge", "scripted/constant", tasks="rad_bench/synthesis")), 2, ("{tmp}/q.jsonl:1: not UTF-8",)),
+    # an MT-Bench reference file whose turns are not text: a pydantic traceback from Turn(gold=...) before
+    Case("mt-bench-references-turns-not-text",
+         with_file("refs.jsonl", '{"question_id": 101, "choices": [{"turns": ["a", "b"]}]}\n{"question_id": 102, "choices": [{"turns": [1, 2]}]}\n',
+                   run_with("--task-args", "references={tmp}/refs.jsonl", "--judge", "scripted/constant", "--limit", "1", model="scripted/echo", tasks="mt_bench")), 2,
+         ("{tmp}/refs.jsonl:2: field 'choices.0.turns': expected a list of strings",)),
     Case("judge-def-not-utf8", judge_def(b"name: j\ntemplate: \xff\n"), 2, ("{tmp}/judge.yaml:2: not UTF-8",)),
     Case("imported-answers-not-utf8", fastchat_answers(b'{"question_id": 81, "choices": [{"turns": ["\xff"]}]}\n'), 1, ("{tmp}/answers/model-a.jsonl:1: not UTF-8",)),
 ]

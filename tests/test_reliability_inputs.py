@@ -247,6 +247,15 @@ CASES = [
          run_with("--judge", "openai/j", "--judge-args", "timeout=30s,base_url=http://127.0.0.1:9/v1", "--limit", "1",
                   model="scripted/echo", tasks="mt_bench"), 2,
          ("openai/j: model arg timeout must be a positive number, got '30s'",)),
+    # a script's numeric arg (declared with register_script(number_args=...)): a ValueError traceback inside the
+    # calculator before, and for the scripted judge every conversation errored after the model had answered (exit 3)
+    Case("scripted-args-memory-not-a-number", run_with("--model-args", "memory=abc", model="scripted/calculator", tasks="example"), 2,
+         ("scripted/calculator: model arg memory must be a positive integer, got 'abc'",)),
+    Case("scripted-args-memory-fraction", run_with("--model-args", "memory=2.5", model="scripted/calculator", tasks="example"), 2,
+         ("scripted/calculator: model arg memory must be a positive integer, got 2.5",)),
+    Case("scripted-judge-score-not-a-number",
+         run_with("--judge", "scripted/mt_eval_judge", "--judge-args", "score=high", "--limit", "1", model="scripted/echo", tasks="mt_eval/expansion"), 2,
+         ("scripted/mt_eval_judge: model arg score must be an integer, got 'high'",)),
     Case("model-args-timeout-negative", run_with("--model-args", "timeout=-1,base_url=http://127.0.0.1:9", model="anthropic/m"), 2,
          ("anthropic/m: model arg timeout must be a positive number, got -1",)),
     Case("task-args-typo", run_with("--task-args", "memroy=3"), 2, ("--task-args: unknown key 'memroy'",)),
@@ -270,7 +279,8 @@ CASES = [
     # an MT-Bench reference file whose turns are not text: a pydantic traceback from Turn(gold=...) before
     Case("mt-bench-references-turns-not-text",
          with_file("refs.jsonl", '{"question_id": 101, "choices": [{"turns": ["a", "b"]}]}\n{"question_id": 102, "choices": [{"turns": [1, 2]}]}\n',
-                   run_with("--task-args", "references={tmp}/refs.jsonl", "--judge", "scripted/constant", "--limit", "1", model="scripted/echo", tasks="mt_bench")), 2,
+                   run_with("--task-args", "references={tmp}/refs.jsonl", "--judge", "scripted/constant", "--limit", "1",
+                            model="scripted/echo", tasks="mt_bench")), 2,
          ("{tmp}/refs.jsonl:2: field 'choices.0.turns': expected a list of strings",)),
     Case("judge-def-not-utf8", judge_def(b"name: j\ntemplate: \xff\n"), 2, ("{tmp}/judge.yaml:2: not UTF-8",)),
     Case("imported-answers-not-utf8", fastchat_answers(b'{"question_id": 81, "choices": [{"turns": ["\xff"]}]}\n'), 1, ("{tmp}/answers/model-a.jsonl:1: not UTF-8",)),

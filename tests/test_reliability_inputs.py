@@ -64,6 +64,19 @@ def damaged_manifest(content: bytes | str) -> Callable[[Path], list[str]]:
     return build
 
 
+def resume_damaged_manifest(samples: bytes | None) -> Callable[[Path], list[str]]:
+    """A finished run whose run.json is torn (and samples.jsonl replaced by `samples`), run again."""
+
+    def build(tmp: Path) -> list[str]:
+        run_dir = finished_run(tmp)
+        write(run_dir / "run.json", '{"schema": "mteval.run/1",\n  "status": ')
+        if samples is not None:
+            write(run_dir / "samples.jsonl", samples)
+        return ["run", "--tasks", "example/arithmetic", "--limit", "2", "--model", "replay/gold", "--run-id", "r", *common(tmp)]
+
+    return build
+
+
 def damaged_samples(line: bytes, command: str) -> Callable[[Path], list[str]]:
     """A good first sample line followed by a bad one, then `command` on that run."""
 
@@ -200,6 +213,12 @@ CASES = [
     Case("manifest-list", damaged_manifest("[1, 2, 3]"), 2, ("{tmp}/out/r/run.json", "expected a JSON object, got a list")),
     Case("manifest-invalid-json", damaged_manifest('{"schema": "mteval.run/1",\n  "status": '), 2, ("{tmp}/out/r/run.json", "line 2", "invalid JSON")),
     Case("manifest-not-utf8", damaged_manifest(b'{"schema": "mteval.run/1",\n "x": "\xff"}'), 2, ("{tmp}/out/r/run.json:2: not UTF-8",)),
+    # resuming over it: the refusal says where the finished conversations are and what to do
+    Case("resume-manifest-invalid-json", resume_damaged_manifest(None), 2,
+         ("{tmp}/out/r/run.json: line 2: invalid JSON", "finished conversations are in {tmp}/out/r/samples.jsonl",
+          "delete {tmp}/out/r/run.json and re-run this command", "another --output-dir or --run-id")),
+    Case("resume-manifest-invalid-json-no-samples", resume_damaged_manifest(b""), 2,
+         ("{tmp}/out/r/run.json: line 2: invalid JSON", "No conversation of this run was written", "delete {tmp}/out/r and re-run this command")),
     Case("manifest-wrong-schema", damaged_manifest('{"schema": "other/9"}'), 2, ("{tmp}/out/r/run.json", "field 'schema'")),
     # samples.jsonl (defect 6): resume, judge and the leaderboard all name the line
     Case("samples-not-utf8-resume", damaged_samples(b'{"task": "\xff"}', "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: not UTF-8",)),

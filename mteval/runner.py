@@ -32,7 +32,7 @@ from mteval.models.base import GenerationParams, ModelAdapter
 from mteval.plan import PreparedRun, RunPlan
 from mteval.redact import Redactor
 from mteval.registry import check_task_options, resolve
-from mteval.results import MANIFEST, SAMPLES, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
+from mteval.results import MANIFEST, SAMPLES, ResultsError, SampleWriteError, SampleWriter, iter_sample_dicts, read_manifest, write_json_atomic
 from mteval.run_source import RunSource
 from mteval.scoring.base import ScoreContext, Scorer
 from mteval.scoring.jury import Jury, JuryConfig
@@ -95,6 +95,20 @@ class _Clients:
             await judge.aclose()
         if self.cache is not None:
             self.cache.close()
+
+
+def _damaged_manifest_advice(run_dir: Path) -> str:
+    """What to do when a run's run.json cannot be read on resume: its finished conversations
+    are in samples.jsonl (and their replies in the cache), which the refusal leaves untouched,
+    and a run directory without run.json resumes from its samples (checked by tests)."""
+    manifest, samples = run_dir / MANIFEST, run_dir / SAMPLES
+    if samples.is_file() and samples.stat().st_size > 0:
+        return (
+            f"The run's finished conversations are in {samples}: delete {manifest} and re-run this command to resume "
+            "from them (request counts of earlier attempts are not recovered), or re-run with another --output-dir or --run-id "
+            "(cached replies are reused)"
+        )
+    return f"No conversation of this run was written to {samples}: delete {run_dir} and re-run this command (cached replies are reused)"
 
 
 class Runner:
@@ -231,7 +245,10 @@ class Runner:
         """The status of an earlier invocation of this run (None if there is none); refuses another run's directory."""
         if not (prepared.run_dir / MANIFEST).exists():
             return None
-        previous = read_manifest(prepared.run_dir)
+        try:
+            previous = read_manifest(prepared.run_dir)
+        except ResultsError as exc:
+            raise ResultsError(f"{exc}. {_damaged_manifest_advice(prepared.run_dir)}") from None
         if previous.get("fingerprint") != prepared.fingerprint:
             raise ConfigurationError(
                 f"{prepared.run_dir} holds a run with a different configuration; choose another --run-id or --output-dir"

@@ -251,3 +251,20 @@ def test_a_cascade_plugin_that_imports_the_judge_definitions_loads(tmp_path: Pat
     done = _run(env, "-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["rubric", "['pairwise',", "'rubric']", "amulet"]
+
+
+def test_a_script_entry_checks_its_numeric_args() -> None:
+    """A `ScriptEntry` as an entry point names it (not through `register_script`): its
+    `number_args` count as declared args and a value of the wrong kind is refused by validate()."""
+    from mteval.errors import ConfigurationError
+    from mteval.models.scripted import SCRIPTS, ScriptedModel, ScriptEntry
+
+    entry = ScriptEntry(lambda messages, params, context, args: "x", frozenset({"tone"}), {"volume": "positive integer"})
+    assert entry.args == {"tone", "volume"}
+    SCRIPTS.register("numeric_for_test", entry, replace=True)
+    try:
+        ScriptedModel("numeric_for_test", {"volume": 3, "tone": "low"}).validate()
+        with pytest.raises(ConfigurationError, match=r"^scripted/numeric_for_test: model arg volume must be a positive integer, got 'loud'$"):
+            ScriptedModel("numeric_for_test", {"volume": "loud"}).validate()
+    finally:
+        SCRIPTS.unregister("numeric_for_test")

@@ -64,6 +64,19 @@ def damaged_manifest(content: bytes | str) -> Callable[[Path], list[str]]:
     return build
 
 
+def resume_damaged_manifest(samples: bytes | None) -> Callable[[Path], list[str]]:
+    """A finished run whose run.json is torn (and samples.jsonl replaced by `samples`), run again."""
+
+    def build(tmp: Path) -> list[str]:
+        run_dir = finished_run(tmp)
+        write(run_dir / "run.json", '{"schema": "mteval.run/1",\n  "status": ')
+        if samples is not None:
+            write(run_dir / "samples.jsonl", samples)
+        return ["run", "--tasks", "example/arithmetic", "--limit", "2", "--model", "replay/gold", "--run-id", "r", *common(tmp)]
+
+    return build
+
+
 def damaged_samples(line: bytes, command: str) -> Callable[[Path], list[str]]:
     """A good first sample line followed by a bad one, then `command` on that run."""
 
@@ -204,6 +217,12 @@ CASES = [
     Case("manifest-list", damaged_manifest("[1, 2, 3]"), 2, ("{tmp}/out/r/run.json", "expected a JSON object, got a list")),
     Case("manifest-invalid-json", damaged_manifest('{"schema": "mteval.run/1",\n  "status": '), 2, ("{tmp}/out/r/run.json", "line 2", "invalid JSON")),
     Case("manifest-not-utf8", damaged_manifest(b'{"schema": "mteval.run/1",\n "x": "\xff"}'), 2, ("{tmp}/out/r/run.json:2: not UTF-8",)),
+    # resuming over it: the refusal says where the finished conversations are and what to do
+    Case("resume-manifest-invalid-json", resume_damaged_manifest(None), 2,
+         ("{tmp}/out/r/run.json: line 2: invalid JSON", "finished conversations are in {tmp}/out/r/samples.jsonl",
+          "delete {tmp}/out/r/run.json and re-run this command", "another --output-dir or --run-id")),
+    Case("resume-manifest-invalid-json-no-samples", resume_damaged_manifest(b""), 2,
+         ("{tmp}/out/r/run.json: line 2: invalid JSON", "No conversation of this run was written", "delete {tmp}/out/r and re-run this command")),
     Case("manifest-wrong-schema", damaged_manifest('{"schema": "other/9"}'), 2, ("{tmp}/out/r/run.json", "field 'schema'")),
     # samples.jsonl (defect 6): resume, judge and the leaderboard all name the line
     Case("samples-not-utf8-resume", damaged_samples(b'{"task": "\xff"}', "resume"), 2, ("{tmp}/out/r/samples.jsonl:2: not UTF-8",)),
@@ -251,6 +270,15 @@ CASES = [
          run_with("--judge", "openai/j", "--judge-args", "timeout=30s,base_url=http://127.0.0.1:9/v1", "--limit", "1",
                   model="scripted/echo", tasks="mt_bench"), 2,
          ("openai/j: model arg timeout must be a positive number, got '30s'",)),
+    # a script's numeric arg (declared with register_script(number_args=...)): a ValueError traceback inside the
+    # calculator before, and for the scripted judge every conversation errored after the model had answered (exit 3)
+    Case("scripted-args-memory-not-a-number", run_with("--model-args", "memory=abc", model="scripted/calculator", tasks="example"), 2,
+         ("scripted/calculator: model arg memory must be a positive integer, got 'abc'",)),
+    Case("scripted-args-memory-fraction", run_with("--model-args", "memory=2.5", model="scripted/calculator", tasks="example"), 2,
+         ("scripted/calculator: model arg memory must be a positive integer, got 2.5",)),
+    Case("scripted-judge-score-not-a-number",
+         run_with("--judge", "scripted/mt_eval_judge", "--judge-args", "score=high", "--limit", "1", model="scripted/echo", tasks="mt_eval/expansion"), 2,
+         ("scripted/mt_eval_judge: model arg score must be an integer, got 'high'",)),
     Case("model-args-timeout-negative", run_with("--model-args", "timeout=-1,base_url=http://127.0.0.1:9", model="anthropic/m"), 2,
          ("anthropic/m: model arg timeout must be a positive number, got -1",)),
     Case("task-args-typo", run_with("--task-args", "memroy=3"), 2, ("--task-args: unknown key 'memroy'",)),
@@ -271,6 +299,12 @@ CASES = [
     Case("replay-not-utf8", with_file("replay.jsonl", b'{"conversation_id": "c", "turn_id": "1", "reply": "\xff"}\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:1: not UTF-8",)),
     Case("replay-invalid-json", with_file("replay.jsonl", '{"conversation_id": "c", "turn_id": "1", "reply": "x"}\n{"a"\n', run_with(model="replay/{tmp}/replay.jsonl")), 2, ("replay: {tmp}/replay.jsonl:2: invalid JSON",)),
     Case("rad-bench-questions-not-utf8", with_file("q.jsonl", b'{"question_id": "\xfe"}\n', run_with("--task-args", "questions={tmp}/q.jsonl", "--judge", "scripted/constant", tasks="rad_bench/synthesis")), 2, ("{tmp}/q.jsonl:1: not UTF-8",)),
+    # an MT-Bench reference file whose turns are not text: a pydantic traceback from Turn(gold=...) before
+    Case("mt-bench-references-turns-not-text",
+         with_file("refs.jsonl", '{"question_id": 101, "choices": [{"turns": ["a", "b"]}]}\n{"question_id": 102, "choices": [{"turns": [1, 2]}]}\n',
+                   run_with("--task-args", "references={tmp}/refs.jsonl", "--judge", "scripted/constant", "--limit", "1",
+                            model="scripted/echo", tasks="mt_bench")), 2,
+         ("{tmp}/refs.jsonl:2: field 'choices.0.turns': expected a list of strings",)),
     Case("judge-def-not-utf8", judge_def(b"name: j\ntemplate: \xff\n"), 2, ("{tmp}/judge.yaml:2: not UTF-8",)),
     Case("imported-answers-not-utf8", fastchat_answers(b'{"question_id": 81, "choices": [{"turns": ["\xff"]}]}\n'), 1, ("{tmp}/answers/model-a.jsonl:1: not UTF-8",)),
 ]

@@ -235,3 +235,45 @@ def test_torn_last_line_is_cut_and_its_conversation_redone(tmp_path):
     assert [json.loads(x)["conversation"]["id"] for x in final] == [json.loads(x)["conversation"]["id"] for x in lines]
     assert json.loads(final[-1])["conversation"]["id"] == torn_id
     assert again.manifest["metrics"] == outcome.manifest["metrics"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_damaged_run_json_is_refused_with_advice_that_works(tmp_path, capsys):
+    """Resuming over an unreadable run.json is refused (exit 2, one line) without touching
+    samples.jsonl or the cache, and the message says what to do; both ways it names work:
+    without run.json the same command resumes from samples.jsonl (only the conversation
+    missing from it is asked again, here from the cache), and another --output-dir is
+    answered from the cache."""
+    with FakeLLMServer() as server:
+        argv = ["run", "--tasks", "example/arithmetic", "--model", "openai/calc", "--model-args", f"base_url={server.openai_base_url},api_key=x",
+                "--limit", "3", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        first = [*argv, "--output-dir", str(tmp_path / "out"), "--run-id", "r"]
+        assert main(first) == 0
+        run_dir, asked = tmp_path / "out" / "r", server.count
+        kept = sample_lines(run_dir)[:-1]  # as if stopped before the last conversation was written
+        missing_turns = len(json.loads(sample_lines(run_dir)[-1])["turns"])
+        (run_dir / SAMPLES).write_text("".join(kept), encoding="utf-8")
+        (run_dir / "run.json").write_text('{"schema": "mteval.run/1",\n  "status": ', encoding="utf-8")
+        before, cache_before = _files(run_dir), _files(tmp_path / "cache")
+        capsys.readouterr()
+
+        assert main(first) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{run_dir}/run.json: line 2: invalid JSON" in err
+        assert f"finished conversations are in {run_dir}/samples.jsonl: delete {run_dir}/run.json and re-run this command" in err
+        assert "another --output-dir" in err
+        assert _files(run_dir) == before and _files(tmp_path / "cache") == cache_before and server.count == asked
+
+        (run_dir / "run.json").unlink()
+        assert main(first) == 0
+        manifest = read_manifest(run_dir)
+        assert manifest["status"] == "complete" and manifest["totals"]["conversations"] == 3
+        assert manifest["totals"]["calls"]["model"]["cache_hits"] == missing_turns  # the finished ones came from samples.jsonl
+        assert sample_lines(run_dir)[: len(kept)] == kept and server.count == asked
+
+        assert main([*argv, "--output-dir", str(tmp_path / "elsewhere"), "--run-id", "r"]) == 0
+        assert server.count == asked  # every reply from the cache

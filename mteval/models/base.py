@@ -80,7 +80,7 @@ class ModelAdapter(abc.ABC):
     """Model-arg names this adapter reads; others are rejected with a did-you-mean (`base_ur=`
     must not send the run to the provider's public endpoint). None: not checked."""
     number_args: ClassVar[Mapping[str, str]] = {}
-    """Model args that must be numbers: name -> "positive", "positive integer" or "non-negative".
+    """Model args that must be numbers: name -> "positive", "positive integer", "non-negative" or "integer".
     Checked when the adapter is built, so `timeout=abc` is a usage error naming the arg, not a
     ValueError traceback at the first request (or, for a juror, after the model's replies)."""
     passthrough_prefixes: ClassVar[tuple[str, ...]] = (BODY_PREFIX,)
@@ -167,11 +167,11 @@ class ModelAdapter(abc.ABC):
 def check_number_arg(model_id: str, name: str, value: Any, kind: str) -> None:
     """Raise `ConfigurationError` unless `value` is a number of `kind` (see `number_args`)."""
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN is no number
-    whole = isinstance(value, int) or kind != "positive integer"
-    if not (number and whole and (value >= 0 if kind == "non-negative" else value > 0)):
+    whole = isinstance(value, int) or kind not in ("positive integer", "integer")
+    if not (number and whole and (kind == "integer" or (value >= 0 if kind == "non-negative" else value > 0))):
         from mteval.errors import ConfigurationError
 
-        what = {"positive": "a positive number", "positive integer": "a positive integer", "non-negative": "a number >= 0"}[kind]
+        what = {"positive": "a positive number", "positive integer": "a positive integer", "non-negative": "a number >= 0", "integer": "an integer"}[kind]
         raise ConfigurationError(f"{model_id}: model arg {name} must be {what}, got {value!r}")
 
 

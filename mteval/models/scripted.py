@@ -9,13 +9,13 @@ own with `register_script`, third parties through the entry-point group `mteval.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.errors import ConfigurationError, ServerError
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext, check_number_arg
 from mteval.plugins import Registry
 from mteval.transcript import Usage
 
@@ -30,6 +30,14 @@ class ScriptEntry:
 
     script: Script
     args: frozenset[str] | None = None
+    number_args: Mapping[str, str] = field(default_factory=dict)
+    """Args that must be numbers, name -> kind as in `ModelAdapter.number_args`: checked before
+    the run, so `memory=abc` is a usage error naming the arg, not a ValueError inside the script.
+    They count as declared args."""
+
+    def __post_init__(self) -> None:
+        if self.args is not None:
+            object.__setattr__(self, "args", self.args.union(self.number_args))
 
     def __call__(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext, args: Mapping[str, Any]) -> str:
         return self.script(messages, params, context, args)
@@ -49,10 +57,12 @@ SCRIPTS: Registry[ScriptEntry] = Registry("scripts", from_entry_point=_from_entr
 scripts too (`scripted/calculator`), so a name not yet seen imports them before it is unknown."""
 
 
-def register_script(name: str, script: Script, args: Iterable[str] | None = None) -> Script:
+def register_script(name: str, script: Script, args: Iterable[str] | None = None, number_args: Mapping[str, str] | None = None) -> Script:
     """Make `scripted/<name>` available; `args` names the model args it reads, so a typo
-    (`memroy=3`) is an error instead of a silently ignored setting."""
-    SCRIPTS.register(name, ScriptEntry(script, frozenset(args) if args is not None else None), replace=True)  # tests redefine their scripts
+    (`memroy=3`) is an error instead of a silently ignored setting. `number_args` (name ->
+    kind, see `ModelAdapter.number_args`) are args it reads as numbers; they count as declared."""
+    entry = ScriptEntry(script, frozenset(args) if args is not None else None, dict(number_args or {}))
+    SCRIPTS.register(name, entry, replace=True)  # tests redefine their scripts
     return script
 
 
@@ -89,6 +99,9 @@ class ScriptedModel(ModelAdapter):
 
                 hint = close_matches_message(str(name), known) if known else "This script takes no model args."
                 raise ConfigurationError(f"{self.model_id}: unknown model arg {name!r}. {hint}")
+        for name, kind in SCRIPTS[self.model].number_args.items():
+            if name in self.args:
+                check_number_arg(self.model_id, name, self.args[name], kind)
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         text = SCRIPTS[self.model](messages, params, context, self.args)

@@ -97,4 +97,4 @@ def calculator(messages: Sequence[Message], params: GenerationParams, context: R
     return str(value)
 
 
-register_script("calculator", calculator, args={"memory"})
+register_script("calculator", calculator, args=(), number_args={"memory": "positive integer"})

@@ -55,12 +55,18 @@ def prompt_name(category: str, turn: int) -> str:
 
 
 def read_references(path: Path) -> dict[str, list[str]]:
+    """FastChat reference file -> {question_id: choices[0].turns}; the turns are checked here, since a
+    non-string one would otherwise surface as a pydantic traceback from `Turn(gold=...)` in load()."""
     refs: dict[str, list[str]] = {}
     for line, obj in iter_jsonl(path):
         try:
-            refs[str(obj["question_id"])] = list(obj["choices"][0]["turns"])
+            turns = obj["choices"][0]["turns"]
+            qid = str(obj["question_id"])
         except (KeyError, IndexError, TypeError) as exc:
             raise DataError(f"{path}:{line}: expected question_id and choices[0].turns") from exc
+        if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
+            raise DataError(f"{path}:{line}: field 'choices.0.turns': expected a list of strings")
+        refs[qid] = turns
     return refs
 
 

@@ -35,4 +35,4 @@ def scripted_judge(messages: Sequence[Message], params: GenerationParams, contex
     return f'```json\n{{"Rationale": "scripted verdict", "Score": {score}}}\n```'
 
 
-register_script("mt_eval_judge", scripted_judge, args={"score"})
+register_script("mt_eval_judge", scripted_judge, args=(), number_args={"score": "integer"})

@@ -225,8 +225,9 @@ def sample_shape_problem(record: dict[str, Any]) -> str | None:
     if not isinstance(turns, list):
         return _expected("turns", "a list", record, "turns")
     for position, turn in enumerate(turns):
-        if not _record_ok(turn):
-            return _record_problem(turn, f"turns.{position}")
+        problem = _record_problem(turn, position)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -247,51 +248,34 @@ def _conversation_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _record_ok(record: Any) -> bool:
-    """The fast path of `_record_problem` (exact types, no messages): True when it would
-    find nothing."""
-    if type(record) is not dict or type(record.get("index")) is not int:
-        return False
-    get = record.get
-    if type(get("usage", _EMPTY)) is not dict or type(get("metadata", _EMPTY)) is not dict:
-        return False
-    scores = get("scores", _EMPTY)
-    if type(scores) is not dict:
-        return False
-    for score in scores.values():
-        if type(score) is not dict or type(score.get("value")) not in _SCORE_VALUES or type(score.get("status", "")) is not str:
-            return False
-    return True
-
-
 _EMPTY: dict[str, Any] = {}
-_SCORE_VALUES = (float, int, type(None))
 
 
-def _record_problem(record: Any, where: str) -> str | None:
-    """The first problem of one turn record (`where` is its dotted field path)."""
+def _record_problem(record: Any, position: int) -> str | None:
+    """The first problem of turn record `position`. This runs for every record read, so a
+    field's path is only built for a message."""
     if not isinstance(record, dict):
-        return f"field {where!r}: expected a turn record object, got {_kind(record)}"
+        return f"field 'turns.{position}': expected a turn record object, got {_kind(record)}"
     if not _is_int(record.get("index")):
-        return _expected(f"{where}.index", "an integer", record, "index")
+        return _expected(f"turns.{position}.index", "an integer", record, "index")
     for name in ("usage", "scores", "metadata"):
-        if not isinstance(record.get(name, {}), dict):
-            return f"field '{where}.{name}': expected an object, got {_kind(record[name])}"
-    for name, score in record.get("scores", {}).items():
-        problem = _score_problem(score, f"{where}.scores.{name}")
+        if not isinstance(record.get(name, _EMPTY), dict):
+            return f"field 'turns.{position}.{name}': expected an object, got {_kind(record[name])}"
+    for name, score in record.get("scores", _EMPTY).items():
+        problem = _score_problem(score, position, name)
         if problem is not None:
             return problem
     return None
 
 
-def _score_problem(score: Any, where: str) -> str | None:
+def _score_problem(score: Any, position: int, name: str) -> str | None:
     if not isinstance(score, dict):
-        return f"field {where!r}: expected a score object, got {_kind(score)}"
+        return f"field 'turns.{position}.scores.{name}': expected a score object, got {_kind(score)}"
     value = score.get("value")
     if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-        return f"field '{where}.value': expected a number or null, got {_kind(value)}"
+        return f"field 'turns.{position}.scores.{name}.value': expected a number or null, got {_kind(value)}"
     if not isinstance(score.get("status", "ok"), str):
-        return f"field '{where}.status': expected a string, got {_kind(score['status'])}"
+        return f"field 'turns.{position}.scores.{name}.status': expected a string, got {_kind(score['status'])}"
     return None
 
 

@@ -98,9 +98,7 @@ class ModelAdapter(abc.ABC):
         self.model = model
         self.args = dict(args)
         self._check_args()
-        for name, kind in self.number_args.items():
-            if name in self.args:
-                check_number_arg(self.model_id, name, self.args[name], kind)
+        check_number_args(self.model_id, self.args, self.number_args)
 
     def _check_args(self) -> None:
         if self.known_args is None:
@@ -162,6 +160,13 @@ class ModelAdapter(abc.ABC):
         """Model args with secrets removed (also inside dict args such as default_headers):
         what goes in manifests and cache keys."""
         return _without_secrets(self.args)
+
+
+def check_number_args(model_id: str, args: Mapping[str, Any], kinds: Mapping[str, str]) -> None:
+    """`check_number_arg` of each arg given that `kinds` names (adapters' and scripts' `number_args`)."""
+    for name, kind in kinds.items():
+        if name in args:
+            check_number_arg(model_id, name, args[name], kind)
 
 
 def check_number_arg(model_id: str, name: str, value: Any, kind: str) -> None:

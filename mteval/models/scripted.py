@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from mteval.conversation import Message
 from mteval.errors import ConfigurationError, ServerError
-from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext, check_number_arg
+from mteval.models.base import GenerationParams, ModelAdapter, ModelOutput, RequestContext, check_number_args
 from mteval.plugins import Registry
 from mteval.transcript import Usage
 
@@ -99,9 +99,7 @@ class ScriptedModel(ModelAdapter):
 
                 hint = close_matches_message(str(name), known) if known else "This script takes no model args."
                 raise ConfigurationError(f"{self.model_id}: unknown model arg {name!r}. {hint}")
-        for name, kind in SCRIPTS[self.model].number_args.items():
-            if name in self.args:
-                check_number_arg(self.model_id, name, self.args[name], kind)
+        check_number_args(self.model_id, self.args, SCRIPTS[self.model].number_args)
 
     async def generate(self, messages: Sequence[Message], params: GenerationParams, context: RequestContext) -> ModelOutput:
         text = SCRIPTS[self.model](messages, params, context, self.args)

@@ -83,7 +83,9 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
 def _conversations_line(manifest: dict[str, Any]) -> str:
     """Conversations finished (of those planned, for an unfinished run), scored turns and score statuses."""
     totals = manifest.get("totals", {})
-    planned = sum(int((info or {}).get("conversations") or 0) for info in (manifest.get("tasks") or {}).values())
+    from mteval.results import planned_conversations
+
+    planned = planned_conversations(manifest)
     of_planned = f" of {planned} planned" if manifest.get("status") not in (None, "complete") and planned else ""
     return (
         f"conversations: {totals.get('conversations', 0)}{of_planned} ({totals.get('errored_conversations', 0)} errored), "

@@ -79,6 +79,11 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     return load_manifest(run_dir).to_json()
 
 
+def planned_conversations(manifest: dict[str, Any]) -> int:
+    """Conversations the run set out to do, over its tasks (0 when the manifest does not say)."""
+    return sum(int((info or {}).get("conversations") or 0) for info in (manifest.get("tasks") or {}).values())
+
+
 def write_manifest(run_dir: str | Path, manifest: "RunManifest | dict[str, Any]") -> None:
     """Validate and write run.json atomically (every writer goes through here)."""
     from mteval.manifest import RunManifest

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from mteval.compare.schema import ATOL, RunHealth
+from mteval.results import planned_conversations
 
 
 def run_health(frame: pd.DataFrame) -> RunHealth:
@@ -103,7 +104,7 @@ def coverage_failures(cand_manifest: dict[str, Any], candidate: pd.DataFrame, mi
     out = []
     status = cand_manifest.get("status")
     if status not in (None, "complete"):
-        planned = sum(int((info or {}).get("conversations") or 0) for info in (cand_manifest.get("tasks") or {}).values())
+        planned = planned_conversations(cand_manifest)
         done = int((candidate["task"].astype(str) + "\0" + candidate["conversation_id"].astype(str)).nunique()) if not candidate.empty else 0
         of = f" of {planned}" if planned else ""
         out.append(
